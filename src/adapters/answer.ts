@@ -1,0 +1,37 @@
+import type { Decision } from '../decide/decision.ts';
+
+/** Headers Portcullis sets for the upstream on an allowed request. Clients must never be able to forge them. */
+export const UPSTREAM_HEADERS = {
+  clientIp: 'x-portcullis-client-ip',
+  decisionId: 'x-portcullis-decision-id',
+  threatLevel: 'x-portcullis-threat-level',
+  threatSuspected: 'x-portcullis-threat-suspected',
+} as const;
+
+/** Header pairs for the upstream of an allowed request (transport-neutral). */
+export function upstreamHeaders(d: Decision): Array<[string, string]> {
+  const out: Array<[string, string]> = [[UPSTREAM_HEADERS.decisionId, d.id]];
+  if (d.client) out.push([UPSTREAM_HEADERS.clientIp, d.client.text]);
+  if (d.threat && d.threat.level !== 'NONE') {
+    out.push([UPSTREAM_HEADERS.threatLevel, d.threat.level], [UPSTREAM_HEADERS.threatSuspected, 'true']);
+  }
+  return out;
+}
+
+const STATUS_TEXT: Record<number, string> = { 403: 'forbidden', 429: 'too_many_requests' };
+
+/** The small JSON body of a denial: what happened and the event id to quote to support; nothing about why in detail. */
+export function denialBody(d: Decision): string {
+  return JSON.stringify({ error: STATUS_TEXT[d.httpStatus] ?? 'denied', reason: d.reason, eventId: d.id });
+}
+
+/** Headers sent to the client with a denial. */
+export function denialHeaders(d: Decision): Array<[string, string]> {
+  const out: Array<[string, string]> = [
+    ['content-type', 'application/json'],
+    ['cache-control', 'no-store'],
+    [UPSTREAM_HEADERS.decisionId, d.id],
+  ];
+  if (d.httpStatus === 429 && d.retryAfterSeconds !== undefined) out.push(['retry-after', String(Math.max(1, Math.ceil(d.retryAfterSeconds)))]);
+  return out;
+}

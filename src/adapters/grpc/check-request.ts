@@ -1,0 +1,53 @@
+import { parseAddress } from '../../net/address.ts';
+import type { RequestFacts } from '../../decide/decision.ts';
+import type { CheckRequest__Output } from '../../gen/envoy/service/auth/v3/CheckRequest.ts';
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * Reads the facts the decision needs from a CheckRequest as Envoy sends it: lower-case header keys, duplicates
+ * joined with ",", pseudo-headers included; source.address is the L4 peer, not the client.
+ * Tolerates anything missing: a missing peer yields peer undefined, which decide() answers as malformed.
+ */
+export function factsFromCheckRequest(req: CheckRequest__Output): RequestFacts {
+  const attrs = req.attributes;
+  const http = attrs?.request?.http;
+  const headers = http?.headers ?? headersFromHeaderMap(http?.headerMap?.headers) ?? NO_HEADERS;
+  const socket = attrs?.source?.address?.socketAddress;
+  return {
+    peer: socket?.address ? parseAddress(socket.address) : undefined,
+    xForwardedFor: headers['x-forwarded-for'],
+    forwarded: headers['forwarded'],
+    envoyExternalAddress: headers['x-envoy-external-address'],
+    method: http?.method || headers[':method'] || '',
+    path: http?.path || headers[':path'] || '',
+    host: http?.host || headers[':authority'] || headers['host'] || '',
+    requestId: headers['x-request-id'],
+    userAgent: headers['user-agent'],
+  };
+}
+
+/**
+ * With encode_raw_headers Envoy sends header_map instead (repeated key/raw_value, duplicates not merged);
+ * merge them the way the plain map would so the rest of the code sees one shape.
+ */
+function headersFromHeaderMap(list: ReadonlyArray<{ key?: string; value?: string; rawValue?: Buffer }> | undefined): Record<string, string> | undefined {
+  if (!list || list.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const h of list) {
+    if (!h.key) continue;
+    const key = h.key.toLowerCase();
+    const value = h.rawValue && h.rawValue.length > 0 ? h.rawValue.toString('utf8') : (h.value ?? '');
+    out[key] = key in out ? `${out[key]},${value}` : value;
+  }
+  return out;
+}
+
+/** Client-sent headers in Portcullis' namespace, which the upstream must never see as if we had set them. */
+export function forgedPortcullisHeaders(req: CheckRequest__Output): string[] {
+  const headers = req.attributes?.request?.http?.headers;
+  if (!headers) return [];
+  const out: string[] = [];
+  for (const k in headers) if (k.startsWith('x-portcullis-')) out.push(k);
+  return out;
+}

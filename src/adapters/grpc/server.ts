@@ -1,0 +1,62 @@
+import { Server, ServerCredentials, type UntypedServiceImplementation, type ServiceDefinition } from '@grpc/grpc-js';
+import { rmSync } from 'node:fs';
+import { HealthImplementation } from 'grpc-health-check';
+
+export interface GrpcListen {
+  /** host:port; port 0 picks a free one. */
+  readonly address: string;
+  /** Optional Unix domain socket path (Envoy can reach a sidecar over a pipe). */
+  readonly unixSocket?: string;
+}
+
+export interface GrpcServerHandle {
+  readonly server: Server;
+  readonly port: number;
+  readonly health: HealthImplementation;
+  /** Stops accepting calls, lets in-flight calls finish for up to graceMs, then forces. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+/** Health reports NOT_SERVING until setServing(true): Envoy's gRPC health check then waits for a loaded config. */
+export const HEALTH_SERVICES = ['', 'envoy.service.auth.v3.Authorization'] as const;
+
+export async function startGrpcServer(
+  listen: GrpcListen,
+  services: ReadonlyArray<{ definition: ServiceDefinition; implementation: UntypedServiceImplementation }>,
+): Promise<GrpcServerHandle> {
+  const server = new Server({
+    'grpc.max_receive_message_length': 8 * 1024 * 1024,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  for (const s of services) server.addService(s.definition, s.implementation);
+  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'NOT_SERVING'])));
+  health.addToServer(server);
+
+  const bind = (target: string) =>
+    new Promise<number>((resolve, reject) =>
+      server.bindAsync(target, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+  const port = await bind(listen.address);
+  if (listen.unixSocket) {
+    // A socket file left by a previous process would make the bind fail with EADDRINUSE.
+    rmSync(listen.unixSocket, { force: true });
+    await bind(`unix:${listen.unixSocket}`);
+  }
+
+  return {
+    server,
+    port,
+    health,
+    shutdown: (graceMs) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}

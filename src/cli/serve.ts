@@ -1,0 +1,25 @@
+import { parseArgs } from 'node:util';
+import { readSettings, settingsParseOptions } from '../settings.ts';
+import { startPortcullis } from '../main.ts';
+import { PortcullisError } from '../errors.ts';
+import { settingsHelp } from './flags.ts';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...settingsParseOptions(), help: { type: 'boolean' } }, strict: true });
+  if (values.help) {
+    process.stdout.write(`usage: portcullis serve --config <file|dir>... [flags]\n\n${settingsHelp()}\n`);
+    return 0;
+  }
+  const settings = readSettings(values, process.env);
+  if (settings.configPaths.length === 0) throw new PortcullisError('USAGE', 'no config given: pass --config <file|dir> or set PORTCULLIS_CONFIG');
+  const running = await startPortcullis(settings);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`portcullis: ${signal}, draining\n`);
+      running.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}

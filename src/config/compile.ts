@@ -1,0 +1,119 @@
+import { parseRange, type Address, type AddressRange } from '../net/address.ts';
+import { RangeIndex } from '../net/range-index.ts';
+import { compileRoutes } from '../decide/sign-in-routes.ts';
+import type { ConfigIssue, ConfigObject, IPZoneObject, ThreatPolicyObject } from './objects.ts';
+import type { CompiledPolicy, Snapshot, ZoneMembership, ZoneSummary } from './snapshot.ts';
+
+export interface CompileResult {
+  readonly snapshot: Snapshot;
+  /** Objects left out, and why. The snapshot is built from the rest. */
+  readonly issues: readonly ConfigIssue[];
+}
+
+/** The policy in force when no ThreatPolicy object exists: audit on the default sign-in routes. */
+const IMPLICIT_POLICY_NAME = '(default)';
+
+/**
+ * Turns validated objects into an immutable snapshot. An object with a problem is left out and reported;
+ * callers choose whether that rejects the whole reload (files) or only that object (Kubernetes).
+ */
+export function compile(objects: readonly ConfigObject[], version: number, nowMs: number): CompileResult {
+  const issues: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  const zones: IPZoneObject[] = [];
+  const policies: ThreatPolicyObject[] = [];
+  for (const o of objects) {
+    const key = `${o.kind}/${o.namespace ?? ''}/${o.name}`;
+    if (seen.has(key)) {
+      issues.push({ origin: o.origin, kind: o.kind, name: o.name, message: `duplicate ${o.kind} name; the first definition is used` });
+      continue;
+    }
+    seen.add(key);
+    if (o.kind === 'IPZone') zones.push(o);
+    else policies.push(o);
+  }
+
+  // Exactly one policy is in force: the first by name, so the choice is stable across reloads.
+  policies.sort((a, b) => a.name.localeCompare(b.name));
+  for (const extra of policies.slice(1)) {
+    issues.push({ origin: extra.origin, kind: extra.kind, name: extra.name, message: `only one ThreatPolicy is in force; "${policies[0]!.name}" is used and this one is ignored` });
+  }
+
+  const zoneRanges = new Map<string, { zone: IPZoneObject; gateways: AddressRange[]; proxies: AddressRange[] }>();
+  for (const zone of zones) {
+    const bad: ConfigIssue[] = [];
+    const parseList = (field: 'gateways' | 'proxies') =>
+      (zone.spec[field] ?? []).flatMap((entry, i) => {
+        const r = parseRange(entry);
+        if ('error' in r) {
+          bad.push({ origin: zone.origin, kind: zone.kind, name: zone.name, field: `spec.${field}[${i}]`, message: `${JSON.stringify(entry)}: ${r.error}` });
+          return [];
+        }
+        return [r];
+      });
+    const gateways = parseList('gateways');
+    const proxies = parseList('proxies');
+    if (zone.spec.usage === 'Blocklist' && proxies.length > 0) {
+      bad.push({ origin: zone.origin, kind: zone.kind, name: zone.name, field: 'spec.proxies', message: 'proxies are only allowed on Policy zones (a blocklisted address cannot be a trusted proxy)' });
+    }
+    if (bad.length > 0) issues.push(...bad);
+    else zoneRanges.set(zone.name, { zone, gateways, proxies });
+  }
+
+  let policy: CompiledPolicy | undefined;
+  const chosen = policies[0];
+  if (chosen) {
+    const bad: ConfigIssue[] = [];
+    (chosen.spec.exemptZones ?? []).forEach((name, i) => {
+      const z = zoneRanges.get(name);
+      if (!z) bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, field: `spec.exemptZones[${i}]`, message: `no valid IPZone named "${name}"` });
+      else if (z.zone.spec.usage !== 'Policy') bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, field: `spec.exemptZones[${i}]`, message: `IPZone "${name}" is a Blocklist zone; only Policy zones can be exempt` });
+    });
+    try {
+      if (bad.length === 0) policy = policyOf(chosen.name, chosen.spec);
+    } catch (err) {
+      bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, message: (err as Error).message });
+    }
+    issues.push(...bad);
+  }
+  policy ??= policyOf(IMPLICIT_POLICY_NAME, {});
+
+  const exempt = new Set(policy.exemptZones);
+  const entries: Array<{ range: AddressRange; value: ZoneMembership }> = [];
+  const summaries: ZoneSummary[] = [];
+  for (const { zone, gateways, proxies } of zoneRanges.values()) {
+    const usage = zone.spec.usage;
+    const gw: ZoneMembership = Object.freeze({ zone: zone.name, role: 'gateway', usage, exempt: exempt.has(zone.name) });
+    const px: ZoneMembership = Object.freeze({ zone: zone.name, role: 'proxy', usage, exempt: false });
+    for (const range of gateways) entries.push({ range, value: gw });
+    for (const range of proxies) entries.push({ range, value: px });
+    summaries.push({ name: zone.name, usage, gateways: gateways.length, proxies: proxies.length });
+  }
+  const index = RangeIndex.build(entries);
+
+  const snapshot: Snapshot = Object.freeze({
+    version,
+    compiledAtMs: nowMs,
+    objects: Object.freeze([...objects]),
+    zones: Object.freeze(summaries),
+    entryCount: entries.length,
+    index,
+    policy,
+    isTrustedProxy: (a: Address) => {
+      const ms = index.lookup(a);
+      for (let i = 0; i < ms.length; i++) if (ms[i]!.role === 'proxy') return true;
+      return false;
+    },
+  });
+  return { snapshot, issues };
+}
+
+function policyOf(name: string, spec: ThreatPolicyObject['spec']): CompiledPolicy {
+  return Object.freeze({
+    name,
+    action: spec.action ?? 'Audit',
+    exemptZones: Object.freeze([...(spec.exemptZones ?? [])]),
+    signIn: compileRoutes(spec.signIn?.routes),
+    enforceBlocksOnAllRoutes: spec.signIn?.enforceBlocksOnAllRoutes ?? true,
+  });
+}

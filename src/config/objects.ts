@@ -1,0 +1,54 @@
+/** Config objects after schema validation: the input of compile(). */
+export interface Origin {
+  /** File path, or "kubernetes" for objects read from the API server. */
+  readonly source: string;
+  /** 0-based document index within a multi-document file. */
+  readonly document?: number;
+}
+
+export interface RouteMatchSpec {
+  readonly path?: { readonly exact?: string; readonly prefix?: string; readonly regex?: string };
+  readonly methods?: readonly string[];
+  readonly host?: string;
+}
+
+export interface IPZoneSpec {
+  readonly usage: 'Policy' | 'Blocklist';
+  readonly gateways?: readonly string[];
+  readonly proxies?: readonly string[];
+}
+
+export interface ThreatPolicySpec {
+  readonly action?: 'None' | 'Audit' | 'Block';
+  readonly exemptZones?: readonly string[];
+  readonly signIn?: { readonly routes?: readonly RouteMatchSpec[]; readonly enforceBlocksOnAllRoutes?: boolean };
+}
+
+interface Base<K extends string, S> {
+  readonly kind: K;
+  readonly name: string;
+  readonly namespace?: string;
+  readonly spec: S;
+  readonly origin: Origin;
+}
+
+export type IPZoneObject = Base<'IPZone', IPZoneSpec>;
+export type ThreatPolicyObject = Base<'ThreatPolicy', ThreatPolicySpec>;
+export type ConfigObject = IPZoneObject | ThreatPolicyObject;
+
+/** A problem with one object, worded for the person who wrote it. */
+export interface ConfigIssue {
+  readonly origin: Origin;
+  readonly kind?: string;
+  readonly name?: string;
+  /** JSON-path-like field, e.g. "spec.gateways[3]". */
+  readonly field?: string;
+  readonly message: string;
+}
+
+export function describeIssue(i: ConfigIssue): string {
+  const where = i.origin.document === undefined ? i.origin.source : `${i.origin.source} (document ${i.origin.document + 1})`;
+  const what = i.kind ? ` ${i.kind}${i.name ? ` "${i.name}"` : ''}` : '';
+  const field = i.field ? ` ${i.field}:` : ':';
+  return `${where}:${what}${field} ${i.message}`;
+}

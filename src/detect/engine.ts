@@ -1,0 +1,427 @@
+import { PortcullisError } from '../errors.ts';
+import type { Clock } from './clock.ts';
+import { fmix32, pairKey } from './hash.ts';
+import type { IpKey } from './ip-key.ts';
+import * as T from './ip-table.ts';
+import { LEVEL_HIGH, LEVEL_MEDIUM, levelName, THREAT_REASONS } from './levels.ts';
+import type { ThreatLevel, ThreatReason } from './levels.ts';
+import { PairTable } from './pair-table.ts';
+import { compileProfile, rememberedOffences, riskOf, type Profile } from './profile.ts';
+import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, validateThresholds } from './thresholds.ts';
+import type { Thresholds } from './thresholds.ts';
+
+export type Detections = Readonly<Partial<Record<ThreatReason, ThreatLevel>>>;
+
+export interface Verdict {
+  readonly level: ThreatLevel;
+  /** reason -> level, only reasons at LOW or above (Okta's threatDetections). Shared frozen empty object when none. */
+  readonly detections: Detections;
+  /** Active block end (ms since epoch, second resolution); 0 when not blocked or blocking is off. */
+  readonly blockedUntilMs: number;
+  /** Level that caused the block: HIGH -> 403, MEDIUM -> 429 (upstream decides). NONE when not blocked. */
+  readonly blockLevel: ThreatLevel;
+}
+
+export interface AttemptFacts {
+  /** 32-bit keyed hash of the username computed by the caller; never the raw username. */
+  usernameHash?: number;
+}
+export type Outcome = 'failure' | 'success' | 'unknown';
+export interface OutcomeFacts {
+  usernameHash?: number;
+  unknownUser?: boolean;
+}
+export interface RecordResult {
+  readonly verdict: Verdict;
+  /** This call started a block or raised a MEDIUM block to HIGH (emit an event). */
+  readonly newlyBlocked: boolean;
+}
+
+export interface KeyInspection {
+  readonly key: IpKey;
+  readonly lastSeenMs: number;
+  /** A success was seen from this key (relaxes the aggressive profile's unproven factor). */
+  readonly proven: boolean;
+  readonly profile: 'normal' | 'aggressive';
+  /** Sliding-window estimates; windows are the thresholds' windowMs. */
+  readonly counters: {
+    readonly failuresShort: number;
+    readonly failuresMedium: number;
+    readonly failuresLong: number;
+    readonly successesMedium: number;
+    readonly unknownUserFailures: number;
+    readonly distinctFailedUsernames: number;
+    readonly attempts: number;
+    readonly distinctAttemptedUsernames: number;
+    readonly maxAccountFailures: number;
+    readonly offences: number;
+  };
+  readonly levels: Readonly<Record<ThreatReason, ThreatLevel>>;
+  readonly level: ThreatLevel;
+  readonly detections: Detections;
+  readonly block: { readonly active: boolean; readonly untilMs: number; readonly level: ThreatLevel };
+}
+
+export interface EngineOptions {
+  clock: Clock;
+  thresholds?: Thresholds;
+  /** Profile used while the org is under attack; windows must equal `thresholds`' windows. */
+  aggressive?: Thresholds;
+  /** Create blocks (policy action Block). Default false: evaluate and count only. */
+  blocking?: boolean;
+}
+
+const EMPTY_DETECTIONS: Detections = Object.freeze({});
+const SAMPLES = 8;
+const U_SALT = 0x27d4eb2f;
+
+// Levels of the six reasons pack into 12 bits ("combo"); verdicts without a block are interned per combo,
+// so evaluate() allocates only for blocked keys.
+const detectionsCache: (Detections | undefined)[] = new Array(4096);
+const verdictCache: (Verdict | undefined)[] = new Array(4096);
+
+function comboLevel(combo: number): number {
+  let m = 0;
+  for (let c = combo; c !== 0; c >>>= 2) if ((c & 3) > m) m = c & 3;
+  return m;
+}
+
+function detectionsOf(combo: number): Detections {
+  let d = detectionsCache[combo];
+  if (d === undefined) {
+    const o: Partial<Record<ThreatReason, ThreatLevel>> = {};
+    THREAT_REASONS.forEach((r, i) => {
+      const lv = (combo >>> (2 * i)) & 3;
+      if (lv > 0) o[r] = levelName(lv);
+    });
+    d = combo === 0 ? EMPTY_DETECTIONS : Object.freeze(o);
+    detectionsCache[combo] = d;
+  }
+  return d;
+}
+
+function unblockedVerdict(combo: number): Verdict {
+  let v = verdictCache[combo];
+  if (v === undefined) {
+    v = Object.freeze({
+      level: levelName(comboLevel(combo)),
+      detections: detectionsOf(combo),
+      blockedUntilMs: 0,
+      blockLevel: 'NONE' as ThreatLevel,
+    });
+    verdictCache[combo] = v;
+  }
+  return v;
+}
+
+export const NONE_VERDICT: Verdict = unblockedVerdict(0);
+
+/**
+ * Per-IP credential-attack detection over an injected clock: pure logic, no timers, no I/O.
+ * Keys come from ipKey(). Expiry is lazy on access; call sweep() from one shared interval to reclaim idle
+ * entries and keep activeBlockCount exact.
+ */
+export class DetectionEngine {
+  readonly thresholds: Thresholds;
+  readonly aggressiveThresholds: Thresholds;
+  private readonly clock: Clock;
+  private readonly table: T.IpTable;
+  private readonly pairs: PairTable;
+  private readonly normal: Profile;
+  private readonly aggr: Profile;
+  private profile: Profile;
+  private blocking: boolean;
+  private blocks = 0;
+  private evicted = 0;
+  private cursor = 0;
+  private pairCursor = 0;
+  private rng = 0x9e3779b9;
+
+  constructor(opts: EngineOptions) {
+    const normal = opts.thresholds ?? DEFAULT_THRESHOLDS;
+    const aggr = opts.aggressive ?? (opts.thresholds ? normal : DEFAULT_AGGRESSIVE_THRESHOLDS);
+    const problems = [
+      ...validateThresholds(normal).map((p) => `thresholds: ${p}`),
+      ...validateThresholds(aggr, normal).map((p) => `aggressive: ${p}`),
+    ];
+    if (problems.length > 0) throw new PortcullisError('CONFIG_SCHEMA', problems.join('; '));
+    this.thresholds = normal;
+    this.aggressiveThresholds = aggr;
+    this.clock = opts.clock;
+    this.table = new T.IpTable(normal);
+    this.pairs = new PairTable(normal.maxTrackedPairs, normal.accountTargeted.windowMs / 1000);
+    this.normal = compileProfile(normal);
+    this.aggr = compileProfile(aggr);
+    this.profile = this.normal;
+    this.blocking = opts.blocking ?? false;
+  }
+
+  get trackedCount(): number {
+    return this.table.index.size;
+  }
+  /** Blocks not yet seen expired (exact after a sweep covering the table). */
+  get activeBlockCount(): number {
+    return this.blocks;
+  }
+  /** Entries evicted to stay under maxTrackedIps. */
+  get evictions(): number {
+    return this.evicted;
+  }
+  get trackedPairCount(): number {
+    return this.pairs.size;
+  }
+  /** Bytes of the per-IP table (allocated for the full cap; untouched pages are not resident). */
+  get ipTableBytes(): number {
+    return this.table.byteLength;
+  }
+  get memoryBytes(): number {
+    return this.table.byteLength + this.pairs.byteLength;
+  }
+  get blockingEnabled(): boolean {
+    return this.blocking;
+  }
+  get aggressive(): boolean {
+    return this.profile === this.aggr;
+  }
+
+  /** Policy action Block (true) or None/Audit (false). Off: no blocks are created or reported. */
+  setBlocking(enabled: boolean): void {
+    this.blocking = enabled;
+  }
+
+  /** Switch to the aggressive profile while the org is under attack. Existing blocks are kept. */
+  setAggressive(on: boolean): void {
+    this.profile = on ? this.aggr : this.normal;
+  }
+
+  /** Current verdict for a key; does not record. Allocates only when the key is blocked. */
+  evaluate(key: IpKey, nowMs?: number): Verdict {
+    const id = this.table.index.find(key);
+    if (id < 0) return NONE_VERDICT;
+    const now = nowMs ?? this.clock.nowMs();
+    return this.verdictOf(id, this.combo(id, now, this.profile), now);
+  }
+
+  /** A sign-in attempt passed the gate. A key already at MEDIUM/HIGH is blocked from the next request on. */
+  recordAttempt(key: IpKey, facts: AttemptFacts = {}): RecordResult {
+    const now = this.clock.nowMs();
+    const id = this.upsert(key, now);
+    this.table.inc(id, T.B_ATT);
+    if (facts.usernameHash !== undefined) this.table.addStuffUser(id, fmix32(facts.usernameHash ^ U_SALT) >>> 8);
+    return this.finish(id, now);
+  }
+
+  /** Outcome of a sign-in that was not blocked (the caller guarantees blocked requests never get here). */
+  recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts = {}): RecordResult {
+    const now = this.clock.nowMs();
+    if (outcome !== 'failure' && outcome !== 'success') return { verdict: this.evaluate(key, now), newlyBlocked: false };
+    const id = this.upsert(key, now);
+    const t = this.table;
+    const uh = facts.usernameHash;
+    if (outcome === 'failure') {
+      t.inc(id, T.B_SHORT);
+      t.inc(id, T.B_MID);
+      t.inc(id, T.B_LONG);
+      if (facts.unknownUser) t.inc(id, T.B_UNK);
+      if (uh !== undefined) {
+        t.addSprayUser(id, fmix32(uh ^ U_SALT));
+        t.raise(id, T.B_TGT, this.pairs.fail(pairKey(key, uh), Math.floor(now / 1000)));
+      }
+    } else {
+      t.inc(id, T.B_SUCC);
+      t.setFlags(id, t.flags(id) | T.F_PROVEN);
+      if (uh !== undefined) this.pairs.succeed(pairKey(key, uh));
+    }
+    return this.finish(id, now);
+  }
+
+  /** Failures recorded for one (IP, username) pair since its last success. */
+  accountFailures(key: IpKey, usernameHash: number): number {
+    return this.pairs.get(pairKey(key, usernameHash), Math.floor(this.clock.nowMs() / 1000));
+  }
+
+  /**
+   * Reclaims up to `budget` idle entries (every window empty, no block, no remembered offence) and retires
+   * expired blocks from activeBlockCount. Meant for one shared coarse interval. Returns entries removed.
+   */
+  sweep(budget = 4096, nowMs?: number): number {
+    const now = nowMs ?? this.clock.nowMs();
+    const nowSec = Math.floor(now / 1000);
+    const t = this.table;
+    const idle = 2 * t.wMax;
+    let removed = 0;
+    let i = this.cursor;
+    for (let n = 0; n < budget && t.index.size > 0; n++) {
+      if (i >= t.index.size) i = 0;
+      this.retire(i, now);
+      if (
+        nowSec - t.lastSec(i) >= idle &&
+        t.blockedUntilSec(i) * 1000 <= now &&
+        rememberedOffences(t, i, now, this.profile) === 0
+      ) {
+        t.index.remove(i);
+        removed++;
+      } else i++;
+    }
+    this.cursor = i;
+    const p = this.pairs.sweep(budget, nowSec, this.pairCursor);
+    this.pairCursor = p.cursor;
+    return removed;
+  }
+
+  /** Counters, levels, reasons and block of a key, for `explain` and the admin endpoint. */
+  inspect(key: IpKey, nowMs?: number): KeyInspection | undefined {
+    const t = this.table;
+    const id = t.index.find(key);
+    if (id < 0) return undefined;
+    const now = nowMs ?? this.clock.nowMs();
+    const combo = this.combo(id, now, this.profile);
+    const r2 = (v: number): number => Math.round(v * 100) / 100;
+    const levels = {} as Record<ThreatReason, ThreatLevel>;
+    THREAT_REASONS.forEach((r, i) => (levels[r] = levelName((combo >>> (2 * i)) & 3)));
+    const until = t.blockedUntilSec(id) * 1000;
+    const active = until > now;
+    return {
+      key,
+      lastSeenMs: t.lastSec(id) * 1000,
+      proven: (t.flags(id) & T.F_PROVEN) !== 0,
+      profile: this.aggressive ? 'aggressive' : 'normal',
+      counters: {
+        failuresShort: r2(t.count(id, T.B_SHORT, t.wShort, now)),
+        failuresMedium: r2(t.count(id, T.B_MID, t.wMid, now)),
+        failuresLong: r2(t.count(id, T.B_LONG, t.wLong, now)),
+        successesMedium: r2(t.count(id, T.B_SUCC, t.wMid, now)),
+        unknownUserFailures: r2(t.count(id, T.B_UNK, t.wUnk, now)),
+        distinctFailedUsernames: r2(t.sprayUsers(id, now)),
+        attempts: r2(t.count(id, T.B_ATT, t.wStuff, now)),
+        distinctAttemptedUsernames: r2(t.stuffUsers(id, now)),
+        maxAccountFailures: t.peak(id, T.B_TGT, t.wTgt, now),
+        offences: rememberedOffences(t, id, now, this.profile),
+      },
+      levels,
+      level: levelName(comboLevel(combo)),
+      detections: detectionsOf(combo),
+      block: {
+        active,
+        untilMs: active ? until : 0,
+        level: active ? levelName((t.flags(id) >>> T.F_BLOCK_LEVEL_SHIFT) & 3) : 'NONE',
+      },
+    };
+  }
+
+  private combo(id: number, now: number, p: Profile): number {
+    return p.combo(this.table, id, now);
+  }
+
+  private verdictOf(id: number, combo: number, now: number): Verdict {
+    const t = this.table;
+    const until = t.blockedUntilSec(id) * 1000;
+    if (!this.blocking || until <= now) return unblockedVerdict(combo);
+    return {
+      level: levelName(comboLevel(combo)),
+      detections: detectionsOf(combo),
+      blockedUntilMs: until,
+      blockLevel: levelName((t.flags(id) >>> T.F_BLOCK_LEVEL_SHIFT) & 3),
+    };
+  }
+
+  private finish(id: number, now: number): RecordResult {
+    const combo = this.combo(id, now, this.profile);
+    const newlyBlocked = this.maybeBlock(id, now, comboLevel(combo));
+    return { verdict: this.verdictOf(id, combo, now), newlyBlocked };
+  }
+
+  /** HIGH: block, escalating with remembered offences. MEDIUM: short rate-limit block. */
+  private maybeBlock(id: number, now: number, level: number): boolean {
+    if (!this.blocking || level < LEVEL_MEDIUM) return false;
+    const t = this.table;
+    const p = this.profile;
+    const untilSec = t.blockedUntilSec(id);
+    let flags = t.flags(id);
+    const active = untilSec * 1000 > now;
+    if (active && level <= ((flags >>> T.F_BLOCK_LEVEL_SHIFT) & 3)) return false;
+    let offences = rememberedOffences(t, id, now, p);
+    let ms = p.rateLimitMs;
+    if (level === LEVEL_HIGH) {
+      ms = Math.min(p.blockMs * p.escalationFactor ** offences, p.maxBlockMs);
+      offences = Math.min(offences + 1, T.F_OFFENCES);
+    }
+    const newUntil = Math.max(Math.ceil((now + ms) / 1000), active ? untilSec : 0);
+    flags = (flags & ~(T.F_OFFENCES | (3 << T.F_BLOCK_LEVEL_SHIFT))) | offences | (level << T.F_BLOCK_LEVEL_SHIFT);
+    if ((flags & T.F_BLOCK_COUNTED) === 0) {
+      flags |= T.F_BLOCK_COUNTED;
+      this.blocks++;
+    }
+    t.setFlags(id, flags);
+    t.setBlockedUntilSec(id, newUntil);
+    return true;
+  }
+
+  /** Retires an expired block from activeBlockCount. */
+  private retire(id: number, now: number): void {
+    const t = this.table;
+    const f = t.flags(id);
+    if ((f & T.F_BLOCK_COUNTED) !== 0 && t.blockedUntilSec(id) * 1000 <= now) {
+      t.setFlags(id, f & ~T.F_BLOCK_COUNTED);
+      this.blocks--;
+    }
+  }
+
+  private upsert(key: IpKey, now: number): number {
+    const t = this.table;
+    const nowSec = Math.floor(now / 1000);
+    let id = t.index.find(key);
+    if (id >= 0) {
+      t.touch(id, nowSec);
+      this.retire(id, now);
+      return id;
+    }
+    if (t.index.size < t.index.capacity) id = t.index.insert(key);
+    else {
+      id = this.victim(now);
+      if ((t.flags(id) & T.F_BLOCK_COUNTED) !== 0) this.blocks--;
+      t.index.rekey(id, key);
+      this.evicted++;
+    }
+    t.resetRow(id, nowSec);
+    return id;
+  }
+
+  private random(): number {
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x;
+    return x >>> 0;
+  }
+
+  /** Least risky of a few random entries; an actively blocked one only if no unblocked entry exists. */
+  private victim(now: number): number {
+    const t = this.table;
+    const size = t.index.size;
+    let best = -1;
+    let bestRisk = Infinity;
+    let soonest = 0;
+    let soonestUntil = Infinity;
+    for (let k = 0; k < SAMPLES; k++) {
+      const id = this.random() % size;
+      const r = riskOf(t, id, now, this.profile);
+      if (r < bestRisk) {
+        best = id;
+        bestRisk = r;
+        if (r === 0) break;
+      } else if (r === Infinity && t.blockedUntilSec(id) < soonestUntil) {
+        soonest = id;
+        soonestUntil = t.blockedUntilSec(id);
+      }
+    }
+    if (best >= 0) return best;
+    const start = this.random() % size;
+    for (let k = 0; k < size; k++) {
+      const id = (start + k) % size;
+      if (t.blockedUntilSec(id) * 1000 <= now) return id;
+    }
+    return soonest;
+  }
+}

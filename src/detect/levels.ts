@@ -1,0 +1,30 @@
+/** Threat levels, in the order Okta ThreatInsight grades them. Index = severity (0..3). */
+export const THREAT_LEVELS = ['NONE', 'LOW', 'MEDIUM', 'HIGH'] as const;
+export type ThreatLevel = (typeof THREAT_LEVELS)[number];
+
+/**
+ * Closed set of detection reasons: used as map keys in `threatDetections` and as metric labels, so the
+ * set is fixed here and nowhere else.
+ */
+export const THREAT_REASONS = [
+  'brute_force', // failed sign-ins per IP (10 s, 10 min, 1 day windows)
+  'password_spray', // distinct usernames failing from one IP
+  'unknown_user_spray', // failures for usernames that do not exist
+  'credential_stuffing', // attempt velocity across many usernames, mostly failing
+  'account_targeted', // failures per (IP, username)
+  'repeat_offender', // remembered earlier HIGH blocks
+] as const;
+export type ThreatReason = (typeof THREAT_REASONS)[number];
+
+export const LEVEL_NONE = 0;
+export const LEVEL_LOW = 1;
+export const LEVEL_MEDIUM = 2;
+export const LEVEL_HIGH = 3;
+
+export function levelName(index: number): ThreatLevel {
+  return THREAT_LEVELS[index] ?? 'NONE';
+}
+
+export function levelIndex(level: ThreatLevel): number {
+  return THREAT_LEVELS.indexOf(level);
+}

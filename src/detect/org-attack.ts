@@ -1,0 +1,287 @@
+import type { Clock } from './clock.ts';
+import type { Outcome } from './engine.ts';
+import { keyHash } from './hash.ts';
+
+/**
+ * Org Under Attack, one instance per policy. Outcomes go into fixed buckets; each closed bucket gives four
+ * signals, scored against a baseline learned online (EWMA mean and variance). An attack starts after
+ * `consecutiveBuckets` anomalous buckets above an absolute failure floor, and ends only after `cooldownMs`
+ * without an anomalous bucket (a lower `clearScore` during the attack gives hysteresis). The baseline never
+ * learns from anomalous or attack buckets, and nothing is declared during warm-up.
+ */
+export interface OrgAttackOptions {
+  readonly clock: Clock;
+  /** Bucket width. */
+  readonly bucketMs?: number;
+  /** Half-life of the baseline's EWMA. */
+  readonly halfLifeMs?: number;
+  /** History needed before an attack can be declared. */
+  readonly warmupMs?: number;
+  /** A bucket is anomalous above this score (max z-score across signals) ... */
+  readonly scoreThreshold?: number;
+  /** ... and, during an attack, still anomalous above this one. */
+  readonly clearScore?: number;
+  /** Anomalous buckets in a row before declaring. */
+  readonly consecutiveBuckets?: number;
+  /** Time without an anomalous bucket before the attack ends. */
+  readonly cooldownMs?: number;
+  /** Absolute floor: sign-in failures per bucket needed to declare or to stay anomalous. */
+  readonly minFailures?: number;
+  /** Count signals only score when at least this multiple of their baseline mean. */
+  readonly minSurgeFactor?: number;
+  /** Ratio signals only score when at least this far above their baseline mean. */
+  readonly minRatioIncrease?: number;
+  /** Events per bucket (sign-ins for the failure ratio, failures for the unknown-user ratio) for a ratio to count. */
+  readonly minRatioEvents?: number;
+  /** Bits of the distinct-failing-IP sketch (power of two; linear counting, good to ~bits*2). */
+  readonly sketchBits?: number;
+}
+
+export const DEFAULT_ORG_ATTACK = Object.freeze({
+  bucketMs: 10_000,
+  halfLifeMs: 10 * 60_000,
+  warmupMs: 10 * 60_000,
+  scoreThreshold: 6,
+  clearScore: 3,
+  consecutiveBuckets: 3,
+  cooldownMs: 5 * 60_000,
+  minFailures: 20,
+  minSurgeFactor: 3,
+  minRatioIncrease: 0.2,
+  minRatioEvents: 10,
+  sketchBits: 4096,
+});
+
+export interface AttackSignals {
+  readonly failures: number;
+  readonly successes: number;
+  readonly failureRatio: number;
+  readonly distinctFailingIps: number;
+  /** Share of failures for usernames that do not exist. */
+  readonly unknownUserRatio: number;
+}
+
+export interface AttackTransition {
+  readonly type: 'start' | 'end';
+  /** End of the bucket that caused it. */
+  readonly atMs: number;
+  readonly score: number;
+  readonly signals: AttackSignals;
+}
+
+export interface BaselineStat {
+  readonly mean: number;
+  readonly std: number;
+}
+
+export interface OrgAttackState {
+  readonly underAttack: boolean;
+  /** Start of the current attack (ms), 0 when none. */
+  readonly since: number;
+  /** Score of the last closed bucket. */
+  readonly score: number;
+  readonly lastBucket: (AttackSignals & { readonly startMs: number }) | undefined;
+  readonly baseline: Readonly<Record<SignalName, BaselineStat>>;
+  readonly warmingUp: boolean;
+  readonly anomalousStreak: number;
+  readonly quietStreak: number;
+}
+
+export interface OrgOutcomeFacts {
+  /** ipKey() of the client, for distinct failing IPs. */
+  readonly clientKey?: number;
+  readonly unknownUser?: boolean;
+}
+
+const SIGNALS = ['failures', 'distinctFailingIps', 'failureRatio', 'unknownUserRatio'] as const;
+type SignalName = (typeof SIGNALS)[number];
+const NO_TRANSITIONS: readonly AttackTransition[] = Object.freeze([]);
+/** Catch-up limit when the process was idle: older empty buckets are skipped, not scored. */
+const MAX_CATCH_UP = 8640;
+
+export class OrgAttackDetector {
+  private readonly o: typeof DEFAULT_ORG_ATTACK;
+  private readonly clock: Clock;
+  private readonly alpha: number;
+  private readonly warmupBuckets: number;
+  private readonly cooldownBuckets: number;
+  // Open bucket.
+  private openIdx: number;
+  private failures = 0;
+  private successes = 0;
+  private unknown = 0;
+  private readonly sketch: Uint32Array;
+  // Baseline, in SIGNALS order.
+  private readonly mean = new Float64Array(4);
+  private readonly variance = new Float64Array(4);
+  private readonly learned = new Float64Array(4);
+  private closed = 0;
+  // State machine.
+  private attack = false;
+  private sinceMs = 0;
+  private streak = 0;
+  private quiet = 0;
+  private lastScore = 0;
+  private last: (AttackSignals & { readonly startMs: number }) | undefined;
+  private pending: AttackTransition[] = [];
+
+  constructor(opts: OrgAttackOptions) {
+    const { clock, ...rest } = opts;
+    const o = { ...DEFAULT_ORG_ATTACK };
+    for (const [k, v] of Object.entries(rest)) if (v !== undefined) (o as Record<string, number>)[k] = v;
+    if (!(o.bucketMs >= 1000) || o.sketchBits < 32 || (o.sketchBits & (o.sketchBits - 1)) !== 0) {
+      throw new RangeError('OrgAttackDetector: bucketMs >= 1000 and sketchBits a power of two >= 32');
+    }
+    this.o = Object.freeze(o);
+    this.clock = clock;
+    this.alpha = 1 - 2 ** (-o.bucketMs / o.halfLifeMs);
+    this.warmupBuckets = Math.ceil(o.warmupMs / o.bucketMs);
+    this.cooldownBuckets = Math.ceil(o.cooldownMs / o.bucketMs);
+    this.sketch = new Uint32Array(o.sketchBits / 32);
+    this.openIdx = Math.floor(clock.nowMs() / o.bucketMs);
+  }
+
+  get options(): typeof DEFAULT_ORG_ATTACK {
+    return this.o;
+  }
+
+  get underAttack(): boolean {
+    return this.attack;
+  }
+
+  /** Counts one sign-in outcome into the open bucket (closing earlier buckets first if time moved on). */
+  record(outcome: Outcome, facts: OrgOutcomeFacts = {}, nowMs = this.clock.nowMs()): void {
+    this.closeUntil(Math.floor(nowMs / this.o.bucketMs));
+    if (outcome === 'success') this.successes++;
+    else if (outcome === 'failure') {
+      this.failures++;
+      if (facts.unknownUser) this.unknown++;
+      if (facts.clientKey !== undefined) {
+        const b = keyHash(facts.clientKey) & (this.o.sketchBits - 1);
+        this.sketch[b >>> 5] = (this.sketch[b >>> 5]! | (1 << (b & 31))) >>> 0;
+      }
+    }
+  }
+
+  /** Closes every bucket that ended by `nowMs`; returns the transitions since the last tick. */
+  tick(nowMs = this.clock.nowMs()): readonly AttackTransition[] {
+    this.closeUntil(Math.floor(nowMs / this.o.bucketMs));
+    if (this.pending.length === 0) return NO_TRANSITIONS;
+    const out = this.pending;
+    this.pending = [];
+    return out;
+  }
+
+  get state(): OrgAttackState {
+    const baseline = {} as Record<SignalName, BaselineStat>;
+    SIGNALS.forEach((s, i) => (baseline[s] = { mean: this.mean[i]!, std: Math.sqrt(this.variance[i]!) }));
+    return {
+      underAttack: this.attack,
+      since: this.sinceMs,
+      score: this.lastScore,
+      lastBucket: this.last,
+      baseline,
+      warmingUp: this.closed < this.warmupBuckets,
+      anomalousStreak: this.streak,
+      quietStreak: this.quiet,
+    };
+  }
+
+  private closeUntil(idx: number): void {
+    if (idx - this.openIdx > MAX_CATCH_UP) {
+      this.closeBucket();
+      this.openIdx = idx - MAX_CATCH_UP;
+    }
+    while (this.openIdx < idx) {
+      this.closeBucket();
+      this.openIdx++;
+    }
+  }
+
+  private distinctIps(): number {
+    let z = 0;
+    for (let i = 0; i < this.sketch.length; i++) {
+      let v = this.sketch[i]!;
+      for (; v !== 0; v &= v - 1) z++;
+    }
+    const m = this.o.sketchBits;
+    return z >= m ? m * Math.log(m) : -m * Math.log(1 - z / m);
+  }
+
+  private closeBucket(): void {
+    const o = this.o;
+    const total = this.failures + this.successes;
+    const signals: AttackSignals = {
+      failures: this.failures,
+      successes: this.successes,
+      failureRatio: total > 0 ? this.failures / total : 0,
+      distinctFailingIps: Math.round(this.distinctIps()),
+      unknownUserRatio: this.failures > 0 ? this.unknown / this.failures : 0,
+    };
+    const values = [signals.failures, signals.distinctFailingIps, signals.failureRatio, signals.unknownUserRatio];
+    const valid = [true, true, total >= o.minRatioEvents, this.failures >= o.minRatioEvents];
+    const warm = this.closed >= this.warmupBuckets;
+    let score = 0;
+    if (warm) {
+      for (let i = 0; i < 4; i++) if (valid[i]) score = Math.max(score, this.z(i, values[i]!));
+    }
+    const startMs = this.openIdx * o.bucketMs;
+    const endMs = startMs + o.bucketMs;
+    const floor = signals.failures >= o.minFailures;
+    if (!this.attack) {
+      const anomalous = warm && floor && score > o.scoreThreshold;
+      this.streak = anomalous ? this.streak + 1 : 0;
+      if (this.streak >= o.consecutiveBuckets) {
+        this.attack = true;
+        this.sinceMs = endMs;
+        this.quiet = 0;
+        this.pending.push({ type: 'start', atMs: endMs, score, signals });
+      } else if (!(warm && score > o.scoreThreshold)) {
+        this.learn(values, valid);
+      }
+    } else {
+      const anomalous = floor && score > o.clearScore;
+      this.quiet = anomalous ? 0 : this.quiet + 1;
+      if (this.quiet >= this.cooldownBuckets) {
+        this.attack = false;
+        this.sinceMs = 0;
+        this.streak = 0;
+        this.pending.push({ type: 'end', atMs: endMs, score, signals });
+      }
+    }
+    this.closed++;
+    this.lastScore = score;
+    this.last = { ...signals, startMs };
+    this.failures = 0;
+    this.successes = 0;
+    this.unknown = 0;
+    this.sketch.fill(0);
+  }
+
+  /** One-sided z-score of signal i, gated so that small relative changes never score. */
+  private z(i: number, x: number): number {
+    const mu = this.mean[i]!;
+    const v = this.variance[i]!;
+    if (i < 2) {
+      if (x < this.o.minSurgeFactor * mu) return 0;
+      // Counts are at least Poisson-noisy: variance floor of the mean.
+      return Math.max(0, (x - mu) / Math.sqrt(Math.max(v, mu, 1)));
+    }
+    if (x - mu < this.o.minRatioIncrease) return 0;
+    return (x - mu) / Math.max(Math.sqrt(v), 0.05);
+  }
+
+  private learn(values: number[], valid: boolean[]): void {
+    for (let i = 0; i < 4; i++) {
+      if (!valid[i]) continue;
+      const n = this.learned[i]! + 1;
+      this.learned[i] = n;
+      // Cumulative mean during warm-up, EWMA after: converges fast, then tracks slowly.
+      const a = Math.max(this.alpha, 1 / n);
+      const d = values[i]! - this.mean[i]!;
+      const inc = a * d;
+      this.mean[i] = this.mean[i]! + inc;
+      this.variance[i] = n === 1 ? 0 : (1 - a) * (this.variance[i]! + d * inc);
+    }
+  }
+}

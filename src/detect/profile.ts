@@ -1,0 +1,128 @@
+import * as T from './ip-table.ts';
+import type { IpTable } from './ip-table.ts';
+import type { LevelCounts, Thresholds } from './thresholds.ts';
+
+// Detector slots in the compiled threshold arrays (3 numbers each: low, medium, high).
+const D_SHORT = 0;
+const D_MID = 3;
+const D_LONG = 6;
+const D_SPRAY = 9;
+const D_UNK = 12;
+const D_STUFF = 15;
+const D_TGT = 18;
+const D_REPEAT = 21;
+
+/**
+ * A thresholds object compiled for the hot path: numbers in typed arrays, 0 ("off") as Infinity, and a
+ * second copy scaled by unprovenFactor for keys never seen to succeed.
+ */
+export class Profile {
+  readonly proven: Float64Array;
+  readonly unproven: Float64Array;
+  readonly minDistinct: number;
+  readonly tolMinSuccesses: number;
+  readonly tolMaxFailureRatio: number;
+  readonly tolLevelsDown: number;
+  readonly blockMs: number;
+  readonly escalationFactor: number;
+  readonly maxBlockMs: number;
+  readonly rateLimitMs: number;
+  readonly offenceMemoryMs: number;
+
+  constructor(t: Thresholds) {
+    const order: LevelCounts[] = [
+      t.bruteForceShort,
+      t.bruteForce,
+      t.bruteForceLong,
+      t.passwordSpray,
+      t.unknownUserSpray,
+      t.credentialStuffing,
+      t.accountTargeted,
+      t.repeatOffender,
+    ];
+    this.proven = new Float64Array(order.length * 3);
+    this.unproven = new Float64Array(order.length * 3);
+    order.forEach((c, i) => {
+      [c.low, c.medium, c.high].forEach((v, j) => {
+        const off = v === 0;
+        this.proven[i * 3 + j] = off ? Infinity : v;
+        // Offences are not a volume: the unproven factor does not apply to them.
+        const scaled = i * 3 === D_REPEAT ? v : Math.max(1, Math.ceil(v * t.unprovenFactor));
+        this.unproven[i * 3 + j] = off ? Infinity : scaled;
+      });
+    });
+    this.minDistinct = t.credentialStuffing.minDistinctUsernames;
+    this.tolMinSuccesses = t.successTolerance.minSuccesses;
+    this.tolMaxFailureRatio = t.successTolerance.maxFailureRatio;
+    this.tolLevelsDown = t.successTolerance.levelsDown;
+    this.blockMs = t.blockMs;
+    this.escalationFactor = t.escalationFactor;
+    this.maxBlockMs = t.maxBlockMs;
+    this.rateLimitMs = t.rateLimitMs;
+    this.offenceMemoryMs = t.offenceMemoryMs;
+  }
+
+  /** Levels of the six reasons for row `id` at `now`, packed 2 bits each in THREAT_REASONS order. */
+  combo(t: IpTable, id: number, now: number): number {
+    const th = (t.flags(id) & T.F_PROVEN) !== 0 ? this.proven : this.unproven;
+    const fMid = t.count(id, T.B_MID, t.wMid, now);
+    let bf = lv(t.count(id, T.B_SHORT, t.wShort, now), th, D_SHORT);
+    if (bf < 3) bf = Math.max(bf, lv(fMid, th, D_MID));
+    if (bf < 3) bf = Math.max(bf, lv(t.count(id, T.B_LONG, t.wLong, now), th, D_LONG));
+    let spray = lv(t.sprayUsers(id, now), th, D_SPRAY);
+    let unk = lv(t.count(id, T.B_UNK, t.wUnk, now), th, D_UNK);
+    let stuff = 0;
+    if (t.stuffUsers(id, now) >= this.minDistinct) stuff = lv(t.count(id, T.B_ATT, t.wStuff, now), th, D_STUFF);
+    const succ = stuff | bf | spray | unk ? t.count(id, T.B_SUCC, t.wMid, now) : 0;
+    // Stuffing is mostly failing: more successes than failures is a busy NAT, not a combo list.
+    if (stuff !== 0 && succ >= this.tolMinSuccesses && succ > fMid) stuff = 0;
+    const tgt = lv(t.peak(id, T.B_TGT, t.wTgt, now), th, D_TGT);
+    const rep = lv(rememberedOffences(t, id, now, this), th, D_REPEAT);
+    if (this.tolLevelsDown > 0 && this.tolMinSuccesses > 0 && (bf | spray | unk | stuff) !== 0) {
+      // Mostly-succeeding IPs (NAT, CGNAT): volume is not evidence on its own.
+      if (succ >= this.tolMinSuccesses && fMid <= this.tolMaxFailureRatio * (fMid + succ)) {
+        const d = this.tolLevelsDown;
+        bf = Math.max(0, bf - d);
+        spray = Math.max(0, spray - d);
+        unk = Math.max(0, unk - d);
+        stuff = Math.max(0, stuff - d);
+      }
+    }
+    return bf | (spray << 2) | (unk << 4) | (stuff << 6) | (tgt << 8) | (rep << 10);
+  }
+}
+
+export function compileProfile(t: Thresholds): Profile {
+  return new Profile(t);
+}
+
+function lv(count: number, th: Float64Array, d: number): number {
+  if (count >= th[d + 2]!) return 3;
+  if (count >= th[d + 1]!) return 2;
+  return count >= th[d]! ? 1 : 0;
+}
+
+/** HIGH blocks remembered for escalation: forgotten offenceMemoryMs after the last block ended. */
+export function rememberedOffences(t: IpTable, id: number, now: number, p: Profile): number {
+  const off = t.flags(id) & T.F_OFFENCES;
+  if (off === 0) return 0;
+  return now >= t.blockedUntilSec(id) * 1000 + p.offenceMemoryMs ? 0 : off;
+}
+
+/**
+ * Eviction score: higher means keep. Active blocks are Infinity; an entry whose windows all expired and
+ * that has no remembered offence scores 0 and is evicted first.
+ */
+export function riskOf(t: IpTable, id: number, now: number, p: Profile): number {
+  if (t.blockedUntilSec(id) * 1000 > now) return Infinity;
+  return (
+    64 * rememberedOffences(t, id, now, p) +
+    16 * t.count(id, T.B_SHORT, t.wShort, now) +
+    4 * t.count(id, T.B_MID, t.wMid, now) +
+    t.count(id, T.B_LONG, t.wLong, now) +
+    4 * t.count(id, T.B_UNK, t.wUnk, now) +
+    4 * t.sprayUsers(id, now) +
+    t.count(id, T.B_ATT, t.wStuff, now) +
+    8 * t.peak(id, T.B_TGT, t.wTgt, now)
+  );
+}

@@ -1,0 +1,177 @@
+/**
+ * Detector thresholds. A count at or above `low` / `medium` / `high` yields that level; 0 disables a level.
+ * Counts over a window use an approximate sliding window (see docs/detection.md). Windows, table sizes and
+ * the IPv6 prefix come from the normal profile only: the aggressive profile must use the same windows,
+ * because the per-IP buckets are laid out by window width.
+ */
+export interface LevelCounts {
+  readonly low: number;
+  readonly medium: number;
+  readonly high: number;
+}
+
+export interface WindowThresholds extends LevelCounts {
+  /** Whole seconds, >= 1000. */
+  readonly windowMs: number;
+}
+
+export interface StuffingThresholds extends WindowThresholds {
+  /** Distinct attempted usernames in the window required before velocity counts as stuffing. */
+  readonly minDistinctUsernames: number;
+}
+
+/** Damping for IPs that mostly succeed (office NAT, carrier-grade NAT): volume detectors drop levels. */
+export interface SuccessTolerance {
+  /** Successes in the `bruteForce` window before the IP is considered mostly-legitimate. 0 disables. */
+  readonly minSuccesses: number;
+  /** ... and at most this share of its sign-ins in that window failed. */
+  readonly maxFailureRatio: number;
+  /** Levels removed from brute_force, password_spray, unknown_user_spray, credential_stuffing. */
+  readonly levelsDown: number;
+}
+
+export interface Thresholds {
+  /** Failed sign-ins per IP, short window. */
+  readonly bruteForceShort: WindowThresholds;
+  /** Failed sign-ins per IP, medium window. */
+  readonly bruteForce: WindowThresholds;
+  /** Failed sign-ins per IP, long window. */
+  readonly bruteForceLong: WindowThresholds;
+  /** Distinct usernames with a failed sign-in from the IP (estimated; keep high <= 60). */
+  readonly passwordSpray: WindowThresholds;
+  /** Failed sign-ins for usernames that do not exist. */
+  readonly unknownUserSpray: WindowThresholds;
+  /** Sign-in attempts per IP per window, across >= minDistinctUsernames usernames. */
+  readonly credentialStuffing: StuffingThresholds;
+  /** Failures per (IP, username) since its last success; windowMs: forgotten after that long without one. */
+  readonly accountTargeted: WindowThresholds;
+  /** Remembered HIGH blocks. medium/high here re-block on sight until the offence memory expires. */
+  readonly repeatOffender: LevelCounts;
+  readonly successTolerance: SuccessTolerance;
+  /** Count thresholds are multiplied by this (rounded up, min 1) for IPs never seen to succeed. 1 = off. */
+  readonly unprovenFactor: number;
+  /** HIGH block duration for a first offence. */
+  readonly blockMs: number;
+  /** Each remembered offence multiplies the HIGH block by this ... */
+  readonly escalationFactor: number;
+  /** ... up to this. */
+  readonly maxBlockMs: number;
+  /** Offences are remembered this long after the last block expired. */
+  readonly offenceMemoryMs: number;
+  /** MEDIUM: short rate-limit block (429 + Retry-After upstream). Does not escalate. */
+  readonly rateLimitMs: number;
+  readonly ipv6PrefixLength: number;
+  /** Cap on tracked IP keys (least risky evicted beyond it). */
+  readonly maxTrackedIps: number;
+  /** Cap on tracked (IP, username) failure counters. */
+  readonly maxTrackedPairs: number;
+}
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+
+export const DEFAULT_THRESHOLDS: Thresholds = deepFreeze({
+  // CrowdSec http-bf: 5 failures in 10 s is a ban -> MEDIUM (rate limit) at 5, HIGH at twice that.
+  bruteForceShort: { windowMs: 10_000, low: 3, medium: 5, high: 10 },
+  // AWS WAF ATP: more than 10 failed logins per IP in 10 min is high-confidence -> HIGH at 11.
+  bruteForce: { windowMs: 10 * MIN, low: 5, medium: 8, high: 11 },
+  // Auth0 brute-force protection: 100 failed logins per IP per day.
+  bruteForceLong: { windowMs: DAY, low: 30, medium: 60, high: 100 },
+  // Spraying: one password over many accounts; a person rarely fails on more than 2 usernames.
+  passwordSpray: { windowMs: 10 * MIN, low: 4, medium: 6, high: 10 },
+  // Unknown usernames mean a list, not a forgetful user.
+  unknownUserSpray: { windowMs: 10 * MIN, low: 3, medium: 5, high: 10 },
+  // Stuffing: a fast stream of different usernames.
+  credentialStuffing: { windowMs: 60_000, low: 10, medium: 20, high: 40, minDistinctUsernames: 5 },
+  // Auth0: 10 consecutive failures for one account from one IP blocks that pair.
+  accountTargeted: { windowMs: DAY, low: 5, medium: 7, high: 10 },
+  repeatOffender: { low: 1, medium: 0, high: 0 },
+  successTolerance: { minSuccesses: 5, maxFailureRatio: 0.25, levelsDown: 2 },
+  unprovenFactor: 1,
+  blockMs: 15 * MIN,
+  escalationFactor: 2,
+  maxBlockMs: DAY,
+  offenceMemoryMs: DAY,
+  rateLimitMs: 60_000,
+  ipv6PrefixLength: 64,
+  maxTrackedIps: 1_000_000,
+  maxTrackedPairs: 262_144,
+});
+
+/** Org under attack: roughly half the counts, IPs never seen to succeed held to 0.6 of that, longer blocks. */
+export const DEFAULT_AGGRESSIVE_THRESHOLDS: Thresholds = deepFreeze({
+  ...DEFAULT_THRESHOLDS,
+  bruteForceShort: { windowMs: 10_000, low: 2, medium: 3, high: 6 },
+  bruteForce: { windowMs: 10 * MIN, low: 3, medium: 5, high: 7 },
+  bruteForceLong: { windowMs: DAY, low: 15, medium: 30, high: 50 },
+  passwordSpray: { windowMs: 10 * MIN, low: 3, medium: 4, high: 6 },
+  unknownUserSpray: { windowMs: 10 * MIN, low: 2, medium: 3, high: 5 },
+  credentialStuffing: { windowMs: 60_000, low: 5, medium: 10, high: 20, minDistinctUsernames: 3 },
+  accountTargeted: { windowMs: DAY, low: 3, medium: 5, high: 7 },
+  unprovenFactor: 0.6,
+  blockMs: 30 * MIN,
+});
+
+/** Counters behind these detectors are one byte wide (saturating at 255). */
+const BYTE_COUNTERS = [
+  'bruteForceShort',
+  'bruteForce',
+  'bruteForceLong',
+  'unknownUserSpray',
+  'credentialStuffing',
+  'accountTargeted',
+] as const;
+const WINDOWED = [...BYTE_COUNTERS, 'passwordSpray'] as const;
+
+/** Problems with a thresholds object, as readable strings; empty when valid. */
+export function validateThresholds(t: Thresholds, normal?: Thresholds): string[] {
+  const errs: string[] = [];
+  const levels = (name: string, c: LevelCounts, max: number): void => {
+    const set = [c.low, c.medium, c.high].filter((v) => v !== 0);
+    for (const v of [c.low, c.medium, c.high]) {
+      if (!Number.isInteger(v) || v < 0 || v > max) errs.push(`${name}: counts must be integers 0..${max}`);
+    }
+    for (let i = 1; i < set.length; i++) {
+      if (set[i]! < set[i - 1]!) errs.push(`${name}: low <= medium <= high required`);
+    }
+  };
+  for (const name of WINDOWED) {
+    const w = t[name];
+    if (!Number.isInteger(w.windowMs / 1000) || w.windowMs < 1000 || w.windowMs > 30 * DAY) {
+      errs.push(`${name}.windowMs must be whole seconds between 1 s and 30 days`);
+    }
+    if (normal && normal[name].windowMs !== w.windowMs) {
+      errs.push(`${name}.windowMs must equal the normal profile's (${normal[name].windowMs})`);
+    }
+  }
+  for (const name of BYTE_COUNTERS) levels(name, t[name], 250);
+  levels('passwordSpray', t.passwordSpray, 60);
+  levels('repeatOffender', t.repeatOffender, 15);
+  const cs = t.credentialStuffing.minDistinctUsernames;
+  if (!Number.isInteger(cs) || cs < 0 || cs > 16) errs.push('credentialStuffing.minDistinctUsernames: 0..16');
+  const st = t.successTolerance;
+  if (!(st.minSuccesses >= 0 && st.minSuccesses <= 250)) errs.push('successTolerance.minSuccesses: 0..250');
+  if (!(st.maxFailureRatio >= 0 && st.maxFailureRatio <= 1)) errs.push('successTolerance.maxFailureRatio: 0..1');
+  if (!(Number.isInteger(st.levelsDown) && st.levelsDown >= 0 && st.levelsDown <= 3)) {
+    errs.push('successTolerance.levelsDown: 0..3');
+  }
+  if (!(t.unprovenFactor > 0 && t.unprovenFactor <= 1)) errs.push('unprovenFactor: (0, 1]');
+  if (!(t.blockMs >= 1000 && t.maxBlockMs >= t.blockMs)) errs.push('blockMs >= 1 s and maxBlockMs >= blockMs');
+  if (!(t.maxBlockMs <= 365 * DAY)) errs.push('maxBlockMs <= 365 days');
+  if (!(t.escalationFactor >= 1 && t.escalationFactor <= 16)) errs.push('escalationFactor: 1..16');
+  if (!(t.offenceMemoryMs >= 0 && t.offenceMemoryMs <= 365 * DAY)) errs.push('offenceMemoryMs: 0..365 days');
+  if (!(t.rateLimitMs >= 1000 && t.rateLimitMs <= t.maxBlockMs)) errs.push('rateLimitMs: 1 s..maxBlockMs');
+  const p = t.ipv6PrefixLength;
+  if (!(Number.isInteger(p) && p >= 1 && p <= 128)) errs.push('ipv6PrefixLength: 1..128');
+  const m = t.maxTrackedIps;
+  if (!(Number.isInteger(m) && m >= 16 && m <= 1 << 26)) errs.push('maxTrackedIps: 16..67108864');
+  const q = t.maxTrackedPairs;
+  if (!(Number.isInteger(q) && q >= 16 && q <= 1 << 26)) errs.push('maxTrackedPairs: 16..67108864');
+  return errs;
+}
+
+function deepFreeze<T extends object>(o: T): T {
+  for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v as object);
+  return Object.freeze(o);
+}

@@ -1,0 +1,27 @@
+/**
+ * Errors with stable codes. The code is what operators grep for and what metrics use as a label, so the set is
+ * closed: add a code here (and to docs/errors.md) rather than inventing one at the throw site.
+ */
+export const ERROR_CODES = {
+  CONFIG_PARSE: 'a config file is not valid YAML',
+  CONFIG_SCHEMA: 'a config object does not match the schema',
+  CONFIG_REFERENCE: 'a config object refers to something that does not exist',
+  CONFIG_DUPLICATE: 'two config objects have the same kind and name',
+  CONFIG_IO: 'a config path cannot be read',
+  REQUEST_MALFORMED: 'a check request lacks what is needed to decide',
+  INTERNAL: 'an unexpected failure while deciding',
+  USAGE: 'the command line is wrong',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class PortcullisError extends Error {
+  override readonly name = 'PortcullisError';
+  constructor(readonly code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export function errorCodeOf(err: unknown): ErrorCode {
+  return err instanceof PortcullisError ? err.code : 'INTERNAL';
+}

@@ -1,0 +1,104 @@
+import type { Writable } from 'node:stream';
+import type { Decision } from '../decide/decision.ts';
+
+/**
+ * Security events, one JSON line each, in the shape of Okta's System Log (docs/events.md). They go to their own
+ * stream (stdout by default) so a log pipeline can route them apart from diagnostics.
+ */
+export const EVENT_TYPES = [
+  'security.request.blocked',
+  'security.threat.detected',
+  'security.attack.start',
+  'security.attack.end',
+  'system.config.reload_failed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface SecurityEvent {
+  readonly eventType: EventType;
+  readonly uuid: string;
+  readonly published: string;
+  readonly severity: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  readonly displayMessage: string;
+  readonly actor: { readonly id: string; readonly type: string; readonly displayName?: string };
+  readonly client?: {
+    readonly ipAddress: string | null;
+    readonly userAgent?: { readonly rawUserAgent: string | null };
+    readonly zone: string | null;
+  };
+  readonly request?: { readonly ipChain: ReadonlyArray<{ readonly ip: string; readonly version: 'V4' | 'V6' | null; readonly source: string | null }> };
+  readonly outcome: { readonly result: 'ALLOW' | 'DENY' | 'RATE_LIMIT' | 'SUCCESS' | 'FAILURE'; readonly reason: string };
+  readonly debugContext: { readonly debugData: Readonly<Record<string, string>> };
+}
+
+export interface EventSink {
+  emit(event: SecurityEvent): void;
+}
+
+export class StreamEventSink implements EventSink {
+  constructor(private readonly out: Writable) {}
+  emit(event: SecurityEvent): void {
+    this.out.write(`${JSON.stringify(event)}\n`);
+  }
+}
+
+/** Keeps events in memory: for tests and `explain`. */
+export class MemoryEventSink implements EventSink {
+  readonly events: SecurityEvent[] = [];
+  emit(event: SecurityEvent): void {
+    this.events.push(event);
+  }
+}
+
+const OUTCOME: Record<Decision['verdict'], 'ALLOW' | 'DENY' | 'RATE_LIMIT'> = { allow: 'ALLOW', deny: 'DENY', rate_limit: 'RATE_LIMIT' };
+
+const DISPLAY: Partial<Record<Decision['reason'], string>> = {
+  blocklist_zone: 'Request from blocklisted IP zone',
+  threat_block: 'Request blocked: client IP is running a credential attack',
+  threat_rate_limit: 'Request rate-limited: suspicious sign-in activity from client IP',
+  threat_detected: 'Suspicious sign-in activity from client IP',
+};
+
+/** The event a decision produces, if any: blocks always, detections when a threat was seen. */
+export function eventForDecision(d: Decision, request: { path: string; method: string; requestId?: string; userAgent?: string }, nowMs: number): SecurityEvent | undefined {
+  const threatSeen = d.threat !== undefined && d.threat.level !== 'NONE';
+  let eventType: EventType;
+  if (d.reason === 'blocklist_zone') eventType = 'security.request.blocked';
+  else if (threatSeen) eventType = 'security.threat.detected';
+  else return undefined;
+
+  const q = request.path.indexOf('?');
+  const debugData: Record<string, string> = {
+    // The query string can carry tokens; keep the path only.
+    requestUri: q === -1 ? request.path : request.path.slice(0, q),
+    method: request.method,
+    policy: d.policy,
+    decisionReason: d.reason,
+    signIn: String(d.signIn),
+    threatSuspected: String(threatSeen),
+  };
+  if (request.requestId) debugData.requestId = request.requestId;
+  if (d.threat && threatSeen) {
+    debugData.threatDetections = JSON.stringify(d.threat.detections);
+    debugData.threatLevel = d.threat.level;
+  }
+  if (d.chain) debugData.chainResolution = d.chain.reason;
+  return {
+    eventType,
+    uuid: d.id,
+    published: new Date(nowMs).toISOString(),
+    severity: d.verdict === 'allow' ? 'INFO' : 'WARN',
+    displayMessage: DISPLAY[d.reason] ?? d.reason,
+    actor: { id: 'unknown', type: 'User' },
+    client: {
+      ipAddress: d.client?.text ?? null,
+      userAgent: { rawUserAgent: request.userAgent ?? null },
+      zone: d.zone ?? null,
+    },
+    request: {
+      ipChain: (d.chain?.chain ?? []).map((ip) => ({ ip, version: ip === 'invalid' ? null : ip.includes(':') ? 'V6' : 'V4', source: null })),
+    },
+    outcome: { result: OUTCOME[d.verdict], reason: d.reason },
+    debugContext: { debugData },
+  };
+}

@@ -1,0 +1,82 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ERROR_CODES, type ErrorCode } from '../errors.ts';
+import type { SnapshotHolder } from '../config/snapshot-holder.ts';
+import { DECISION_REASONS, VERDICTS, type DecisionReason, type Verdict } from '../decide/decision.ts';
+
+export const TRANSPORTS = ['grpc', 'http'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+export const RELOAD_RESULTS = ['success', 'invalid'] as const;
+export type ReloadResult = (typeof RELOAD_RESULTS)[number];
+
+/**
+ * Every metric of the process, on its own registry. Label values come only from closed sets, and children are
+ * bound once here so the hot path never calls labels() (which allocates). No address is ever a label.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #checks = new Map<string, Counter.Internal>();
+  readonly #latency = new Map<Transport, Histogram.Internal<string>>();
+  readonly #reloads = new Map<ReloadResult, Counter.Internal>();
+  readonly #errors = new Map<ErrorCode, Counter.Internal>();
+  readonly lastReloadSuccess: Gauge;
+
+  constructor(holder: SnapshotHolder, options: { processMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_' });
+
+    const checks = new Counter({ name: 'portcullis_checks_total', help: 'Authorization checks answered, by verdict and reason.', labelNames: ['verdict', 'reason'], registers });
+    for (const v of VERDICTS) for (const r of DECISION_REASONS) this.#checks.set(`${v}|${r}`, checks.labels(v, r));
+
+    const latency = new Histogram({
+      name: 'portcullis_check_duration_seconds',
+      help: 'Time to decide a check, from request decoded to response encoded.',
+      labelNames: ['transport'],
+      buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+      registers,
+    });
+    for (const t of TRANSPORTS) this.#latency.set(t, latency.labels(t));
+
+    const reloads = new Counter({ name: 'portcullis_config_reloads_total', help: 'Config reloads by result; an invalid reload keeps the previous snapshot.', labelNames: ['result'], registers });
+    for (const r of RELOAD_RESULTS) this.#reloads.set(r, reloads.labels(r));
+
+    const errors = new Counter({ name: 'portcullis_errors_total', help: 'Errors by stable code (docs/errors.md).', labelNames: ['code'], registers });
+    for (const c of Object.keys(ERROR_CODES) as ErrorCode[]) this.#errors.set(c, errors.labels(c));
+
+    this.lastReloadSuccess = new Gauge({ name: 'portcullis_config_last_reload_success_timestamp_seconds', help: 'When the current snapshot was compiled.', registers });
+
+    // Point-in-time figures are read from the snapshot at scrape time, not maintained on the hot path.
+    new Gauge({
+      name: 'portcullis_config_zones', help: 'IP zones in the current snapshot, by usage.', labelNames: ['usage'], registers,
+      collect() {
+        const zones = holder.current?.zones ?? [];
+        this.set({ usage: 'Policy' }, zones.filter((z) => z.usage === 'Policy').length);
+        this.set({ usage: 'Blocklist' }, zones.filter((z) => z.usage === 'Blocklist').length);
+      },
+    });
+    new Gauge({
+      name: 'portcullis_config_entries', help: 'Address entries (IPs, CIDRs, ranges) in the current snapshot, by list.', labelNames: ['list'], registers,
+      collect() {
+        const zones = holder.current?.zones ?? [];
+        this.set({ list: 'gateways' }, zones.reduce((n, z) => n + z.gateways, 0));
+        this.set({ list: 'proxies' }, zones.reduce((n, z) => n + z.proxies, 0));
+      },
+    });
+    new Gauge({ name: 'portcullis_config_version', help: 'Version counter of the current snapshot (0 before the first load).', registers, collect() { this.set(holder.current?.version ?? 0); } });
+  }
+
+  check(verdict: Verdict, reason: DecisionReason): void {
+    this.#checks.get(`${verdict}|${reason}`)!.inc();
+  }
+
+  latency(transport: Transport, seconds: number): void {
+    this.#latency.get(transport)!.observe(seconds);
+  }
+
+  reload(result: ReloadResult): void {
+    this.#reloads.get(result)!.inc();
+  }
+
+  error(code: ErrorCode): void {
+    this.#errors.get(code)!.inc();
+  }
+}
