@@ -1,0 +1,122 @@
+/**
+ * Memory bound of the per-IP detection table under an address spray:
+ *   node --expose-gc --import tsx bench/detect-memory.ts [ipv4Count] [ipv6Count] [cap]
+ * Sprays distinct IPv4 keys plus random IPv6 addresses inside one /64 through recordOutcome('failure'),
+ * then reports bytes per tracked IP, RSS, and evaluate() cost.
+ */
+import { pathToFileURL } from 'node:url';
+import { ManualClock } from '../src/detect/clock.ts';
+import { DetectionEngine } from '../src/detect/engine.ts';
+import { ipKey } from '../src/detect/ip-key.ts';
+import { DEFAULT_THRESHOLDS } from '../src/detect/thresholds.ts';
+
+export interface DetectMemoryResult {
+  ipv4Sprayed: number;
+  ipv6Sprayed: number;
+  cap: number;
+  tracked: number;
+  evictions: number;
+  ipv6Keys: number;
+  /** typed-array bytes of the per-IP table / cap */
+  tableBytesPerIp: number;
+  /** RSS growth over the spray / tracked keys */
+  rssBytesPerIp: number;
+  rssBeforeMb: number;
+  rssAfterMb: number;
+  /** table + pair table, allocated up front */
+  engineMemoryMb: number;
+  sprayNsPerOp: number;
+  evaluateTrackedNsPerOp: number;
+  evaluateUntrackedNsPerOp: number;
+  /** heap growth per untracked evaluate() (0 = no allocation) */
+  evaluateUntrackedBytesPerOp: number;
+}
+
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+const mb = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
+
+export async function runDetectMemory(
+  opts: { ipv4?: number; ipv6?: number; cap?: number } = {},
+): Promise<DetectMemoryResult> {
+  const nV4 = opts.ipv4 ?? 10_000_000;
+  const nV6 = opts.ipv6 ?? 1_000_000;
+  const cap = opts.cap ?? 1_000_000;
+  gc();
+  await new Promise((r) => setTimeout(r, 50));
+  const rssBefore = process.memoryUsage().rss;
+  const clock = new ManualClock(1_700_000_000_000);
+  const engine = new DetectionEngine({ clock, thresholds: { ...DEFAULT_THRESHOLDS, maxTrackedIps: cap } });
+
+  const v4 = (i: number): number => ipKey(4, Math.imul(i, 0x9e3779b1) >>> 0, 0, 0, 0, 64);
+  let seed = 12345;
+  const rand32 = (): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  const v6Keys = new Set<number>();
+  const t0 = process.hrtime.bigint();
+  const total = nV4 + nV6;
+  const every = nV6 > 0 ? Math.max(1, Math.floor(total / nV6)) : Infinity;
+  let i4 = 0;
+  let i6 = 0;
+  for (let n = 0; n < total; n++) {
+    if (n % 10 === 0) clock.advance(1);
+    // Interleave one IPv6 address inside 2001:db8:0:abcd::/64 every `every` operations.
+    if ((n % every === 0 && i6 < nV6) || i4 >= nV4) {
+      const k = ipKey(6, 0x20010db8, 0x0000abcd, rand32(), rand32(), 64);
+      v6Keys.add(k);
+      i6++;
+      engine.recordOutcome(k, 'failure');
+    } else engine.recordOutcome(v4(i4++), 'failure');
+  }
+  const sprayNs = Number(process.hrtime.bigint() - t0) / total;
+  gc();
+  await new Promise((r) => setTimeout(r, 50));
+  const rssAfter = process.memoryUsage().rss;
+
+  const probe = (keyOf: (i: number) => number, ops: number): number => {
+    let sink = 0;
+    const s = process.hrtime.bigint();
+    for (let i = 0; i < ops; i++) sink += engine.evaluate(keyOf(i & 0xffff)).blockedUntilMs;
+    const ns = Number(process.hrtime.bigint() - s) / ops;
+    return sink === -1 ? 0 : ns;
+  };
+  const trackedKeys = new Float64Array(65536);
+  for (let i = 0; i < 65536; i++) trackedKeys[i] = v4(i4 - 1 - i);
+  const untrackedKeys = new Float64Array(65536);
+  for (let i = 0; i < 65536; i++) untrackedKeys[i] = ipKey(4, 0xc0000200 + i, 0, 0, 0, 64); // never sprayed
+  probe((i) => trackedKeys[i]!, 200_000); // warm-up
+  probe((i) => untrackedKeys[i]!, 200_000);
+  const evTracked = probe((i) => trackedKeys[i]!, 2_000_000);
+  gc();
+  const heap0 = process.memoryUsage().heapUsed;
+  const evUntracked = probe((i) => untrackedKeys[i]!, 2_000_000);
+  const heap1 = process.memoryUsage().heapUsed;
+
+  return {
+    ipv4Sprayed: i4,
+    ipv6Sprayed: i6,
+    cap,
+    tracked: engine.trackedCount,
+    evictions: engine.evictions,
+    ipv6Keys: v6Keys.size,
+    tableBytesPerIp: Math.round((engine.ipTableBytes / cap) * 100) / 100,
+    rssBytesPerIp: Math.round(((rssAfter - rssBefore) / engine.trackedCount) * 100) / 100,
+    rssBeforeMb: mb(rssBefore),
+    rssAfterMb: mb(rssAfter),
+    engineMemoryMb: mb(engine.memoryBytes),
+    sprayNsPerOp: Math.round(sprayNs),
+    evaluateTrackedNsPerOp: Math.round(evTracked * 10) / 10,
+    evaluateUntrackedNsPerOp: Math.round(evUntracked * 10) / 10,
+    evaluateUntrackedBytesPerOp: Math.max(0, Math.round(((heap1 - heap0) / 2_000_000) * 100) / 100),
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [a, b, c] = process.argv.slice(2).map(Number);
+  if (!(globalThis as { gc?: unknown }).gc) console.warn('run with --expose-gc for stable RSS figures');
+  const r = await runDetectMemory({ ipv4: a || undefined, ipv6: b || undefined, cap: c || undefined });
+  console.log(JSON.stringify(r, null, 2));
+}
