@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { CLIENT_IP_MODES, type ClientIpMode } from './decide/client-ip.ts';
 import { FAILURE_MODES, type FailureMode } from './decide/decide.ts';
 import { PortcullisError } from './errors.ts';
@@ -15,6 +15,11 @@ export interface Settings {
   /** "stdout", "none", or a file path. */
   readonly events: string;
   readonly drainSeconds: number;
+  /** Secret for username hashes; empty: random per process. */
+  readonly usernameKey: string;
+  /** Bearer token for the outcome endpoint; empty: off. */
+  readonly outcomeToken: string;
+  readonly maxTrackedIps: number;
 }
 
 /** One row per setting: flag, environment variable, default, help. The CLI help and docs are built from it. */
@@ -29,6 +34,9 @@ export const SETTING_FLAGS = {
   'log-level': { env: 'PORTCULLIS_LOG_LEVEL', default: 'info', help: 'trace | debug | info | warn | error | silent.' },
   events: { env: 'PORTCULLIS_EVENTS', default: 'stdout', help: 'Where security events go: stdout | none | a file path.' },
   'drain-seconds': { env: 'PORTCULLIS_DRAIN_SECONDS', default: '10', help: 'On SIGTERM, how long in-flight checks may take to finish.' },
+  'username-key': { env: 'PORTCULLIS_USERNAME_KEY', default: '', help: 'Secret for hashing usernames (>= 16 chars, or file:<path>). Unset: random per process (not shared between replicas or restarts).' },
+  'outcome-token': { env: 'PORTCULLIS_OUTCOME_TOKEN', default: '', help: 'Bearer token for POST /v1/outcomes on the HTTP address (or file:<path>). Unset: the endpoint is off.' },
+  'max-tracked-ips': { env: 'PORTCULLIS_MAX_TRACKED_IPS', default: '1000000', help: 'Cap on client IPs tracked by the detectors; the least risky are evicted beyond it.' },
 } as const;
 
 export type SettingFlag = keyof typeof SETTING_FLAGS;
@@ -49,6 +57,21 @@ function positiveInt(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new PortcullisError('USAGE', `--${flag}: must be a positive integer, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** A secret given inline or as file:<path> (a mounted Secret). Too short a secret is refused, not weakened. */
+function secretValue(flag: string, value: string, minLength: number): string {
+  if (value === '') return '';
+  let secret = value;
+  if (value.startsWith('file:')) {
+    try {
+      secret = readFileSync(value.slice(5), 'utf8').trim();
+    } catch (err) {
+      throw new PortcullisError('USAGE', `--${flag}: cannot read ${value.slice(5)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  if (secret.length < minLength) throw new PortcullisError('USAGE', `--${flag}: must be at least ${minLength} characters`);
+  return secret;
 }
 
 /** parseArgs options for the settings flags (shared by serve and explain). */
@@ -80,5 +103,8 @@ export function readSettings(values: Record<string, string | string[] | boolean 
     logLevel: oneOf('log-level', get('log-level'), ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
     events: get('events'),
     drainSeconds: positiveInt('drain-seconds', get('drain-seconds')),
+    usernameKey: secretValue('username-key', get('username-key'), 16),
+    outcomeToken: secretValue('outcome-token', get('outcome-token'), 16),
+    maxTrackedIps: positiveInt('max-tracked-ips', get('max-tracked-ips')),
   });
 }

@@ -1,6 +1,8 @@
 import { parseRange, type Address, type AddressRange } from '../net/address.ts';
 import { RangeIndex } from '../net/range-index.ts';
 import { compileRoutes } from '../decide/sign-in-routes.ts';
+import { DEFAULT_USERNAME_SOURCE } from '../decide/username.ts';
+import { DEFAULT_OUTCOME_RULES } from '../outcomes/outcome.ts';
 import type { ConfigIssue, ConfigObject, IPZoneObject, ThreatPolicyObject } from './objects.ts';
 import type { CompiledPolicy, Snapshot, ZoneMembership, ZoneSummary } from './snapshot.ts';
 
@@ -115,5 +117,14 @@ function policyOf(name: string, spec: ThreatPolicyObject['spec']): CompiledPolic
     exemptZones: Object.freeze([...(spec.exemptZones ?? [])]),
     signIn: compileRoutes(spec.signIn?.routes),
     enforceBlocksOnAllRoutes: spec.signIn?.enforceBlocksOnAllRoutes ?? true,
+    username: spec.username ? Object.freeze({ fields: spec.username.fields ?? DEFAULT_USERNAME_SOURCE.fields, header: spec.username.header }) : DEFAULT_USERNAME_SOURCE,
+    outcomes: spec.outcomes
+      ? Object.freeze({
+        failureStatuses: spec.outcomes.failureStatusCodes ? new Set(spec.outcomes.failureStatusCodes) : DEFAULT_OUTCOME_RULES.failureStatuses,
+        successStatuses: spec.outcomes.successStatusCodes ? new Set(spec.outcomes.successStatusCodes) : DEFAULT_OUTCOME_RULES.successStatuses,
+        resultHeader: spec.outcomes.resultHeader ?? DEFAULT_OUTCOME_RULES.resultHeader,
+      })
+      : DEFAULT_OUTCOME_RULES,
+    orgUnderAttack: spec.orgUnderAttack?.enabled ?? true,
   });
 }

@@ -22,6 +22,9 @@ export interface ThreatPolicySpec {
   readonly action?: 'None' | 'Audit' | 'Block';
   readonly exemptZones?: readonly string[];
   readonly signIn?: { readonly routes?: readonly RouteMatchSpec[]; readonly enforceBlocksOnAllRoutes?: boolean };
+  readonly username?: { readonly fields?: readonly string[]; readonly header?: string };
+  readonly outcomes?: { readonly failureStatusCodes?: readonly number[]; readonly successStatusCodes?: readonly number[]; readonly resultHeader?: string };
+  readonly orgUnderAttack?: { readonly enabled?: boolean };
 }
 
 interface Base<K extends string, S> {

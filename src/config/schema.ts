@@ -84,6 +84,32 @@ export const SPEC_SCHEMAS: Record<Kind, object> = {
           },
         },
       },
+      username: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'Where sign-in requests carry the username (hashed with the install key at once; never stored or logged raw).',
+        properties: {
+          fields: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'JSON (dotted path) or form field names, tried in order. Default: username, email, login, user.' },
+          header: { type: 'string', pattern: '^[a-z0-9-]+$', description: 'Request header with the username, tried first.' },
+        },
+      },
+      outcomes: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'How a sign-in response becomes failure / success / unknown.',
+        properties: {
+          failureStatusCodes: { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 }, description: 'Default [401, 403].' },
+          successStatusCodes: { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 }, description: 'Default [200, 201, 204, 302, 303].' },
+          resultHeader: { type: 'string', pattern: '^[a-z0-9-]+$', description: 'Response header the app sets to "success" or "failure"; wins over the status. Default x-portcullis-signin-result.' },
+        },
+      },
+      orgUnderAttack: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          enabled: { type: 'boolean', default: true, description: 'Detect when the whole org is under attack and switch to aggressive thresholds.' },
+        },
+      },
     },
   },
 };

@@ -1,6 +1,8 @@
 import type { Address } from '../net/address.ts';
 import type { RangeIndex } from '../net/range-index.ts';
 import type { RouteMatcher } from '../decide/sign-in-routes.ts';
+import type { UsernameSource } from '../decide/username.ts';
+import type { OutcomeRules } from '../outcomes/outcome.ts';
 import type { ConfigObject } from './objects.ts';
 
 /** What one address range means: the zone it came from, and in which list. */
@@ -27,6 +29,9 @@ export interface CompiledPolicy {
   readonly exemptZones: readonly string[];
   readonly signIn: RouteMatcher;
   readonly enforceBlocksOnAllRoutes: boolean;
+  readonly username: UsernameSource;
+  readonly outcomes: OutcomeRules;
+  readonly orgUnderAttack: boolean;
 }
 
 /**

@@ -33,6 +33,10 @@ export interface RequestFacts {
   readonly host: string;
   readonly requestId: string | undefined;
   readonly userAgent: string | undefined;
+  /** All request headers, lower-case keys (for the username header and content-type). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Request body as Envoy sent it with with_request_body (sign-in routes only, usually). */
+  readonly body?: string;
 }
 
 export interface Decision {

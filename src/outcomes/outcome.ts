@@ -9,8 +9,10 @@ export interface OutcomeReport {
   readonly status: number;
   /** Value of the app's result header (e.g. x-portcullis-signin-result: failure), if present. */
   readonly resultHeader: string | undefined;
-  /** Client address as the transport saw it; only used when the request id does not correlate. */
+  /** Client address as the transport saw it (the L4 peer); only used when the request id does not correlate. */
   readonly clientIp: string | undefined;
+  /** X-Forwarded-For as the transport saw it, walked with the trusted proxies when not correlated. */
+  readonly forwardedFor?: string;
 }
 
 export type OutcomeResult = 'failure' | 'success' | 'unknown';
@@ -34,7 +36,7 @@ export const DEFAULT_OUTCOME_RULES: OutcomeRules = Object.freeze({
  */
 export function classifyOutcome(report: Pick<OutcomeReport, 'status' | 'resultHeader'>, rules: OutcomeRules): OutcomeResult {
   const h = report.resultHeader?.trim().toLowerCase();
-  if (h === 'failure' || h === 'fail' || h === 'failed') return 'failure';
+  if (h === 'failure' || h === 'fail' || h === 'failed' || h === 'unknown_user') return 'failure';
   if (h === 'success' || h === 'ok') return 'success';
   if (rules.failureStatuses.has(report.status)) return 'failure';
   if (rules.successStatuses.has(report.status)) return 'success';

@@ -102,3 +102,46 @@ export function eventForDecision(d: Decision, request: { path: string; method: s
     debugContext: { debugData },
   };
 }
+
+function base(eventType: EventType, uuid: string, nowMs: number, severity: SecurityEvent['severity'], displayMessage: string) {
+  return { eventType, uuid, published: new Date(nowMs).toISOString(), severity, displayMessage, actor: { id: 'unknown', type: 'User' } };
+}
+
+/** A detector started blocking a client (emitted once per block, not per denied request). */
+export function blockStartedEvent(
+  uuid: string,
+  nowMs: number,
+  b: { clientText: string | undefined; level: string; detections: Readonly<Record<string, string>>; untilMs: number; policy: string },
+): SecurityEvent {
+  const rateLimit = b.level !== 'HIGH';
+  return {
+    ...base('security.threat.detected', uuid, nowMs, 'WARN', rateLimit ? 'Client IP rate-limited for suspicious sign-in activity' : 'Client IP blocked for a credential attack'),
+    client: { ipAddress: b.clientText ?? null, zone: null },
+    outcome: { result: rateLimit ? 'RATE_LIMIT' : 'DENY', reason: rateLimit ? 'threat_rate_limit' : 'threat_block' },
+    debugContext: {
+      debugData: {
+        threatSuspected: 'true',
+        threatLevel: b.level,
+        threatDetections: JSON.stringify(b.detections),
+        blockedUntil: new Date(b.untilMs).toISOString(),
+        policy: b.policy,
+      },
+    },
+  };
+}
+
+/** Org Under Attack declared or cleared. */
+export function attackEvent(uuid: string, nowMs: number, a: { type: 'start' | 'end'; score: number; signals: Readonly<Record<string, number>>; policy: string }): SecurityEvent {
+  const start = a.type === 'start';
+  return {
+    ...base(start ? 'security.attack.start' : 'security.attack.end', uuid, nowMs, start ? 'WARN' : 'INFO', start ? 'Org under attack: aggressive threat thresholds in force' : 'Attack over: normal threat thresholds restored'),
+    outcome: { result: 'SUCCESS', reason: start ? 'attack_declared' : 'attack_cleared' },
+    debugContext: {
+      debugData: {
+        policy: a.policy,
+        score: a.score.toFixed(2),
+        ...Object.fromEntries(Object.entries(a.signals).map(([k, v]) => [k, String(Number.isInteger(v) ? v : v.toFixed(3))])),
+      },
+    },
+  };
+}

@@ -6,6 +6,7 @@ import { startPortcullis, type Running } from '../../src/main.ts';
 import { readSettings } from '../../src/settings.ts';
 import { MemoryEventSink } from '../../src/telemetry/events.ts';
 import { FileSource } from '../../src/config/file-source.ts';
+import type { Clock } from '../../src/detect/clock.ts';
 
 export interface TestInstance {
   readonly running: Running;
@@ -18,13 +19,14 @@ export interface TestInstance {
 }
 
 /** Starts the real server on 127.0.0.1:0 with config files in a fresh temp folder. */
-export async function startTestInstance(files: Record<string, string>, flags: Record<string, string> = {}): Promise<TestInstance> {
+export async function startTestInstance(files: Record<string, string>, flags: Record<string, string> = {}, clock?: Clock): Promise<TestInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const settings = readSettings({ 'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'drain-seconds': '1', ...flags, config: [dir] }, {});
   const events = new MemoryEventSink();
   const running = await startPortcullis(settings, {
     events,
+    clock,
     logger: pino({ level: 'silent' }),
     source: new FileSource([dir], { pollMs: 100, debounceMs: 20 }),
   });

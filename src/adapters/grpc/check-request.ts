@@ -24,6 +24,8 @@ export function factsFromCheckRequest(req: CheckRequest__Output): RequestFacts {
     host: http?.host || headers[':authority'] || headers['host'] || '',
     requestId: headers['x-request-id'],
     userAgent: headers['user-agent'],
+    headers,
+    body: http?.body || (http?.rawBody && http.rawBody.length > 0 ? http.rawBody.toString('utf8') : undefined),
   };
 }
 

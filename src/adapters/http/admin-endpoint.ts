@@ -1,0 +1,32 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DetectionEngine } from '../../detect/engine.ts';
+import { formatIpKey } from '../../detect/ip-key.ts';
+import type { OrgAttackDetector } from '../../detect/org-attack.ts';
+import type { ThreatService } from '../../detect/threat-service.ts';
+import { parseAddress } from '../../net/address.ts';
+
+/**
+ * GET /admin/ip?ip=<address> — what the detectors know about one client: counters, levels, reasons, active
+ * block, and the org's attack state. Read-only; serve it on the ops port, which must not be public.
+ */
+export function adminIpEndpoint(engine: DetectionEngine, org: OrgAttackDetector, threats: ThreatService) {
+  return (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(`${JSON.stringify(body, null, 2)}\n`);
+    };
+    if (req.method !== 'GET') return send(405, { error: 'method_not_allowed' });
+    const text = url.searchParams.get('ip') ?? '';
+    const ip = parseAddress(text);
+    if (!ip) return send(400, { error: 'invalid_ip', detail: 'give ?ip=<IPv4 or IPv6 address>' });
+    const key = threats.keyOf(ip);
+    const inspection = engine.inspect(key);
+    send(200, {
+      ip: ip.text,
+      key: formatIpKey(key),
+      tracked: inspection !== undefined,
+      detectors: inspection ?? null,
+      org: org.state,
+    });
+  };
+}

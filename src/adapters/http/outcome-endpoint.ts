@@ -1,0 +1,84 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OutcomeIngest } from '../../outcomes/ingest.ts';
+import type { OutcomeReport } from '../../outcomes/outcome.ts';
+
+const MAX_BODY = 256 * 1024;
+const MAX_ITEMS = 1000;
+const RESULT_HEADERS = new Set(['success', 'failure', 'unknown_user']);
+
+function reply(res: ServerResponse, status: number, body: object): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1]!);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** One item of the outcome API, validated; returns an error message naming the field otherwise. */
+export function parseOutcomeItem(item: unknown, index: number): OutcomeReport | string {
+  if (item === null || typeof item !== 'object') return `[${index}]: must be an object`;
+  const o = item as Record<string, unknown>;
+  const str = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
+  const result = str('result');
+  if (result === undefined || !RESULT_HEADERS.has(result)) return `[${index}].result: must be one of success, failure, unknown_user`;
+  if (str('requestId') === undefined && str('clientIp') === undefined) return `[${index}]: needs requestId (x-request-id of the sign-in) or clientIp`;
+  return {
+    requestId: str('requestId'),
+    method: str('method') ?? 'POST',
+    path: str('path') ?? '',
+    host: str('host') ?? '',
+    status: 0,
+    resultHeader: result,
+    clientIp: str('clientIp'),
+  };
+}
+
+/**
+ * POST /v1/outcomes — for apps that report sign-in results directly instead of through Envoy's access log.
+ * Body: one object or an array of {requestId?, clientIp?, result: success|failure|unknown_user, path?, method?, host?}.
+ * clientIp is taken as the client (use the x-portcullis-client-ip the app received); it still goes through
+ * the trusted-proxy and exempt-zone rules. Usernames are not
+ * accepted here: the app would have to send them raw.
+ */
+export function outcomeEndpoint(ingest: OutcomeIngest, token: string) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.method !== 'POST') return reply(res, 405, { error: 'method_not_allowed' });
+    if (!tokenMatches(req.headers.authorization, token)) return reply(res, 401, { error: 'unauthorized' });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let aborted = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY && !aborted) {
+        aborted = true;
+        reply(res, 413, { error: 'body_too_large', limit: MAX_BODY });
+        req.destroy();
+        return;
+      }
+      if (!aborted) chunks.push(c);
+    });
+    req.on('end', () => {
+      if (aborted) return;
+      let doc: unknown;
+      try {
+        doc = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return reply(res, 400, { error: 'invalid_json' });
+      }
+      const items = Array.isArray(doc) ? doc : [doc];
+      if (items.length > MAX_ITEMS) return reply(res, 400, { error: 'too_many_items', limit: MAX_ITEMS });
+      const parsed = items.map(parseOutcomeItem);
+      const errors = parsed.filter((p): p is string => typeof p === 'string');
+      if (errors.length > 0) return reply(res, 400, { error: 'invalid_outcome', details: errors.slice(0, 20) });
+      for (const p of parsed as OutcomeReport[]) ingest.report(p);
+      reply(res, 202, { accepted: parsed.length });
+    });
+    req.on('error', () => undefined);
+  };
+}

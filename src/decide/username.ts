@@ -1,0 +1,57 @@
+import { createHmac } from 'node:crypto';
+
+/** Where a sign-in request carries the username. */
+export interface UsernameSource {
+  /** Field names tried in a JSON body (dotted paths allowed: "credentials.email") and in a form body. */
+  readonly fields: readonly string[];
+  /** Header that carries the username (for proxies that send no body); tried first when set. */
+  readonly header?: string;
+}
+
+export const DEFAULT_USERNAME_SOURCE: UsernameSource = Object.freeze({ fields: Object.freeze(['username', 'email', 'login', 'user']) });
+
+const MAX_BODY = 64 * 1024;
+
+/**
+ * Finds the username in a sign-in request. Bodies come from Envoy's with_request_body; anything not JSON or
+ * urlencoded yields undefined. The raw value never leaves this module except through usernameHash().
+ */
+export function extractUsername(source: UsernameSource, headers: Readonly<Record<string, string>>, body: string | undefined): string | undefined {
+  if (source.header) {
+    const h = headers[source.header];
+    if (h) return h;
+  }
+  if (!body || body.length > MAX_BODY) return undefined;
+  const type = headers['content-type'] ?? '';
+  if (type.includes('json') || (type === '' && body.trimStart().startsWith('{'))) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+    for (const f of source.fields) {
+      let v: unknown = doc;
+      for (const part of f.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+      if (typeof v === 'string' && v !== '') return v;
+    }
+    return undefined;
+  }
+  if (type.includes('x-www-form-urlencoded') || type === '') {
+    const form = new URLSearchParams(body);
+    for (const f of source.fields) {
+      const v = form.get(f);
+      if (v) return v;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Keyed hash of a username: stable for one install key, useless to anyone without it (a plain hash of an
+ * email address is reversible by dictionary). Normalised so "Alice@X" and "alice@x " count as one account.
+ * 32 bits: the detectors only need to tell accounts apart within one IP's recent attempts.
+ */
+export function usernameHash(key: Buffer, username: string): number {
+  return createHmac('sha256', key).update(username.trim().toLowerCase()).digest().readUInt32BE(0);
+}

@@ -1,0 +1,138 @@
+import type { CompiledPolicy, Snapshot } from '../config/snapshot.ts';
+import type { Decision, RequestFacts } from '../decide/decision.ts';
+import type { ThreatAssessment, ThreatAssessor } from '../decide/threat.ts';
+import { extractUsername, usernameHash } from '../decide/username.ts';
+import type { Address } from '../net/address.ts';
+import { parseAddress } from '../net/address.ts';
+import { resolveClientChain } from '../net/chain.ts';
+import { AttemptCorrelator } from '../outcomes/correlator.ts';
+import type { OutcomeIngest } from '../outcomes/ingest.ts';
+import { classifyOutcome, type OutcomeReport } from '../outcomes/outcome.ts';
+import type { Clock } from './clock.ts';
+import type { DetectionEngine, Verdict } from './engine.ts';
+import { ipKey, type IpKey } from './ip-key.ts';
+import type { AttackTransition, OrgAttackDetector } from './org-attack.ts';
+
+/** What the service tells the rest of the process about; telemetry implements it. */
+export interface ThreatObserver {
+  outcome(result: 'failure' | 'success' | 'unknown' | 'ignored'): void;
+  blockStarted(key: IpKey, clientText: string | undefined, verdict: Verdict, policy: CompiledPolicy): void;
+  attack(t: AttackTransition, policy: CompiledPolicy): void;
+}
+
+export interface ThreatServiceOptions {
+  readonly engine: DetectionEngine;
+  readonly org: OrgAttackDetector;
+  readonly clock: Clock;
+  readonly usernameKey: Buffer;
+  readonly snapshot: () => Snapshot | undefined;
+  readonly observer: ThreatObserver;
+  readonly ipv6Prefix?: number;
+  readonly maxChainHops?: number;
+}
+
+/**
+ * Connects the detectors to the request path and to outcomes:
+ * - assess(): read-only, on the hot path, for every request that reaches threat evaluation;
+ * - onDecision(): after a Check, records the sign-in attempt and remembers it for its outcome;
+ * - report(): an outcome from any transport becomes a detector update (never for requests we denied);
+ * - tick(): called from one shared interval — closes Org Under Attack buckets and sweeps idle entries.
+ */
+export class ThreatService implements ThreatAssessor, OutcomeIngest {
+  readonly #o: ThreatServiceOptions;
+  readonly #correlator = new AttemptCorrelator<IpKey>();
+  readonly #v6Prefix: number;
+
+  constructor(options: ThreatServiceOptions) {
+    this.#o = options;
+    this.#v6Prefix = options.ipv6Prefix ?? 64;
+  }
+
+  keyOf(a: Address): IpKey {
+    return ipKey(a.family, a.w0, a.w1, a.w2, a.w3, this.#v6Prefix);
+  }
+
+  /** The policy changed: blocks are only created when it says Block. */
+  applyPolicy(policy: CompiledPolicy): void {
+    this.#o.engine.setBlocking(policy.action === 'Block');
+  }
+
+  assess(client: Address, signIn: boolean, policy: CompiledPolicy): ThreatAssessment | undefined {
+    if (!signIn && !policy.enforceBlocksOnAllRoutes) return undefined;
+    const now = this.#o.clock.nowMs();
+    const v = this.#o.engine.evaluate(this.keyOf(client), now);
+    if (v.level === 'NONE' && v.blockedUntilMs === 0) return undefined;
+    // Off sign-in routes only an active block matters; detections there would only be noise.
+    if (!signIn && v.blockedUntilMs <= now) return undefined;
+    let enforce: ThreatAssessment['enforce'] = 'none';
+    let retryAfterSeconds: number | undefined;
+    if (policy.action === 'Block' && v.blockedUntilMs > now) {
+      enforce = v.blockLevel === 'HIGH' ? 'block' : 'rate_limit';
+      retryAfterSeconds = Math.ceil((v.blockedUntilMs - now) / 1000);
+    }
+    return { level: v.level === 'NONE' ? v.blockLevel : v.level, detections: v.detections, enforce, retryAfterSeconds };
+  }
+
+  onDecision(d: Decision, facts: RequestFacts): void {
+    if (!d.signIn || !d.client) return;
+    // Exempt zones and trusted proxies are never evaluated; blocklisted clients never reach the app.
+    if (d.reason === 'exempt_zone' || d.reason === 'trusted_proxy' || d.reason === 'blocklist_zone') return;
+    const snapshot = this.#o.snapshot();
+    if (!snapshot) return;
+    const key = this.keyOf(d.client);
+    const username = extractUsername(snapshot.policy.username, facts.headers ?? {}, facts.body);
+    const hash = username === undefined ? undefined : usernameHash(this.#o.usernameKey, username);
+    const denied = d.verdict !== 'allow';
+    if (!denied) {
+      const r = this.#o.engine.recordAttempt(key, { usernameHash: hash });
+      if (r.newlyBlocked) this.#o.observer.blockStarted(key, d.client.text, r.verdict, snapshot.policy);
+    }
+    if (facts.requestId) {
+      this.#correlator.remember(facts.requestId, { key, clientText: d.client.text, usernameHash: hash, denied, atMs: this.#o.clock.nowMs() });
+    }
+  }
+
+  report(o: OutcomeReport): void {
+    const snapshot = this.#o.snapshot();
+    if (!snapshot) return;
+    const policy = snapshot.policy;
+    const now = this.#o.clock.nowMs();
+    const attempt = o.requestId ? this.#correlator.take(o.requestId, now) : undefined;
+    if (attempt?.denied) return this.#o.observer.outcome('ignored'); // our own denials never count
+    if (!attempt && !policy.signIn.matches(o.method, o.path, o.host)) return this.#o.observer.outcome('ignored');
+
+    let key = attempt?.key;
+    let clientText = attempt?.clientText;
+    if (key === undefined) {
+      // Not correlated (no request id, or it aged out): resolve the client from what the transport saw.
+      const peer = o.clientIp ? parseAddress(o.clientIp) : undefined;
+      if (!peer) return this.#o.observer.outcome('ignored');
+      const chain = resolveClientChain(peer, o.forwardedFor, snapshot.isTrustedProxy, { maxHops: this.#o.maxChainHops ?? 10 });
+      if (snapshot.isTrustedProxy(chain.client)) return this.#o.observer.outcome('ignored');
+      for (const m of snapshot.index.lookup(chain.client)) if (m.exempt) return this.#o.observer.outcome('ignored');
+      key = this.keyOf(chain.client);
+      clientText = chain.client.text;
+    }
+    const result = classifyOutcome(o, policy.outcomes);
+    const unknownUser = o.resultHeader?.trim().toLowerCase() === 'unknown_user';
+    const r = this.#o.engine.recordOutcome(key, result, { usernameHash: attempt?.usernameHash, unknownUser });
+    if (policy.orgUnderAttack) this.#o.org.record(result, { clientKey: key, unknownUser }, now);
+    this.#o.observer.outcome(result);
+    if (r.newlyBlocked) this.#o.observer.blockStarted(key, clientText, r.verdict, policy);
+  }
+
+  tick(): void {
+    const now = this.#o.clock.nowMs();
+    const policy = this.#o.snapshot()?.policy;
+    for (const t of this.#o.org.tick(now)) {
+      this.#o.engine.setAggressive(t.type === 'start');
+      if (policy) this.#o.observer.attack(t, policy);
+    }
+    this.#o.engine.sweep(4096, now);
+    this.#correlator.sweep(now);
+  }
+
+  get pendingOutcomes(): number {
+    return this.#correlator.size;
+  }
+}

@@ -1,0 +1,67 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { THREAT_LEVELS, THREAT_REASONS, type ThreatLevel, type ThreatReason } from '../detect/levels.ts';
+
+export const OUTCOME_RESULTS = ['failure', 'success', 'unknown', 'ignored'] as const;
+export type OutcomeResultLabel = (typeof OUTCOME_RESULTS)[number];
+
+/** What the threat path reads at scrape time. */
+export interface ThreatGauges {
+  readonly trackedIps: number;
+  readonly activeBlocks: number;
+  readonly memoryBytes: number;
+  readonly evictions: number;
+  readonly underAttack: boolean;
+  readonly pendingOutcomes: number;
+}
+
+/** Detection metrics. Labels from closed sets only (reasons, levels, results); never an address. */
+export class ThreatMetrics {
+  readonly #detections = new Map<string, Counter.Internal>();
+  readonly #outcomes = new Map<OutcomeResultLabel, Counter.Internal>();
+  readonly #blocks = new Map<string, Counter.Internal>();
+  readonly #transitions = new Map<string, Counter.Internal>();
+  readonly #alsEntries = new Map<string, Counter.Internal>();
+
+  constructor(registry: Registry, gauges: () => ThreatGauges | undefined) {
+    const registers = [registry];
+    const detections = new Counter({ name: 'portcullis_detections_total', help: 'Checks on which a detector reported a threat, by reason and level.', labelNames: ['reason', 'level'], registers });
+    for (const r of THREAT_REASONS) for (const l of THREAT_LEVELS) if (l !== 'NONE') this.#detections.set(`${r}|${l}`, detections.labels(r, l));
+    const outcomes = new Counter({ name: 'portcullis_outcomes_total', help: 'Sign-in outcomes ingested, by result (ignored: not a sign-in, or a request Portcullis denied).', labelNames: ['result'], registers });
+    for (const r of OUTCOME_RESULTS) this.#outcomes.set(r, outcomes.labels(r));
+    const blocks = new Counter({ name: 'portcullis_blocks_started_total', help: 'Blocks started by the detectors, by level (HIGH: 403, MEDIUM: 429).', labelNames: ['level'], registers });
+    for (const l of ['HIGH', 'MEDIUM', 'LOW']) this.#blocks.set(l, blocks.labels(l));
+    const transitions = new Counter({ name: 'portcullis_org_attack_transitions_total', help: 'Org Under Attack declared (start) and cleared (end).', labelNames: ['type'], registers });
+    for (const t of ['start', 'end']) this.#transitions.set(t, transitions.labels(t));
+    const als = new Counter({ name: 'portcullis_access_log_entries_total', help: 'Envoy access-log entries received, by whether they could be an outcome.', labelNames: ['accepted'], registers });
+    for (const a of ['true', 'false']) this.#alsEntries.set(a, als.labels(a));
+
+    const gauge = (name: string, help: string, read: (g: ThreatGauges) => number) =>
+      new Gauge({ name, help, registers, collect() { const g = gauges(); this.set(g ? read(g) : 0); } });
+    gauge('portcullis_tracked_ips', 'Client IPs (IPv6: prefixes) the detectors currently track.', (g) => g.trackedIps);
+    gauge('portcullis_active_blocks', 'Client IPs under an active block.', (g) => g.activeBlocks);
+    gauge('portcullis_detector_memory_bytes', 'Bytes held by the detectors\' per-IP tables.', (g) => g.memoryBytes);
+    gauge('portcullis_detector_evictions', 'Tracked IPs evicted to stay under the cap, since start.', (g) => g.evictions);
+    gauge('portcullis_org_under_attack', '1 while Org Under Attack is declared.', (g) => (g.underAttack ? 1 : 0));
+    gauge('portcullis_outcomes_pending', 'Sign-in attempts waiting for their outcome from the access log.', (g) => g.pendingOutcomes);
+  }
+
+  detection(reason: ThreatReason, level: ThreatLevel): void {
+    this.#detections.get(`${reason}|${level}`)?.inc();
+  }
+
+  outcome(result: OutcomeResultLabel): void {
+    this.#outcomes.get(result)!.inc();
+  }
+
+  blockStarted(level: ThreatLevel): void {
+    this.#blocks.get(level)?.inc();
+  }
+
+  attackTransition(type: 'start' | 'end'): void {
+    this.#transitions.get(type)!.inc();
+  }
+
+  accessLogEntry(accepted: boolean): void {
+    this.#alsEntries.get(accepted ? 'true' : 'false')!.inc();
+  }
+}
