@@ -1,26 +1,18 @@
 import { PortcullisError } from '../errors.ts';
 import type { Clock } from './clock.ts';
-import { fmix32, pairKey } from './hash.ts';
-import type { IpKey } from './ip-key.ts';
+import { fmix32, pairKey, xorshift32 } from './hash.ts';
+import { ipKey, type IpKey } from './ip-key.ts';
 import * as T from './ip-table.ts';
 import { LEVEL_HIGH, LEVEL_MEDIUM, levelName, THREAT_REASONS } from './levels.ts';
 import type { ThreatLevel, ThreatReason } from './levels.ts';
 import { PairTable } from './pair-table.ts';
-import { compileProfile, rememberedOffences, riskOf, type Profile } from './profile.ts';
+import { Profile, rememberedOffences, riskOf } from './profile.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, validateThresholds } from './thresholds.ts';
 import type { Thresholds } from './thresholds.ts';
+import { comboLevel, detectionsOf, NONE_VERDICT, unblockedVerdict, type Detections, type Verdict } from './verdict.ts';
 
-export type Detections = Readonly<Partial<Record<ThreatReason, ThreatLevel>>>;
-
-export interface Verdict {
-  readonly level: ThreatLevel;
-  /** reason -> level, only reasons at LOW or above (Okta's threatDetections). Shared frozen empty object when none. */
-  readonly detections: Detections;
-  /** Active block end (ms since epoch, second resolution); 0 when not blocked or blocking is off. */
-  readonly blockedUntilMs: number;
-  /** Level that caused the block: HIGH -> 403, MEDIUM -> 429 (upstream decides). NONE when not blocked. */
-  readonly blockLevel: ThreatLevel;
-}
+export type { Detections, Verdict } from './verdict.ts';
+export { EMPTY_DETECTIONS, NONE_VERDICT } from './verdict.ts';
 
 export interface AttemptFacts {
   /** 32-bit keyed hash of the username computed by the caller; never the raw username. */
@@ -65,56 +57,17 @@ export interface KeyInspection {
 export interface EngineOptions {
   clock: Clock;
   thresholds?: Thresholds;
-  /** Profile used while the org is under attack; windows must equal `thresholds`' windows. */
+  /**
+   * Profile used while the org is under attack; windows must equal `thresholds`' windows. Default:
+   * DEFAULT_AGGRESSIVE_THRESHOLDS when `thresholds` is not given either, else `thresholds` itself.
+   */
   aggressive?: Thresholds;
   /** Create blocks (policy action Block). Default false: evaluate and count only. */
   blocking?: boolean;
 }
 
-const EMPTY_DETECTIONS: Detections = Object.freeze({});
 const SAMPLES = 8;
 const U_SALT = 0x27d4eb2f;
-
-// Levels of the six reasons pack into 12 bits ("combo"); verdicts without a block are interned per combo,
-// so evaluate() allocates only for blocked keys.
-const detectionsCache: (Detections | undefined)[] = new Array(4096);
-const verdictCache: (Verdict | undefined)[] = new Array(4096);
-
-function comboLevel(combo: number): number {
-  let m = 0;
-  for (let c = combo; c !== 0; c >>>= 2) if ((c & 3) > m) m = c & 3;
-  return m;
-}
-
-function detectionsOf(combo: number): Detections {
-  let d = detectionsCache[combo];
-  if (d === undefined) {
-    const o: Partial<Record<ThreatReason, ThreatLevel>> = {};
-    THREAT_REASONS.forEach((r, i) => {
-      const lv = (combo >>> (2 * i)) & 3;
-      if (lv > 0) o[r] = levelName(lv);
-    });
-    d = combo === 0 ? EMPTY_DETECTIONS : Object.freeze(o);
-    detectionsCache[combo] = d;
-  }
-  return d;
-}
-
-function unblockedVerdict(combo: number): Verdict {
-  let v = verdictCache[combo];
-  if (v === undefined) {
-    v = Object.freeze({
-      level: levelName(comboLevel(combo)),
-      detections: detectionsOf(combo),
-      blockedUntilMs: 0,
-      blockLevel: 'NONE' as ThreatLevel,
-    });
-    verdictCache[combo] = v;
-  }
-  return v;
-}
-
-export const NONE_VERDICT: Verdict = unblockedVerdict(0);
 
 /**
  * Per-IP credential-attack detection over an injected clock: pure logic, no timers, no I/O.
@@ -150,8 +103,8 @@ export class DetectionEngine {
     this.clock = opts.clock;
     this.table = new T.IpTable(normal);
     this.pairs = new PairTable(normal.maxTrackedPairs, normal.accountTargeted.windowMs / 1000);
-    this.normal = compileProfile(normal);
-    this.aggr = compileProfile(aggr);
+    this.normal = new Profile(normal);
+    this.aggr = new Profile(aggr);
     this.profile = this.normal;
     this.blocking = opts.blocking ?? false;
   }
@@ -192,6 +145,11 @@ export class DetectionEngine {
   /** Switch to the aggressive profile while the org is under attack. Existing blocks are kept. */
   setAggressive(on: boolean): void {
     this.profile = on ? this.aggr : this.normal;
+  }
+
+  /** ipKey() with this engine's ipv6PrefixLength. */
+  keyOf(family: 4 | 6, w0: number, w1: number, w2: number, w3: number): IpKey {
+    return ipKey(family, w0, w1, w2, w3, this.thresholds.ipv6PrefixLength);
   }
 
   /** Current verdict for a key; does not record. Allocates only when the key is blocked. */
@@ -388,12 +346,8 @@ export class DetectionEngine {
   }
 
   private random(): number {
-    let x = this.rng;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.rng = x;
-    return x >>> 0;
+    this.rng = xorshift32(this.rng);
+    return this.rng >>> 0;
   }
 
   /** Least risky of a few random entries; an actively blocked one only if no unblocked entry exists. */
@@ -404,6 +358,7 @@ export class DetectionEngine {
     let bestRisk = Infinity;
     let soonest = 0;
     let soonestUntil = Infinity;
+    // Independent samples, not a run of neighbours: keys inserted in one burst sit next to each other.
     for (let k = 0; k < SAMPLES; k++) {
       const id = this.random() % size;
       const r = riskOf(t, id, now, this.profile);

@@ -41,3 +41,11 @@ export function linearCountTable(m: number): Float64Array {
   t[m] = m * Math.log(m);
   return t;
 }
+
+/** Next state of a xorshift32 generator (non-zero int32 in, non-zero int32 out): cheap sampling, not secrets. */
+export function xorshift32(x: number): number {
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  return x | 0;
+}

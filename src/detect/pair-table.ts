@@ -1,3 +1,4 @@
+import { xorshift32 } from './hash.ts';
 import { KeyIndex } from './key-index.ts';
 
 /**
@@ -84,9 +85,7 @@ export class PairTable {
     let best = 0;
     let bestCount = 256;
     for (let k = 0; k < 8; k++) {
-      this.rng ^= this.rng << 13;
-      this.rng ^= this.rng >>> 17;
-      this.rng ^= this.rng << 5;
+      this.rng = xorshift32(this.rng);
       const id = (this.rng >>> 0) % this.index.size;
       const c = this.live(id, nowSec);
       if (c < bestCount) {

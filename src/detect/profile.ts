@@ -64,7 +64,10 @@ export class Profile {
 
   /** Levels of the six reasons for row `id` at `now`, packed 2 bits each in THREAT_REASONS order. */
   combo(t: IpTable, id: number, now: number): number {
-    const th = (t.flags(id) & T.F_PROVEN) !== 0 ? this.proven : this.unproven;
+    const flags = t.flags(id);
+    // Idle past every window: nothing to count (the common case in a large table).
+    if ((flags & T.F_OFFENCES) === 0 && now / 1000 - t.lastSec(id) >= 2 * t.wMax) return 0;
+    const th = (flags & T.F_PROVEN) !== 0 ? this.proven : this.unproven;
     const fMid = t.count(id, T.B_MID, t.wMid, now);
     let bf = lv(t.count(id, T.B_SHORT, t.wShort, now), th, D_SHORT);
     if (bf < 3) bf = Math.max(bf, lv(fMid, th, D_MID));
@@ -90,10 +93,6 @@ export class Profile {
     }
     return bf | (spray << 2) | (unk << 4) | (stuff << 6) | (tgt << 8) | (rep << 10);
   }
-}
-
-export function compileProfile(t: Thresholds): Profile {
-  return new Profile(t);
 }
 
 function lv(count: number, th: Float64Array, d: number): number {

@@ -42,6 +42,10 @@ const COLON = 58;
 const LBRACKET = 91;
 const RBRACKET = 93;
 
+// Text cut out of a longer string is rebuilt, never sliced: V8 represents longer slices as views that keep
+// the whole parent alive, and a retained client address must not pin an attacker-sized header in memory.
+// Input that is exactly the address is reused as is.
+
 /** Scratch words for IPv6 parsing (synchronous use only). */
 const words = new Uint32Array(4);
 
@@ -65,8 +69,8 @@ function v6In(s: string, start: number, end: number): Address | undefined {
   const w2 = words[2]!;
   const w3 = words[3]!;
   if (w0 === 0 && w1 === 0 && w2 === 0xffff) return make(4, w3, 0, 0, 0, formatV4(w3));
-  if (result !== V6_CANONICAL) return make(6, w0, w1, w2, w3, formatV6(w0, w1, w2, w3));
-  return make(6, w0, w1, w2, w3, start === 0 && end === s.length ? s : s.slice(start, end));
+  const reuse = result === V6_CANONICAL && start === 0 && end === s.length;
+  return make(6, w0, w1, w2, w3, reuse ? s : formatV6(w0, w1, w2, w3));
 }
 
 /** @internal An IPv4 address from its unsigned value. */
@@ -78,8 +82,8 @@ export function addressFromV4(value: number): Address {
 export function addressIn(s: string, start: number, end: number): Address | undefined {
   const v4 = parseV4In(s, start, end);
   if (v4 >= 0) {
-    // Strict parsing means the input already is canonical text: reuse it.
-    return make(4, v4, 0, 0, 0, start === 0 && end === s.length ? s : s.slice(start, end));
+    // Strict parsing means the input already is canonical text.
+    return make(4, v4, 0, 0, 0, start === 0 && end === s.length ? s : formatV4(v4));
   }
   return v6In(s, start, end);
 }
@@ -111,7 +115,7 @@ export function hostPortIn(s: string, start: number, end: number): Address | und
   if (firstColon < 0 || indexIn(s, COLON, firstColon + 1, end) >= 0) return addressIn(s, start, end);
   if (!isPortIn(s, firstColon + 1, end)) return undefined;
   const v4 = parseV4In(s, start, firstColon);
-  return v4 < 0 ? undefined : make(4, v4, 0, 0, 0, s.slice(start, firstColon));
+  return v4 < 0 ? undefined : make(4, v4, 0, 0, 0, formatV4(v4));
 }
 
 /** indexOf bounded to [from, end), so scanning one header element never runs into the rest. */

@@ -59,19 +59,33 @@ export const INVALID_HOP = 'invalid';
 
 const COMMA = 44;
 
+/**
+ * The result, with `chain` built on first read (a getter: copy it explicitly, a spread will not). The
+ * header is held only until then.
+ */
 class Resolved implements ChainResult {
+  readonly #peer: Address;
+  #header: string;
+  readonly #maxHops: number;
   #chain: readonly string[] | undefined;
 
   constructor(
     readonly client: Address,
     readonly reason: ChainReason,
-    private readonly peer: Address,
-    private readonly header: string,
-    private readonly maxHops: number,
-  ) {}
+    peer: Address,
+    header: string,
+    maxHops: number,
+  ) {
+    this.#peer = peer;
+    this.#header = header;
+    this.#maxHops = maxHops;
+  }
 
   get chain(): readonly string[] {
-    this.#chain ??= listHops(this.peer, this.header, this.maxHops);
+    if (this.#chain === undefined) {
+      this.#chain = listHops(this.#peer, this.#header, this.#maxHops);
+      this.#header = '';
+    }
     return this.#chain;
   }
 

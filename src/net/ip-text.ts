@@ -162,8 +162,11 @@ export function isPortIn(s: string, i: number, end: number): boolean {
   return value <= 65535;
 }
 
+const OCTETS = Array.from({ length: 256 }, (_, i) => String(i));
+
+/** Dotted quad from pre-built octet strings: no number-to-string conversion on the hot path. */
 export function formatV4(value: number): string {
-  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+  return OCTETS[value >>> 24]! + '.' + OCTETS[(value >>> 16) & 255]! + '.' + OCTETS[(value >>> 8) & 255]! + '.' + OCTETS[value & 255]!;
 }
 
 /** RFC 5952: lower case, no leading zeros, the leftmost longest run (>= 2) of zero groups as "::". */

@@ -2,8 +2,6 @@ import type { Address, AddressRange } from './address.ts';
 
 const EMPTY: readonly never[] = Object.freeze([]);
 const MAX = 0xffffffff;
-/** Event indices packed below the key in one float64 for a comparator-free IPv4 sort (2^32 * 2^21 = 2^53). */
-const PACK = 2 ** 21;
 
 /**
  * Disjoint sorted segments of one family; keys are `stride` big-endian words (1 for IPv4, 4 for IPv6).
@@ -40,23 +38,69 @@ function withTable(starts: Uint32Array, ends: Uint32Array, sets: Int32Array, cou
   return { starts, ends, sets, count, lo, hi, scale, buckets, table };
 }
 
-/** Ranges of one family collected before the sweep. */
-class Pending {
-  readonly starts: number[] = [];
-  readonly ends: number[] = [];
-  readonly ids: number[] = [];
-  constructor(readonly stride: 1 | 4) {}
+/**
+ * Sweep events of one family, collected while reading the entries: every range adds +value at its start
+ * and -value just past its end (nothing when it reaches the top of the space). Growable typed arrays keep
+ * 100k-entry builds free of per-entry garbage.
+ */
+class Events {
+  keys: Uint32Array;
+  deltas: Int32Array;
+  count = 0;
+
+  constructor(readonly stride: 1 | 4) {
+    this.keys = new Uint32Array(64 * stride);
+    this.deltas = new Int32Array(64);
+  }
 
   add(range: AddressRange, id: number): void {
+    if (this.count + 2 > this.deltas.length) this.grow();
     const { start, end } = range;
+    const { keys, deltas } = this;
     if (this.stride === 1) {
-      this.starts.push(start.w0);
-      this.ends.push(end.w0);
-    } else {
-      this.starts.push(start.w0, start.w1, start.w2, start.w3);
-      this.ends.push(end.w0, end.w1, end.w2, end.w3);
+      keys[this.count] = start.w0;
+      deltas[this.count++] = id + 1;
+      if (end.w0 === MAX) return;
+      keys[this.count] = end.w0 + 1;
+      deltas[this.count++] = -(id + 1);
+      return;
     }
-    this.ids.push(id);
+    let at = this.count * 4;
+    keys[at] = start.w0;
+    keys[at + 1] = start.w1;
+    keys[at + 2] = start.w2;
+    keys[at + 3] = start.w3;
+    deltas[this.count++] = id + 1;
+    // end + 1, carrying from the last word.
+    let w0 = end.w0;
+    let w1 = end.w1;
+    let w2 = end.w2;
+    let w3 = end.w3 + 1;
+    if (w3 > MAX) {
+      w3 = 0;
+      if (++w2 > MAX) {
+        w2 = 0;
+        if (++w1 > MAX) {
+          w1 = 0;
+          if (++w0 > MAX) return;
+        }
+      }
+    }
+    at += 4;
+    keys[at] = w0;
+    keys[at + 1] = w1;
+    keys[at + 2] = w2;
+    keys[at + 3] = w3;
+    deltas[this.count++] = -(id + 1);
+  }
+
+  private grow(): void {
+    const keys = new Uint32Array(this.keys.length * 2);
+    keys.set(this.keys);
+    this.keys = keys;
+    const deltas = new Int32Array(this.deltas.length * 2);
+    deltas.set(this.deltas);
+    this.deltas = deltas;
   }
 }
 
@@ -69,46 +113,39 @@ function compareKeys(keys: Uint32Array, a: number, b: number, stride: number): n
   return 0;
 }
 
-/** Sorted order of the events by key. IPv4 packs key and index into a float64 and sorts natively. */
+/**
+ * Event order by key: LSD radix sort on 16-bit digits, stable and O(n), several times faster than a
+ * comparator sort at 100k+ events. Small inputs use the comparator (the digit table costs more there).
+ */
 function sortEvents(keys: Uint32Array, m: number, stride: number): Uint32Array {
-  const order = new Uint32Array(m);
-  if (stride === 1 && m < PACK) {
-    const packed = new Float64Array(m);
-    for (let e = 0; e < m; e++) packed[e] = keys[e]! * PACK + e;
-    packed.sort();
-    for (let e = 0; e < m; e++) order[e] = packed[e]! % PACK;
-    return order;
-  }
+  let order = new Uint32Array(m);
   for (let e = 0; e < m; e++) order[e] = e;
-  return order.sort((a, b) => compareKeys(keys, a * stride, b * stride, stride));
+  if (m <= 1024) return order.sort((a, b) => compareKeys(keys, a * stride, b * stride, stride));
+  let next = new Uint32Array(m);
+  const counts = new Int32Array(65537);
+  for (let w = stride - 1; w >= 0; w--) {
+    for (let shift = 0; shift <= 16; shift += 16) {
+      counts.fill(0);
+      for (let e = 0; e < m; e++) counts[((keys[e * stride + w]! >>> shift) & 0xffff) + 1]!++;
+      if (counts.includes(m)) continue; // every key has the same digit here: nothing to reorder
+      for (let d = 1; d <= 65536; d++) counts[d]! += counts[d - 1]!;
+      for (let k = 0; k < m; k++) {
+        const e = order[k]!;
+        next[counts[(keys[e * stride + w]! >>> shift) & 0xffff]!++] = e;
+      }
+      [order, next] = [next, order];
+    }
+  }
+  return order;
 }
 
 /**
- * Sweep: every range contributes +value at its start and -value just past its end (none when it reaches
- * the top of the space). Between consecutive event keys the covering set is constant; adjacent segments
- * with the same interned set are merged, gaps produce no segment.
+ * Between consecutive event keys the covering set is constant; adjacent segments with the same interned
+ * set are merged, and gaps produce no segment.
  */
-function sweep(p: Pending, valueCount: number, intern: (active: readonly number[]) => number): Segments {
-  const { stride } = p;
-  const n = p.ids.length;
-  const keys = new Uint32Array(2 * n * stride);
-  const deltas = new Int32Array(2 * n);
-  let m = 0;
-  for (let r = 0; r < n; r++) {
-    const base = r * stride;
-    for (let w = 0; w < stride; w++) keys[m * stride + w] = p.starts[base + w]!;
-    deltas[m++] = p.ids[r]! + 1;
-    // end + 1 with carry; a range ending at the top of the space never closes.
-    let carry = 1;
-    for (let w = stride - 1; w >= 0; w--) {
-      const v = p.ends[base + w]! + carry;
-      carry = v > MAX ? 1 : 0;
-      keys[m * stride + w] = v;
-    }
-    if (carry === 0) deltas[m++] = -(p.ids[r]! + 1);
-  }
+function sweep(events: Events, valueCount: number, intern: (active: readonly number[]) => number): Segments {
+  const { stride, keys, deltas, count: m } = events;
   const order = sortEvents(keys, m, stride);
-
   const starts = new Uint32Array(m * stride);
   const ends = new Uint32Array(m * stride);
   const sets = new Int32Array(m);
@@ -125,7 +162,7 @@ function sweep(p: Pending, valueCount: number, intern: (active: readonly number[
       const before = counts[id]!;
       counts[id] = before + (d > 0 ? 1 : -1);
       if (d > 0 && before === 0) insertSorted(active, id);
-      else if (d < 0 && before === 1) active.splice(active.indexOf(id), 1);
+      else if (d < 0 && before === 1) removeSorted(active, id);
     }
     if (active.length === 0) {
       extendable = false;
@@ -155,10 +192,17 @@ function sweep(p: Pending, valueCount: number, intern: (active: readonly number[
   return withTable(starts.slice(0, count * stride), ends.slice(0, count * stride), sets.slice(0, count), count, stride);
 }
 
+// Sets are tiny (nesting depth), so shifting by hand beats splice.
 function insertSorted(list: number[], id: number): void {
-  let i = list.length;
-  while (i > 0 && list[i - 1]! > id) i--;
-  list.splice(i, 0, id);
+  list.push(id);
+  let i = list.length - 1;
+  for (; i > 0 && list[i - 1]! > id; i--) list[i] = list[i - 1]!;
+  list[i] = id;
+}
+
+function removeSorted(list: number[], id: number): void {
+  for (let i = list.indexOf(id); i < list.length - 1; i++) list[i] = list[i + 1]!;
+  list.pop();
 }
 
 /**
@@ -181,14 +225,20 @@ export class RangeIndex<T> {
   static build<T>(entries: Iterable<{ range: AddressRange; value: T }>): RangeIndex<T> {
     const ids = new Map<T, number>();
     const values: T[] = [];
-    const v4 = new Pending(1);
-    const v6 = new Pending(4);
+    const v4 = new Events(1);
+    const v6 = new Events(4);
+    let lastValue: T | undefined;
+    let id = -1;
     for (const { range, value } of entries) {
-      let id = ids.get(value);
-      if (id === undefined) {
-        id = values.length;
-        ids.set(value, id);
-        values.push(value);
+      // Entries usually come grouped by value (a zone's list): skip the map for repeats.
+      if (id < 0 || value !== lastValue) {
+        id = ids.get(value) ?? -1;
+        if (id < 0) {
+          id = values.length;
+          ids.set(value, id);
+          values.push(value);
+        }
+        lastValue = value;
       }
       (range.family === 4 ? v4 : v6).add(range, id);
     }

@@ -41,7 +41,7 @@ describe('bounded per-IP table', () => {
     expect(engine.trackedCount).toBe(16);
   });
 
-  it('reclaims idle entries with sweep(budget) and keeps blocked ones', () => {
+  it('reclaims idle entries with sweep(budget) and keeps keys with a remembered offence', () => {
     const thresholds = { ...capped(1024), offenceMemoryMs: 7 * 24 * HOUR };
     const { engine, clock } = setup({ thresholds, blocking: true });
     for (let i = 0; i < 500; i++) engine.recordOutcome(key(i), 'failure');

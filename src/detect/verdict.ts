@@ -1,0 +1,59 @@
+/** Verdicts: what the engine says about a key. Unblocked verdicts are interned, so reading one allocates nothing. */
+import { levelName, THREAT_REASONS } from './levels.ts';
+import type { ThreatLevel, ThreatReason } from './levels.ts';
+
+export type Detections = Readonly<Partial<Record<ThreatReason, ThreatLevel>>>;
+
+export interface Verdict {
+  readonly level: ThreatLevel;
+  /** reason -> level, only reasons at LOW or above (Okta's threatDetections). Shared frozen empty object when none. */
+  readonly detections: Detections;
+  /** Active block end (ms since epoch, second resolution); 0 when not blocked or blocking is off. */
+  readonly blockedUntilMs: number;
+  /** Level that caused the block: HIGH -> 403, MEDIUM -> 429 (upstream decides). NONE when not blocked. */
+  readonly blockLevel: ThreatLevel;
+}
+
+export const EMPTY_DETECTIONS: Detections = Object.freeze({});
+
+// Levels of the six reasons pack into 12 bits ("combo"); verdicts without a block are interned per combo,
+// so evaluate() allocates only for blocked keys.
+const detectionsCache: (Detections | undefined)[] = new Array(4096);
+const verdictCache: (Verdict | undefined)[] = new Array(4096);
+
+export function comboLevel(combo: number): number {
+  let m = 0;
+  for (let c = combo; c !== 0; c >>>= 2) if ((c & 3) > m) m = c & 3;
+  return m;
+}
+
+export function detectionsOf(combo: number): Detections {
+  let d = detectionsCache[combo];
+  if (d === undefined) {
+    const o: Partial<Record<ThreatReason, ThreatLevel>> = {};
+    THREAT_REASONS.forEach((r, i) => {
+      const lv = (combo >>> (2 * i)) & 3;
+      if (lv > 0) o[r] = levelName(lv);
+    });
+    d = combo === 0 ? EMPTY_DETECTIONS : Object.freeze(o);
+    detectionsCache[combo] = d;
+  }
+  return d;
+}
+
+export function unblockedVerdict(combo: number): Verdict {
+  let v = verdictCache[combo];
+  if (v === undefined) {
+    v = Object.freeze({
+      level: levelName(comboLevel(combo)),
+      detections: detectionsOf(combo),
+      blockedUntilMs: 0,
+      blockLevel: 'NONE' as ThreatLevel,
+    });
+    verdictCache[combo] = v;
+  }
+  return v;
+}
+
+export const NONE_VERDICT: Verdict = unblockedVerdict(0);
+

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../src/config/compile.ts';
+import type { ConfigObject } from '../../src/config/objects.ts';
+import { decide } from '../../src/decide/decide.ts';
+import type { RequestFacts } from '../../src/decide/decision.ts';
+import { ManualClock } from '../../src/detect/clock.ts';
+import { DetectionEngine } from '../../src/detect/engine.ts';
+import { OrgAttackDetector } from '../../src/detect/org-attack.ts';
+import { ThreatService } from '../../src/detect/threat-service.ts';
+import { parseAddress } from '../../src/net/address.ts';
+import type { OutcomeReport } from '../../src/outcomes/outcome.ts';
+
+const origin = { source: 'test' };
+function setup(action: 'Block' | 'Audit' = 'Block', enforceEverywhere = true) {
+  const objects: ConfigObject[] = [
+    { kind: 'IPZone', name: 'lb', origin, spec: { usage: 'Policy', proxies: ['10.0.0.0/8'] } },
+    { kind: 'IPZone', name: 'office', origin, spec: { usage: 'Policy', gateways: ['203.0.113.0/24'] } },
+    { kind: 'ThreatPolicy', name: 'p', origin, spec: { action, exemptZones: ['office'], signIn: { routes: [{ path: { exact: '/login' } }], enforceBlocksOnAllRoutes: enforceEverywhere } } },
+  ];
+  const { snapshot } = compile(objects, 1, 0);
+  const clock = new ManualClock(1_800_000_000_000);
+  const engine = new DetectionEngine({ clock });
+  const org = new OrgAttackDetector({ clock });
+  const seen: string[] = [];
+  const threats = new ThreatService({
+    engine, org, clock, usernameKey: Buffer.alloc(32), snapshot: () => snapshot,
+    observer: { outcome: (r) => seen.push(r), blockStarted: () => seen.push('block'), attack: () => undefined },
+  });
+  threats.applyPolicy(snapshot.policy);
+  let id = 0;
+  const options = { clientIp: { mode: 'xff' as const, maxHops: 10 }, failureMode: 'allow' as const, newId: () => String(++id), threats };
+  const check = (client: string, path = '/login', requestId?: string) => {
+    const facts: RequestFacts = { peer: parseAddress('10.0.0.5'), xForwardedFor: client, forwarded: undefined, envoyExternalAddress: undefined, method: 'POST', path, host: 'h', requestId, userAgent: undefined };
+    const d = decide(facts, snapshot, options);
+    threats.onDecision(d, facts);
+    return d;
+  };
+  const outcome = (o: Partial<OutcomeReport>): OutcomeReport => ({ requestId: undefined, method: 'POST', path: '/login', host: 'h', status: 401, resultHeader: undefined, clientIp: '10.0.0.5', ...o });
+  return { snapshot, clock, engine, threats, seen, check, outcome };
+}
+
+describe('ThreatService', () => {
+  it('counts uncorrelated outcomes against the client behind trusted proxies', () => {
+    const t = setup();
+    for (let i = 0; i < 11; i++) t.threats.report(t.outcome({ forwardedFor: '198.18.0.1' }));
+    expect(t.seen.filter((s) => s === 'failure')).toHaveLength(11);
+    expect(t.check('198.18.0.1')).toMatchObject({ verdict: 'deny', reason: 'threat_block' });
+    expect(t.check('198.18.0.2')).toMatchObject({ verdict: 'allow', reason: 'allowed' });
+  });
+
+  it('never counts the outcome of a request it denied, even without the UAEX flag', () => {
+    const t = setup();
+    for (let i = 0; i < 11; i++) t.threats.report(t.outcome({ forwardedFor: '198.18.0.1' }));
+    const d = t.check('198.18.0.1', '/login', 'req-denied');
+    expect(d.verdict).toBe('deny');
+    const before = t.engine.inspect(t.threats.keyOf(parseAddress('198.18.0.1')!))!.counters.failuresMedium;
+    t.threats.report(t.outcome({ requestId: 'req-denied', status: 403 }));
+    expect(t.seen.at(-1)).toBe('ignored');
+    expect(t.engine.inspect(t.threats.keyOf(parseAddress('198.18.0.1')!))!.counters.failuresMedium).toBe(before);
+  });
+
+  it('ignores outcomes of exempt clients, trusted proxies and non-sign-in routes', () => {
+    const t = setup();
+    t.threats.report(t.outcome({ forwardedFor: '203.0.113.9' }));
+    t.threats.report(t.outcome({ clientIp: '10.1.1.1' }));
+    t.threats.report(t.outcome({ forwardedFor: '198.18.0.3', path: '/api/orders' }));
+    expect(t.seen).toEqual(['ignored', 'ignored', 'ignored']);
+    expect(t.engine.trackedCount).toBe(0);
+  });
+
+  it('enforces an active block on other routes only when the policy says so', () => {
+    for (const everywhere of [true, false]) {
+      const t = setup('Block', everywhere);
+      for (let i = 0; i < 11; i++) t.threats.report(t.outcome({ forwardedFor: '198.18.0.1' }));
+      expect(t.check('198.18.0.1', '/home').verdict).toBe(everywhere ? 'deny' : 'allow');
+    }
+  });
+
+  it('Audit never creates blocks but still reports the level', () => {
+    const t = setup('Audit');
+    for (let i = 0; i < 11; i++) t.threats.report(t.outcome({ forwardedFor: '198.18.0.1' }));
+    const d = t.check('198.18.0.1');
+    expect(d).toMatchObject({ verdict: 'allow', reason: 'threat_detected' });
+    expect(d.threat?.level).toBe('HIGH');
+    expect(t.engine.activeBlockCount).toBe(0);
+  });
+});

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { runDetectMemory } from '../../bench/detect-memory.ts';
+import { ManualClock } from '../../src/detect/clock.ts';
+import { DetectionEngine } from '../../src/detect/engine.ts';
+import { THREAT_REASONS } from '../../src/detect/levels.ts';
+import {
+  DEFAULT_AGGRESSIVE_THRESHOLDS,
+  DEFAULT_THRESHOLDS,
+  validateThresholds,
+} from '../../src/detect/thresholds.ts';
+
+describe('thresholds', () => {
+  it('ships valid, frozen defaults anchored where the docs say', () => {
+    expect(validateThresholds(DEFAULT_THRESHOLDS)).toEqual([]);
+    expect(validateThresholds(DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS)).toEqual([]);
+    expect(Object.isFrozen(DEFAULT_THRESHOLDS.bruteForce)).toBe(true);
+    expect(DEFAULT_THRESHOLDS.bruteForce).toMatchObject({ windowMs: 600_000, high: 11 }); // AWS WAF ATP: > 10 / 10 min
+    expect(DEFAULT_THRESHOLDS.bruteForceShort).toMatchObject({ windowMs: 10_000, medium: 5 }); // CrowdSec http-bf
+    expect(DEFAULT_THRESHOLDS.bruteForceLong).toMatchObject({ windowMs: 86_400_000, high: 100 }); // Auth0
+    expect(DEFAULT_THRESHOLDS.accountTargeted.high).toBe(10); // Auth0: 10 per IP + user
+    expect(DEFAULT_THRESHOLDS.ipv6PrefixLength).toBe(64);
+  });
+
+  it('reports bad values and an aggressive profile with other windows', () => {
+    const bad = {
+      ...DEFAULT_THRESHOLDS,
+      bruteForce: { windowMs: 1500, low: 9, medium: 5, high: 300 },
+      ipv6PrefixLength: 0,
+    };
+    const errs = validateThresholds(bad, DEFAULT_THRESHOLDS);
+    expect(errs.join('\n')).toMatch(/bruteForce.windowMs must be whole seconds/);
+    expect(errs.join('\n')).toMatch(/bruteForce: counts must be integers 0..250/);
+    expect(errs.join('\n')).toMatch(/low <= medium <= high/);
+    expect(errs.join('\n')).toMatch(/must equal the normal profile/);
+    expect(errs.join('\n')).toMatch(/ipv6PrefixLength/);
+    expect(() => new DetectionEngine({ clock: new ManualClock(), thresholds: bad })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_SCHEMA' }),
+    );
+  });
+
+  it('documents every reason and every default anchor in docs/detection.md', () => {
+    const doc = readFileSync(new URL('../../docs/detection.md', import.meta.url), 'utf8');
+    for (const r of THREAT_REASONS) expect(doc).toContain(`\`${r}\``);
+    for (const anchor of ['AWS WAF', 'CrowdSec', 'Auth0']) expect(doc).toContain(anchor);
+    for (const name of Object.keys(DEFAULT_THRESHOLDS)) expect(doc, name).toContain(`\`${name}\``);
+  });
+});
+
+describe('bench/detect-memory', () => {
+  it('runs small and keeps its bound', async () => {
+    const r = await runDetectMemory({ ipv4: 40_000, ipv6: 4_000, cap: 10_000 });
+    expect(r.tracked).toBe(10_000);
+    expect(r.ipv6Keys).toBe(1);
+    expect(r.tableBytesPerIp).toBeLessThanOrEqual(48.01);
+  });
+});
