@@ -3,7 +3,8 @@ import { API_VERSION, KINDS, objectSchema, type Kind } from './schema.ts';
 import type { ConfigIssue, ConfigObject, Origin } from './objects.ts';
 
 // Validators compile once per process; ajv generates code, so keep it out of reloads.
-const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false });
+// strictRequired off: "anyOf: [{required: [a]}, {required: [b]}]" (at least one criterion) names properties defined one level up.
+const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, useDefaults: false });
 const validators = new Map<Kind, ValidateFunction>(KINDS.map((k) => [k, ajv.compile(objectSchema(k))]));
 
 function isKind(k: unknown): k is Kind {
