@@ -129,11 +129,11 @@ export class EnvoyProtoValidator {
       if (set.length === 0 && oneof.options?.['(validate.required)']) issues.push(`${path}: oneof ${oneof.name} of ${name} requires one of ${oneof.fieldsArray.map((f) => f.name).join(', ')}`);
     }
     for (const field of type.fieldsArray) {
-      if (seen.has(field)) continue;
+      if (seen.has(field) || field.partOf) continue; // a oneof member's rules apply only when it is the one set
       const r = rules(field);
-      if (r['message.required']) issues.push(`${path}: missing required field ${field.name} of ${name}`);
-      else if (typeof r['string.min_len'] === 'number' && r['string.min_len'] > 0 && !field.partOf) issues.push(`${path}: missing field ${field.name} of ${name} (must be non-empty)`);
-      else if (typeof r['repeated.min_items'] === 'number' && r['repeated.min_items'] > 0) issues.push(`${path}: missing field ${field.name} of ${name} (needs ≥ ${r['repeated.min_items']} items)`);
+      if (r['message.required'] || r['any.required']) issues.push(`${path}: missing required field ${field.name} of ${name}`);
+      else if (typeof r['string.min_len'] === 'number' && r['string.min_len'] > 0 && !r['string.ignore_empty']) issues.push(`${path}: missing field ${field.name} of ${name} (must be non-empty)`);
+      else if (typeof r['repeated.min_items'] === 'number' && r['repeated.min_items'] > 0 && !r['repeated.ignore_empty']) issues.push(`${path}: missing field ${field.name} of ${name} (needs ≥ ${r['repeated.min_items']} items)`);
     }
   }
 

