@@ -1,9 +1,14 @@
-// Micro-benchmarks for src/feeds: parse throughput and geo lookup cost.
+// Micro-benchmarks for src/feeds: parse throughput, geo lookup cost, index build and the per-Check match.
 // Run alone: node --import tsx bench/feeds-micro.ts
 import { fileURLToPath } from 'node:url';
 import { matchesDynamicZone } from '../src/feeds/dynamic-zone.ts';
 import { parseFeed, type FeedFormat } from '../src/feeds/formats/index.ts';
 import { GeoDatabases, type GeoFacts } from '../src/feeds/geo.ts';
+import { FeedIndex } from '../src/feeds/feed-index.ts';
+import type { CompiledDynamicZone, CompiledFeed } from '../src/feeds/config.ts';
+import { parsePrefix } from '../src/feeds/prefix.ts';
+import { ManualClock } from '../src/detect/clock.ts';
+import { parseAddress, type Address, type AddressRange } from '../src/net/address.ts';
 
 const mmdb = (name: string): string => fileURLToPath(new URL(`../test/fixtures/mmdb/${name}`, import.meta.url));
 
@@ -84,9 +89,63 @@ export async function runFeedsMicro(): Promise<Record<string, number>> {
   matchAll();
   results['feeds.dynamic_zone.match.ns_per_op'] = Math.round(timeNs(matchAll, 1) / N);
 
+  Object.assign(results, benchIndex(text, dbs, ips));
   dbs.close();
   if (sink === -1) console.log(sink); // keep the loops observable
   return results;
+}
+
+/** FeedIndex: build of a 100k-line feed, and match() as a Check calls it, with and without the geo cache. */
+function benchIndex(text: string, dbs: GeoDatabases, ipTexts: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const entries = parseFeed('plain', text).entries;
+  const ranges: AddressRange[] = [];
+  for (const e of entries) {
+    const r = parsePrefix(e);
+    if (r.ok) ranges.push(r.prefix.range);
+  }
+  const feed: CompiledFeed = { name: 'bench', source: { type: 'inline', entries: [] }, format: 'plain', semantics: 'ThreatLevel', level: 'HIGH', torExits: false, sourceKey: 'bench' };
+  const contents = { ranges, badCount: 0, bad: [], bytes: text.length, loadedAtMs: 0 };
+  const clock = new ManualClock(0);
+  let t = process.hrtime.bigint();
+  const runs = 5;
+  for (let i = 0; i < runs; i++) FeedIndex.build({ feeds: [{ feed, contents }], zones: [], clock });
+  out['feeds.index.build_100k.ms'] = Math.round(Number(process.hrtime.bigint() - t) / 1e6 / runs);
+
+  const zones: CompiledDynamicZone[] = [
+    { name: 'anon', usage: 'Blocklist', exempt: false, criteria: { proxyType: 'NotTorAnonymizer' } },
+    { name: 'asn', usage: 'Blocklist', exempt: false, criteria: { asns: [1221, 7018] } },
+    { name: 'office', usage: 'Policy', exempt: true, criteria: { locations: [{ country: 'GB', region: 'ENG' }] } },
+  ];
+  const addrs: Address[] = ipTexts.map((s) => parseAddress(s)).filter((a): a is Address => a !== undefined);
+  const listed = ranges.slice(0, 1024).map((r) => r.start); // every one a feed member
+  const N = 200_000;
+  let sink = 0;
+  const perOp = (index: FeedIndex, list: readonly Address[]): number => {
+    const loop = () => {
+      for (let i = 0; i < N; i++) sink += index.match(list[i & (list.length - 1)]!).threatFeeds.length;
+    };
+    loop();
+    t = process.hrtime.bigint();
+    loop();
+    return Math.round(Number(process.hrtime.bigint() - t) / N);
+  };
+  const feedsOnly = FeedIndex.build({ feeds: [{ feed, contents }], zones: [], clock });
+  out['feeds.match.feed_100k_miss.ns_per_op'] = perOp(feedsOnly, addrs.slice(0, 1024));
+  out['feeds.match.feed_100k_hit.ns_per_op'] = perOp(feedsOnly, listed);
+  const cached = FeedIndex.build({ feeds: [{ feed, contents }], zones, geo: dbs, clock });
+  out['feeds.match.zones_cached.ns_per_op'] = perOp(cached, addrs.slice(0, 1024));
+  const uncached = FeedIndex.build({ feeds: [{ feed, contents }], zones, geo: dbs, clock, cacheSize: 0 });
+  out['feeds.match.zones_uncached.ns_per_op'] = perOp(uncached, addrs.slice(0, 1024));
+  // A spray from ever-new IPs: every match misses the cache (lookup + insert + generation turnover).
+  const spray: Address[] = [];
+  for (let i = 0; i < N; i++) spray.push(parseAddress(`${(i >>> 16) + 20}.${(i >>> 8) & 255}.${i & 255}.${(i * 7) & 255}`)!);
+  const small = FeedIndex.build({ feeds: [], zones, geo: dbs, clock, cacheSize: 8192 });
+  t = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) sink += small.match(spray[i]!).threatFeeds.length;
+  out['feeds.match.zones_cache_miss.ns_per_op'] = Math.round(Number(process.hrtime.bigint() - t) / N);
+  if (sink === -1) console.log(sink);
+  return out;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

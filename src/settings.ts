@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { CLIENT_IP_MODES, type ClientIpMode } from './decide/client-ip.ts';
 import { FAILURE_MODES, type FailureMode } from './decide/decide.ts';
 import { PortcullisError } from './errors.ts';
+import { readStoreSettings, STORE_SETTING_FLAGS, type StoreSettings } from './store/settings.ts';
+import { CLIENT_HEADERS, type ClientHeader } from './adapters/http/original-request.ts';
 
 /** Process settings, read once from flags and environment (flags win) and frozen. */
 export interface Settings {
@@ -20,6 +22,34 @@ export interface Settings {
   /** Bearer token for the outcome endpoint; empty: off. */
   readonly outcomeToken: string;
   readonly maxTrackedIps: number;
+  /** HTTP decision endpoint for auth subrequests; undefined: off. */
+  readonly authz: { readonly host: string; readonly port: number } | undefined;
+  readonly authzClientHeader: ClientHeader;
+  /** HTML denial page (template text, read at start); undefined: JSON only. */
+  readonly authzDenialPage: string | undefined;
+  /** Syslog outcome listeners; undefined: off. */
+  readonly syslogUdp: { readonly host: string; readonly port: number } | undefined;
+  readonly syslogTcp: { readonly host: string; readonly port: number } | undefined;
+  readonly syslogMaxLineBytes: number;
+  readonly syslogMaxConnections: number;
+  readonly syslogLinesPerSecond: number;
+  /** Where zones and policies come from. */
+  readonly configSource: 'files' | 'kubernetes';
+  readonly kubernetes: KubernetesSettings;
+  /** MaxMind database paths for DynamicZones; '' when not set. */
+  readonly geoip: { readonly asn: string; readonly country: string; readonly anonymous: string };
+  /** Where detector state lives: this process or Redis (docs/redis.md). */
+  readonly store: StoreSettings;
+}
+
+export interface KubernetesSettings {
+  /** Empty: the pod's own namespace (resolved at start); 'all': cluster-wide. */
+  readonly namespaces: readonly string[] | 'all';
+  /** Empty: $KUBECONFIG, ~/.kube/config, then in-cluster. */
+  readonly kubeconfig: string;
+  readonly leaseName: string;
+  readonly resyncSeconds: number;
+  readonly writeStatus: boolean;
 }
 
 /** One row per setting: flag, environment variable, default, help. The CLI help and docs are built from it. */
@@ -37,6 +67,24 @@ export const SETTING_FLAGS = {
   'username-key': { env: 'PORTCULLIS_USERNAME_KEY', default: '', help: 'Secret for hashing usernames (>= 16 chars, or file:<path>). Unset: random per process (not shared between replicas or restarts).' },
   'outcome-token': { env: 'PORTCULLIS_OUTCOME_TOKEN', default: '', help: 'Bearer token for POST /v1/outcomes on the HTTP address (or file:<path>). Unset: the endpoint is off.' },
   'max-tracked-ips': { env: 'PORTCULLIS_MAX_TRACKED_IPS', default: '1000000', help: 'Cap on client IPs tracked by the detectors; the least risky are evicted beyond it.' },
+  'authz-address': { env: 'PORTCULLIS_AUTHZ_ADDRESS', default: '', help: 'host:port for the HTTP decision endpoint (nginx auth_request, Traefik ForwardAuth, Caddy forward_auth, Envoy http_service); HTTP/1.1 and h2c. Unset: off.' },
+  'authz-client-header': { env: 'PORTCULLIS_AUTHZ_CLIENT_HEADER', default: 'x-forwarded-for', help: `Header of an auth request the client chain is read from: ${CLIENT_HEADERS.join(' | ')} (X-Real-IP counts as a one-entry chain).` },
+  'authz-denial-page': { env: 'PORTCULLIS_AUTHZ_DENIAL_PAGE', default: '', help: 'HTML file sent instead of JSON to browsers on a denial; {{eventId}}, {{status}}, {{retryAfter}} are filled in.' },
+  'syslog-udp-address': { env: 'PORTCULLIS_SYSLOG_UDP_ADDRESS', default: '', help: 'host:port receiving syslog access-log lines (outcomes) over UDP. Unset: off.' },
+  'syslog-tcp-address': { env: 'PORTCULLIS_SYSLOG_TCP_ADDRESS', default: '', help: 'host:port receiving syslog access-log lines over TCP (octet counting or newline framing). Unset: off.' },
+  'syslog-max-line-bytes': { env: 'PORTCULLIS_SYSLOG_MAX_LINE_BYTES', default: '32768', help: 'Longest syslog message kept (and the most one TCP connection buffers); longer ones are dropped.' },
+  'syslog-max-connections': { env: 'PORTCULLIS_SYSLOG_MAX_CONNECTIONS', default: '64', help: 'Most syslog TCP connections open at once.' },
+  'syslog-lines-per-second': { env: 'PORTCULLIS_SYSLOG_LINES_PER_SECOND', default: '20000', help: 'Syslog lines parsed per second over UDP and TCP together; the excess is dropped.' },
+  'config-source': { env: 'PORTCULLIS_CONFIG_SOURCE', default: 'files', help: 'Where zones and policies come from: files (--config) | kubernetes (CRDs; docs/kubernetes.md).' },
+  'kube-namespaces': { env: 'PORTCULLIS_KUBE_NAMESPACES', default: '', help: 'Namespaces to watch, comma-separated. Empty: the pod\'s own (POD_NAMESPACE, else the service account\'s). "*": all.' },
+  kubeconfig: { env: 'PORTCULLIS_KUBECONFIG', default: '', help: 'kubeconfig file. Empty: $KUBECONFIG, ~/.kube/config, then the in-cluster service account.' },
+  'kube-lease-name': { env: 'PORTCULLIS_KUBE_LEASE_NAME', default: 'portcullis', help: 'Lease electing the one replica that writes status and Events.' },
+  'kube-resync-seconds': { env: 'PORTCULLIS_KUBE_RESYNC_SECONDS', default: '600', help: 'Full relist of every kind this often, a backstop for missed watch events.' },
+  'kube-write-status': { env: 'PORTCULLIS_KUBE_WRITE_STATUS', default: 'true', help: 'true: join leader election; the leader writes status and Events. false: read only.' },
+  'geoip-asn': { env: 'PORTCULLIS_GEOIP_ASN', default: '', help: 'GeoLite2-ASN / GeoIP2-ISP .mmdb for DynamicZone asns (reloaded when the file changes).' },
+  'geoip-country': { env: 'PORTCULLIS_GEOIP_COUNTRY', default: '', help: 'GeoIP2/GeoLite2 Country or City .mmdb for DynamicZone locations (City for regions).' },
+  'geoip-anonymous': { env: 'PORTCULLIS_GEOIP_ANONYMOUS', default: '', help: 'GeoIP2 Anonymous IP .mmdb for DynamicZone proxyType (Tor also works from a Tor exit ThreatFeed).' },
+  ...STORE_SETTING_FLAGS,
 } as const;
 
 export type SettingFlag = keyof typeof SETTING_FLAGS;
@@ -106,5 +154,47 @@ export function readSettings(values: Record<string, string | string[] | boolean 
     usernameKey: secretValue('username-key', get('username-key'), 16),
     outcomeToken: secretValue('outcome-token', get('outcome-token'), 16),
     maxTrackedIps: positiveInt('max-tracked-ips', get('max-tracked-ips')),
+    authz: optionalHostPort('authz-address', get('authz-address')),
+    authzClientHeader: oneOf('authz-client-header', get('authz-client-header'), CLIENT_HEADERS),
+    authzDenialPage: pageFile('authz-denial-page', get('authz-denial-page')),
+    syslogUdp: optionalHostPort('syslog-udp-address', get('syslog-udp-address')),
+    syslogTcp: optionalHostPort('syslog-tcp-address', get('syslog-tcp-address')),
+    syslogMaxLineBytes: positiveInt('syslog-max-line-bytes', get('syslog-max-line-bytes')),
+    syslogMaxConnections: positiveInt('syslog-max-connections', get('syslog-max-connections')),
+    syslogLinesPerSecond: positiveInt('syslog-lines-per-second', get('syslog-lines-per-second')),
+    configSource: oneOf('config-source', get('config-source'), ['files', 'kubernetes'] as const),
+    kubernetes: Object.freeze({
+      namespaces: kubeNamespaces(get('kube-namespaces')),
+      kubeconfig: get('kubeconfig'),
+      leaseName: get('kube-lease-name'),
+      resyncSeconds: positiveInt('kube-resync-seconds', get('kube-resync-seconds')),
+      writeStatus: oneOf('kube-write-status', get('kube-write-status'), ['true', 'false'] as const) === 'true',
+    }),
+    geoip: Object.freeze({ asn: get('geoip-asn'), country: get('geoip-country'), anonymous: get('geoip-anonymous') }),
+    store: readStoreSettings(get, (flag, value) => secretValue(flag, value, 1)),
   });
+}
+
+function kubeNamespaces(value: string): readonly string[] | 'all' {
+  if (value.trim() === '*') return 'all';
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const ns of list) if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) throw new PortcullisError('USAGE', `--kube-namespaces: ${JSON.stringify(ns)} is not a namespace name`);
+  return Object.freeze(list);
+}
+
+function optionalHostPort(flag: string, value: string): { host: string; port: number } | undefined {
+  return value === '' ? undefined : Object.freeze(parseHostPort(flag, value));
+}
+
+/** A small operator-supplied page, read once at start: a missing file is a usage error, not a silent JSON fallback. */
+function pageFile(flag: string, path: string): string | undefined {
+  if (path === '') return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PortcullisError('USAGE', `--${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if (text.length > 64 * 1024) throw new PortcullisError('USAGE', `--${flag}: ${path} is over 64 KiB`);
+  return text;
 }

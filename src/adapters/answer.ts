@@ -35,3 +35,33 @@ export function denialHeaders(d: Decision): Array<[string, string]> {
   if (d.httpStatus === 429 && d.retryAfterSeconds !== undefined) out.push(['retry-after', String(Math.max(1, Math.ceil(d.retryAfterSeconds)))]);
   return out;
 }
+
+/**
+ * Every upstream header, the absent ones as "": proxies that copy named headers from an auth response
+ * (nginx auth_request_set, Traefik authResponseHeaders, Caddy copy_headers) then overwrite or drop a copy the
+ * client forged, which the gRPC path does with headers_to_remove.
+ */
+export function copyableUpstreamHeaders(d: Decision): Array<[string, string]> {
+  const threat = d.threat !== undefined && d.threat.level !== 'NONE';
+  return [
+    [UPSTREAM_HEADERS.decisionId, d.id],
+    [UPSTREAM_HEADERS.clientIp, d.client?.text ?? ''],
+    [UPSTREAM_HEADERS.threatLevel, threat ? d.threat!.level : ''],
+    [UPSTREAM_HEADERS.threatSuspected, threat ? 'true' : ''],
+  ];
+}
+
+/** True when the client asked for HTML before JSON (a browser navigating), from its Accept header. */
+export function prefersHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const html = accept.indexOf('text/html');
+  if (html === -1) return false;
+  const json = accept.indexOf('application/json');
+  return json === -1 || html < json;
+}
+
+/** An operator's HTML denial page with {{eventId}}, {{status}} and {{retryAfter}} filled in (values are never HTML). */
+export function denialHtml(template: string, d: Decision): string {
+  const retry = d.httpStatus === 429 && d.retryAfterSeconds !== undefined ? String(Math.max(1, Math.ceil(d.retryAfterSeconds))) : '';
+  return template.replaceAll('{{eventId}}', d.id).replaceAll('{{status}}', String(d.httpStatus)).replaceAll('{{retryAfter}}', retry);
+}

@@ -4,6 +4,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   serve: { summary: 'Run the ext_authz sidecar.', load: () => import('./serve.ts') },
   'check-config': { summary: 'Validate config files and print a summary; exit 1 on errors.', load: () => import('./check-config.ts') },
   explain: { summary: 'Show how a request from a peer with a given X-Forwarded-For would be decided.', load: () => import('./explain.ts') },
+  simulate: { summary: 'Drive simulated sign-in traffic through a real in-process sidecar and report what was blocked.', load: () => import('./simulate.ts') },
+  replay: { summary: 'Run recorded sign-in outcomes through the detectors offline and compare threshold settings.', load: () => import('./replay.ts') },
 };
 
 export function usage(): string {

@@ -11,7 +11,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const settings = readSettings(values, process.env);
-  if (settings.configPaths.length === 0) throw new PortcullisError('USAGE', 'no config given: pass --config <file|dir> or set PORTCULLIS_CONFIG');
+  if (settings.configPaths.length === 0 && settings.configSource === 'files') throw new PortcullisError('USAGE', 'no config given: pass --config <file|dir> or set PORTCULLIS_CONFIG');
   const running = await startPortcullis(settings);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -3,7 +3,8 @@ import { RangeIndex } from '../net/range-index.ts';
 import { compileRoutes } from '../decide/sign-in-routes.ts';
 import { DEFAULT_USERNAME_SOURCE } from '../decide/username.ts';
 import { DEFAULT_OUTCOME_RULES } from '../outcomes/outcome.ts';
-import type { ConfigIssue, ConfigObject, IPZoneObject, ThreatPolicyObject } from './objects.ts';
+import { compileDynamicZone, compileThreatFeed, type CompiledDynamicZone, type CompiledFeed, type ProtectedRange } from '../feeds/config.ts';
+import type { ConfigIssue, ConfigObject, DynamicZoneObject, IPZoneObject, ThreatPolicyObject } from './objects.ts';
 import type { CompiledPolicy, Snapshot, ZoneMembership, ZoneSummary } from './snapshot.ts';
 
 export interface CompileResult {
@@ -24,6 +25,8 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
   const seen = new Set<string>();
   const zones: IPZoneObject[] = [];
   const policies: ThreatPolicyObject[] = [];
+  const threatFeeds: CompiledFeed[] = [];
+  const dynamicZones = new Map<string, { object: DynamicZoneObject; zone: CompiledDynamicZone }>();
   for (const o of objects) {
     const key = `${o.kind}/${o.namespace ?? ''}/${o.name}`;
     if (seen.has(key)) {
@@ -32,7 +35,16 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
     }
     seen.add(key);
     if (o.kind === 'IPZone') zones.push(o);
-    else policies.push(o);
+    else if (o.kind === 'ThreatPolicy') policies.push(o);
+    else if (o.kind === 'ThreatFeed') {
+      const r = compileThreatFeed(o);
+      if ('issues' in r) issues.push(...r.issues);
+      else threatFeeds.push(r.feed);
+    } else {
+      const r = compileDynamicZone(o, false);
+      if ('issues' in r) issues.push(...r.issues);
+      else dynamicZones.set(o.name, { object: o, zone: r.zone });
+    }
   }
 
   // Exactly one policy is in force: the first by name, so the choice is stable across reloads.
@@ -67,9 +79,12 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
   if (chosen) {
     const bad: ConfigIssue[] = [];
     (chosen.spec.exemptZones ?? []).forEach((name, i) => {
-      const z = zoneRanges.get(name);
-      if (!z) bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, field: `spec.exemptZones[${i}]`, message: `no valid IPZone named "${name}"` });
-      else if (z.zone.spec.usage !== 'Policy') bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, field: `spec.exemptZones[${i}]`, message: `IPZone "${name}" is a Blocklist zone; only Policy zones can be exempt` });
+      // A name may be an IPZone, a DynamicZone or both (both are then exempt).
+      const found = [zoneRanges.get(name)?.zone, dynamicZones.get(name)?.object].filter((z) => z !== undefined);
+      if (found.length === 0) bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, field: `spec.exemptZones[${i}]`, message: `no valid IPZone named "${name}" (nor a DynamicZone of that name)` });
+      for (const z of found) {
+        if (z.spec.usage !== 'Policy') bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, field: `spec.exemptZones[${i}]`, message: `${z.kind} "${name}" is a Blocklist zone; only Policy zones can be exempt` });
+      }
     });
     try {
       if (bad.length === 0) policy = policyOf(chosen.name, chosen.spec);
@@ -83,6 +98,7 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
   const exempt = new Set(policy.exemptZones);
   const entries: Array<{ range: AddressRange; value: ZoneMembership }> = [];
   const summaries: ZoneSummary[] = [];
+  const protectedRanges: ProtectedRange[] = [];
   for (const { zone, gateways, proxies } of zoneRanges.values()) {
     const usage = zone.spec.usage;
     const gw: ZoneMembership = Object.freeze({ zone: zone.name, role: 'gateway', usage, exempt: exempt.has(zone.name) });
@@ -90,6 +106,11 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
     for (const range of gateways) entries.push({ range, value: gw });
     for (const range of proxies) entries.push({ range, value: px });
     summaries.push({ name: zone.name, usage, gateways: gateways.length, proxies: proxies.length });
+    // The feed guard rail warns when a feed lists our own proxies or Policy gateways.
+    if (usage === 'Policy') {
+      for (const range of proxies) protectedRanges.push({ range, label: `${range.source} (proxies of IPZone ${zone.name})` });
+      for (const range of gateways) protectedRanges.push({ range, label: `${range.source} (gateways of IPZone ${zone.name})` });
+    }
   }
   const index = RangeIndex.build(entries);
 
@@ -101,6 +122,12 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
     entryCount: entries.length,
     index,
     policy,
+    feeds: Object.freeze({
+      threatFeeds: Object.freeze(threatFeeds.sort((a, b) => a.name.localeCompare(b.name))),
+      dynamicZones: Object.freeze([...dynamicZones.values()].map(({ zone }) => (exempt.has(zone.name) && zone.usage === 'Policy' ? { ...zone, exempt: true } : zone))
+        .sort((a, b) => a.name.localeCompare(b.name))),
+      protectedRanges: Object.freeze(protectedRanges),
+    }),
     isTrustedProxy: (a: Address) => {
       const ms = index.lookup(a);
       for (let i = 0; i < ms.length; i++) if (ms[i]!.role === 'proxy') return true;

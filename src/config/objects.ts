@@ -27,6 +27,24 @@ export interface ThreatPolicySpec {
   readonly orgUnderAttack?: { readonly enabled?: boolean };
 }
 
+export interface ThreatFeedSpec {
+  readonly source: {
+    readonly inline?: ReadonlyArray<{ readonly address: string; readonly expires?: string }>;
+    readonly path?: string;
+    readonly http?: { readonly url: string; readonly interval?: string; readonly timeout?: string; readonly maxBytes?: number };
+  };
+  readonly format?: 'plain' | 'firehol' | 'spamhaus-drop' | 'spamhaus-drop-json' | 'tor-bulk' | 'tor-exit-addresses' | 'abuseipdb';
+  readonly semantics?: 'ThreatLevel' | 'Blocklist';
+  readonly level?: 'LOW' | 'MEDIUM' | 'HIGH';
+}
+
+export interface DynamicZoneSpec {
+  readonly usage: 'Policy' | 'Blocklist';
+  readonly proxyType?: 'Any' | 'Tor' | 'NotTorAnonymizer';
+  readonly locations?: ReadonlyArray<{ readonly country: string; readonly region?: string }>;
+  readonly asns?: readonly number[];
+}
+
 interface Base<K extends string, S> {
   readonly kind: K;
   readonly name: string;
@@ -37,7 +55,9 @@ interface Base<K extends string, S> {
 
 export type IPZoneObject = Base<'IPZone', IPZoneSpec>;
 export type ThreatPolicyObject = Base<'ThreatPolicy', ThreatPolicySpec>;
-export type ConfigObject = IPZoneObject | ThreatPolicyObject;
+export type ThreatFeedObject = Base<'ThreatFeed', ThreatFeedSpec>;
+export type DynamicZoneObject = Base<'DynamicZone', DynamicZoneSpec>;
+export type ConfigObject = IPZoneObject | ThreatPolicyObject | ThreatFeedObject | DynamicZoneObject;
 
 /** A problem with one object, worded for the person who wrote it. */
 export interface ConfigIssue {

@@ -7,7 +7,7 @@
  */
 export const API_GROUP = 'portcullis.dev';
 export const API_VERSION = `${API_GROUP}/v1alpha1`;
-export const KINDS = ['IPZone', 'ThreatPolicy'] as const;
+export const KINDS = ['IPZone', 'ThreatPolicy', 'ThreatFeed', 'DynamicZone'] as const;
 export type Kind = (typeof KINDS)[number];
 
 const entryList = (description: string) => ({
@@ -39,6 +39,90 @@ const routeMatch = {
       items: { type: 'string', enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] },
     },
     host: { type: 'string', minLength: 1, description: 'Exact :authority (port ignored), or "*.example.com".' },
+  },
+};
+
+/** RFC 3339 timestamp; a pattern rather than `format`, which ajv's strict mode would reject without ajv-formats. */
+const timestamp = { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$' };
+const duration = (description: string, dflt: string) => ({ type: 'string', pattern: '^([0-9]+(ms|s|m|h))+$', default: dflt, description });
+
+// Kept equal to FEED_FORMATS in src/feeds/formats/index.ts (a test checks it); listed here so the schema has no imports.
+const FEED_FORMAT_NAMES = ['plain', 'firehol', 'spamhaus-drop', 'spamhaus-drop-json', 'tor-bulk', 'tor-exit-addresses', 'abuseipdb'];
+
+const threatFeedSpec = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['source'],
+  properties: {
+    source: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Exactly one of inline, path or http.',
+      minProperties: 1,
+      maxProperties: 1,
+      properties: {
+        inline: {
+          type: 'array',
+          maxItems: 200_000,
+          description: 'Entries written in the object itself.',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['address'],
+            properties: {
+              address: { type: 'string', minLength: 1, maxLength: 100, description: 'IP or CIDR.' },
+              expires: { ...timestamp, description: 'RFC 3339 time after which the entry no longer counts.' },
+            },
+          },
+        },
+        path: { type: 'string', pattern: '^/', description: 'Absolute path of a file (a mounted ConfigMap or volume), re-read when it changes.' },
+        http: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: { type: 'string', pattern: '^https?://', maxLength: 2048 },
+            interval: duration('Refresh interval (ETag / If-Modified-Since honoured).', '1h'),
+            timeout: duration('Timeout of one fetch.', '30s'),
+            maxBytes: { type: 'integer', minimum: 1, maximum: 1_073_741_824, default: 67_108_864, description: 'Larger bodies are refused and the last good contents kept.' },
+          },
+        },
+      },
+    },
+    format: { type: 'string', enum: FEED_FORMAT_NAMES, default: 'plain', description: 'Format of a path or http source; inline entries are always IPs or CIDRs.' },
+    semantics: {
+      type: 'string',
+      enum: ['ThreatLevel', 'Blocklist'],
+      default: 'ThreatLevel',
+      description: 'ThreatLevel: members get `level` as a detector input. Blocklist: members are denied on every route.',
+    },
+    level: { type: 'string', enum: ['LOW', 'MEDIUM', 'HIGH'], default: 'HIGH', description: 'Threat level of members (ignored for Blocklist semantics).' },
+  },
+};
+
+const dynamicZoneSpec = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['usage'],
+  description: 'Matches clients by what their IP is. Every criterion set must match; within a list one entry is enough.',
+  anyOf: [{ required: ['proxyType'] }, { required: ['locations'] }, { required: ['asns'] }],
+  properties: {
+    usage: { type: 'string', enum: ['Policy', 'Blocklist'] },
+    proxyType: { type: 'string', enum: ['Any', 'Tor', 'NotTorAnonymizer'] },
+    locations: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['country'],
+        properties: {
+          country: { type: 'string', pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2.' },
+          region: { type: 'string', pattern: '^([A-Za-z]{2}-)?[A-Za-z0-9]{1,3}$', description: 'ISO 3166-2, "US-CA" or "CA".' },
+        },
+      },
+    },
+    asns: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0, maximum: 4_294_967_295 } },
   },
 };
 
@@ -112,6 +196,8 @@ export const SPEC_SCHEMAS: Record<Kind, object> = {
       },
     },
   },
+  ThreatFeed: threatFeedSpec,
+  DynamicZone: dynamicZoneSpec,
 };
 
 /** A whole object, in the shape a user would `kubectl apply`. */
@@ -136,3 +222,73 @@ export function objectSchema(kind: Kind): object {
     },
   };
 }
+
+/**
+ * Kubernetes-only hints for the generated CRDs (scripts/gen-crds.ts): short names, `kubectl get` columns and CEL
+ * rules checked at `kubectl apply` time. Each rule restates a check the runtime validator (validate + compile)
+ * also makes, so a rule can never refuse an object that `portcullis check-config` accepts (a test holds them
+ * to that). Rules only use O(1) operations: a rule that iterated a 200k-entry list would blow the API
+ * server's CEL cost budget and the CRD would be refused.
+ */
+export interface CrdHints {
+  readonly shortNames: readonly string[];
+  readonly printerColumns: ReadonlyArray<{ readonly name: string; readonly type: 'string' | 'integer' | 'date'; readonly jsonPath: string; readonly priority?: number }>;
+  /** x-kubernetes-validations on `spec`. */
+  readonly specRules: ReadonlyArray<{ readonly rule: string; readonly message: string }>;
+}
+
+const READY_COLUMN = { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' } as const;
+const AGE_COLUMN = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' } as const;
+
+export const CRD_HINTS: Record<Kind, CrdHints> = {
+  IPZone: {
+    shortNames: ['ipz'],
+    printerColumns: [
+      { name: 'Usage', type: 'string', jsonPath: '.spec.usage' },
+      { name: 'Entries', type: 'integer', jsonPath: '.status.entries' },
+      READY_COLUMN,
+      AGE_COLUMN,
+    ],
+    specRules: [
+      {
+        rule: "self.usage == 'Policy' || !has(self.proxies) || size(self.proxies) == 0",
+        message: 'proxies are only allowed on Policy zones (a blocklisted address cannot be a trusted proxy)',
+      },
+    ],
+  },
+  ThreatPolicy: {
+    shortNames: ['tpol'],
+    printerColumns: [
+      { name: 'Action', type: 'string', jsonPath: '.spec.action' },
+      { name: 'Attack', type: 'string', jsonPath: '.status.orgUnderAttack.state' },
+      READY_COLUMN,
+      AGE_COLUMN,
+    ],
+    specRules: [],
+  },
+  ThreatFeed: {
+    shortNames: ['tfeed'],
+    printerColumns: [
+      { name: 'Format', type: 'string', jsonPath: '.spec.format' },
+      { name: 'Semantics', type: 'string', jsonPath: '.spec.semantics' },
+      { name: 'Level', type: 'string', jsonPath: '.spec.level' },
+      { name: 'Entries', type: 'integer', jsonPath: '.status.entries' },
+      { name: 'Refreshed', type: 'date', jsonPath: '.status.lastRefreshTime' },
+      READY_COLUMN,
+      AGE_COLUMN,
+    ],
+    specRules: [],
+  },
+  DynamicZone: {
+    shortNames: ['dz'],
+    printerColumns: [
+      { name: 'Usage', type: 'string', jsonPath: '.spec.usage' },
+      { name: 'Proxy-Type', type: 'string', jsonPath: '.spec.proxyType' },
+      READY_COLUMN,
+      AGE_COLUMN,
+    ],
+    specRules: [
+      { rule: 'has(self.proxyType) || has(self.locations) || has(self.asns)', message: 'set proxyType, locations or asns: a dynamic zone with no criteria matches nothing' },
+    ],
+  },
+};

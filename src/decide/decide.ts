@@ -1,7 +1,7 @@
 import type { Snapshot } from '../config/snapshot.ts';
 import { resolveClient, type ClientIpOptions } from './client-ip.ts';
 import type { Decision, DecisionReason, RequestFacts } from './decision.ts';
-import type { ThreatAssessment, ThreatAssessor } from './threat.ts';
+import { withFeedThreat, type FeedMatcher, type ThreatAssessment, type ThreatAssessor } from './threat.ts';
 
 /** How to answer when Portcullis cannot decide: let the request through (default) or refuse it. */
 export const FAILURE_MODES = ['allow', 'deny'] as const;
@@ -13,6 +13,8 @@ export interface DecideOptions {
   readonly newId: () => string;
   /** Threat detection; absent means zones only. */
   readonly threats?: ThreatAssessor;
+  /** Threat feeds and dynamic zones; absent means none. */
+  readonly feeds?: FeedMatcher;
 }
 
 /** The answer when no decision could be made. Never an exception: the transport encodes it like any other. */
@@ -32,8 +34,9 @@ export function failureDecision(reason: DecisionReason, options: Pick<DecideOpti
 
 /**
  * The decision, as a function of the request, the snapshot and detector state. Order matters and mirrors
- * ThreatInsight: trusted proxies are never blocked; exempt zones bypass everything; blocklist zones deny;
- * then threat evaluation (sign-in routes, and active blocks everywhere if the policy says so).
+ * ThreatInsight: trusted proxies are never blocked (not even by a feed listing them); exempt zones (IP or
+ * dynamic) bypass everything; blocklist zones, then Blocklist feeds, deny; then threat evaluation (sign-in
+ * routes, and active blocks everywhere if the policy says so), where ThreatLevel feeds count as a detection.
  */
 export function decide(facts: RequestFacts, snapshot: Snapshot, options: DecideOptions): Decision {
   const policy = snapshot.policy;
@@ -52,9 +55,14 @@ export function decide(facts: RequestFacts, snapshot: Snapshot, options: DecideO
     if (m.exempt) return { ...base, verdict: 'allow', reason: 'exempt_zone', httpStatus: 200, zone: m.zone };
     if (m.usage === 'Blocklist') blockZone ??= m.zone;
   }
+  const feed = options.feeds?.match(client);
+  if (feed?.exemptZone !== undefined) return { ...base, verdict: 'allow', reason: 'exempt_zone', httpStatus: 200, zone: feed.exemptZone };
+  blockZone ??= feed?.blockZone;
   if (blockZone !== undefined) return { ...base, verdict: 'deny', reason: 'blocklist_zone', httpStatus: 403, zone: blockZone };
+  if (feed?.blockFeed !== undefined) return { ...base, verdict: 'deny', reason: 'blocklist_feed', httpStatus: 403, feed: feed.blockFeed };
 
-  const threat: ThreatAssessment | undefined = options.threats?.assess(client, signIn, policy, facts);
+  let threat: ThreatAssessment | undefined = options.threats?.assess(client, signIn, policy, facts);
+  if (signIn && feed !== undefined && feed.threatLevel !== 'NONE') threat = withFeedThreat(threat, feed, policy);
   if (threat) {
     if (threat.enforce === 'block') return { ...base, verdict: 'deny', reason: 'threat_block', httpStatus: 403, threat };
     if (threat.enforce === 'rate_limit') {

@@ -10,7 +10,8 @@ export const DECISION_REASONS = [
   'allowed', // nothing matched
   'trusted_proxy', // the resolved client is itself a trusted proxy: never blocked
   'exempt_zone', // client in an exempt Policy zone
-  'blocklist_zone', // client in a Blocklist zone
+  'blocklist_zone', // client in a Blocklist zone (IPZone or DynamicZone)
+  'blocklist_feed', // client listed by a ThreatFeed with Blocklist semantics
   'threat_detected', // a threat was detected but the policy does not enforce (None / Audit)
   'threat_block', // blocked by a HIGH threat level or an active block
   'threat_rate_limit', // rate-limited by a MEDIUM threat level
@@ -52,6 +53,8 @@ export interface Decision {
   readonly chain: ChainResult | undefined;
   /** The zone that decided (exempt or blocklist), if any. */
   readonly zone?: string;
+  /** The Blocklist ThreatFeed that decided (reason blocklist_feed). */
+  readonly feed?: string;
   readonly signIn: boolean;
   readonly policy: string;
   readonly threat?: ThreatAssessment;

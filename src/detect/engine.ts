@@ -3,15 +3,16 @@ import type { Clock } from './clock.ts';
 import { fmix32, pairKey, xorshift32 } from './hash.ts';
 import { ipKey, type IpKey } from './ip-key.ts';
 import * as T from './ip-table.ts';
-import { LEVEL_HIGH, LEVEL_MEDIUM, levelName, THREAT_REASONS } from './levels.ts';
-import type { ThreatLevel, ThreatReason } from './levels.ts';
+import { LEVEL_HIGH, LEVEL_MEDIUM, levelName } from './levels.ts';
+import { inspectRow, pickVictim, type KeyInspection } from './inspect.ts';
 import { PairTable } from './pair-table.ts';
-import { Profile, rememberedOffences, riskOf } from './profile.ts';
+import { Profile, rememberedOffences } from './profile.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, validateThresholds } from './thresholds.ts';
 import type { Thresholds } from './thresholds.ts';
 import { comboLevel, detectionsOf, NONE_VERDICT, unblockedVerdict, type Detections, type Verdict } from './verdict.ts';
 
 export type { Detections, Verdict } from './verdict.ts';
+export type { KeyInspection } from './inspect.ts';
 export { EMPTY_DETECTIONS, NONE_VERDICT } from './verdict.ts';
 
 export interface AttemptFacts {
@@ -29,29 +30,12 @@ export interface RecordResult {
   readonly newlyBlocked: boolean;
 }
 
-export interface KeyInspection {
-  readonly key: IpKey;
-  readonly lastSeenMs: number;
-  /** A success was seen from this key (relaxes the aggressive profile's unproven factor). */
-  readonly proven: boolean;
-  readonly profile: 'normal' | 'aggressive';
-  /** Sliding-window estimates; windows are the thresholds' windowMs. */
-  readonly counters: {
-    readonly failuresShort: number;
-    readonly failuresMedium: number;
-    readonly failuresLong: number;
-    readonly successesMedium: number;
-    readonly unknownUserFailures: number;
-    readonly distinctFailedUsernames: number;
-    readonly attempts: number;
-    readonly distinctAttemptedUsernames: number;
-    readonly maxAccountFailures: number;
-    readonly offences: number;
-  };
-  readonly levels: Readonly<Record<ThreatReason, ThreatLevel>>;
-  readonly level: ThreatLevel;
-  readonly detections: Detections;
-  readonly block: { readonly active: boolean; readonly untilMs: number; readonly level: ThreatLevel };
+/** A block as a compare-and-set on a shared row (see DetectionEngine.planBlock). */
+export interface BlockPlan {
+  readonly expectUntilSec: number;
+  readonly expectFlags: number;
+  readonly untilSec: number;
+  readonly flags: number;
 }
 
 export interface EngineOptions {
@@ -66,7 +50,6 @@ export interface EngineOptions {
   blocking?: boolean;
 }
 
-const SAMPLES = 8;
 const U_SALT = 0x27d4eb2f;
 
 /**
@@ -89,6 +72,8 @@ export class DetectionEngine {
   private cursor = 0;
   private pairCursor = 0;
   private rng = 0x9e3779b9;
+  private planUntil = 0;
+  private planFlags = 0;
 
   constructor(opts: EngineOptions) {
     const normal = opts.thresholds ?? DEFAULT_THRESHOLDS;
@@ -229,42 +214,72 @@ export class DetectionEngine {
 
   /** Counters, levels, reasons and block of a key, for `explain` and the admin endpoint. */
   inspect(key: IpKey, nowMs?: number): KeyInspection | undefined {
-    const t = this.table;
-    const id = t.index.find(key);
+    const id = this.table.index.find(key);
     if (id < 0) return undefined;
     const now = nowMs ?? this.clock.nowMs();
-    const combo = this.combo(id, now, this.profile);
-    const r2 = (v: number): number => Math.round(v * 100) / 100;
-    const levels = {} as Record<ThreatReason, ThreatLevel>;
-    THREAT_REASONS.forEach((r, i) => (levels[r] = levelName((combo >>> (2 * i)) & 3)));
-    const until = t.blockedUntilSec(id) * 1000;
-    const active = until > now;
-    return {
-      key,
-      lastSeenMs: t.lastSec(id) * 1000,
-      proven: (t.flags(id) & T.F_PROVEN) !== 0,
-      profile: this.aggressive ? 'aggressive' : 'normal',
-      counters: {
-        failuresShort: r2(t.count(id, T.B_SHORT, t.wShort, now)),
-        failuresMedium: r2(t.count(id, T.B_MID, t.wMid, now)),
-        failuresLong: r2(t.count(id, T.B_LONG, t.wLong, now)),
-        successesMedium: r2(t.count(id, T.B_SUCC, t.wMid, now)),
-        unknownUserFailures: r2(t.count(id, T.B_UNK, t.wUnk, now)),
-        distinctFailedUsernames: r2(t.sprayUsers(id, now)),
-        attempts: r2(t.count(id, T.B_ATT, t.wStuff, now)),
-        distinctAttemptedUsernames: r2(t.stuffUsers(id, now)),
-        maxAccountFailures: t.peak(id, T.B_TGT, t.wTgt, now),
-        offences: rememberedOffences(t, id, now, this.profile),
-      },
-      levels,
-      level: levelName(comboLevel(combo)),
-      detections: detectionsOf(combo),
-      block: {
-        active,
-        untilMs: active ? until : 0,
-        level: active ? levelName((t.flags(id) >>> T.F_BLOCK_LEVEL_SHIFT) & 3) : 'NONE',
-      },
-    };
+    return inspectRow(this.table, id, key, now, this.profile, this.aggressive);
+  }
+
+  // Shared stores (src/store) keep the rows elsewhere and use this engine as the local view.
+
+  /** A tracked key's row in the shared-store format (ROW_BYTES), or undefined. */
+  exportRow(key: IpKey): Uint8Array | undefined {
+    const id = this.table.index.find(key);
+    return id < 0 ? undefined : this.table.readRow(id, new Uint8Array(T.ROW_BYTES));
+  }
+
+  /**
+   * Replaces a key's row with the shared store's copy. A longer active local block is kept: a stale copy
+   * (or one from before an outage) never shortens a block.
+   */
+  loadRow(key: IpKey, row: Uint8Array, nowMs?: number): void {
+    const now = nowMs ?? this.clock.nowMs();
+    const id = this.upsert(key, now);
+    const t = this.table;
+    const until = t.blockedUntilSec(id);
+    const blockBits = t.flags(id) & (3 << T.F_BLOCK_LEVEL_SHIFT);
+    t.writeRow(id, row);
+    if (until * 1000 > now && until > t.blockedUntilSec(id)) {
+      t.setBlockedUntilSec(id, until);
+      t.setFlags(id, (t.flags(id) & ~(3 << T.F_BLOCK_LEVEL_SHIFT)) | blockBits);
+    }
+    this.recount(id, now);
+  }
+
+  /** An active block learnt from a block index (no counters); never shortens a longer local block. */
+  loadBlock(key: IpKey, untilMs: number, level: 'MEDIUM' | 'HIGH', nowMs?: number): void {
+    const now = nowMs ?? this.clock.nowMs();
+    const id = this.upsert(key, now);
+    const t = this.table;
+    const untilSec = Math.ceil(untilMs / 1000);
+    if (untilSec <= t.blockedUntilSec(id)) return;
+    t.setBlockedUntilSec(id, untilSec);
+    const lv = level === 'HIGH' ? LEVEL_HIGH : LEVEL_MEDIUM;
+    t.setFlags(id, (t.flags(id) & ~(3 << T.F_BLOCK_LEVEL_SHIFT)) | (lv << T.F_BLOCK_LEVEL_SHIFT));
+    this.recount(id, now);
+  }
+
+  /**
+   * The block the key's current level calls for, as a compare-and-set on its row: `expect*` are the block
+   * fields now, `until*`/`flags` the new ones (flags never include local bookkeeping). Undefined: none.
+   */
+  planBlock(key: IpKey, nowMs?: number): BlockPlan | undefined {
+    const id = this.table.index.find(key);
+    if (id < 0) return undefined;
+    const now = nowMs ?? this.clock.nowMs();
+    if (!this.plan(id, now, comboLevel(this.combo(id, now, this.profile)))) return undefined;
+    const t = this.table;
+    return { expectUntilSec: t.blockedUntilSec(id), expectFlags: t.flags(id) & ~T.F_BLOCK_COUNTED, untilSec: this.planUntil, flags: this.planFlags };
+  }
+
+  /** Keeps activeBlockCount in step with a row written from outside. */
+  private recount(id: number, now: number): void {
+    const t = this.table;
+    const f = t.flags(id);
+    if ((f & T.F_BLOCK_COUNTED) === 0 && t.blockedUntilSec(id) * 1000 > now) {
+      t.setFlags(id, f | T.F_BLOCK_COUNTED);
+      this.blocks++;
+    } else this.retire(id, now);
   }
 
   private combo(id: number, now: number, p: Profile): number {
@@ -291,11 +306,23 @@ export class DetectionEngine {
 
   /** HIGH: block, escalating with remembered offences. MEDIUM: short rate-limit block. */
   private maybeBlock(id: number, now: number, level: number): boolean {
+    if (!this.plan(id, now, level)) return false;
+    const t = this.table;
+    let flags = this.planFlags;
+    if ((t.flags(id) & T.F_BLOCK_COUNTED) === 0) this.blocks++;
+    flags |= T.F_BLOCK_COUNTED;
+    t.setFlags(id, flags);
+    t.setBlockedUntilSec(id, this.planUntil);
+    return true;
+  }
+
+  /** Sets planUntil / planFlags (without F_BLOCK_COUNTED) to the block `level` calls for; false: none. */
+  private plan(id: number, now: number, level: number): boolean {
     if (!this.blocking || level < LEVEL_MEDIUM) return false;
     const t = this.table;
     const p = this.profile;
     const untilSec = t.blockedUntilSec(id);
-    let flags = t.flags(id);
+    const flags = t.flags(id) & ~T.F_BLOCK_COUNTED;
     const active = untilSec * 1000 > now;
     if (active && level <= ((flags >>> T.F_BLOCK_LEVEL_SHIFT) & 3)) return false;
     let offences = rememberedOffences(t, id, now, p);
@@ -304,14 +331,8 @@ export class DetectionEngine {
       ms = Math.min(p.blockMs * p.escalationFactor ** offences, p.maxBlockMs);
       offences = Math.min(offences + 1, T.F_OFFENCES);
     }
-    const newUntil = Math.max(Math.ceil((now + ms) / 1000), active ? untilSec : 0);
-    flags = (flags & ~(T.F_OFFENCES | (3 << T.F_BLOCK_LEVEL_SHIFT))) | offences | (level << T.F_BLOCK_LEVEL_SHIFT);
-    if ((flags & T.F_BLOCK_COUNTED) === 0) {
-      flags |= T.F_BLOCK_COUNTED;
-      this.blocks++;
-    }
-    t.setFlags(id, flags);
-    t.setBlockedUntilSec(id, newUntil);
+    this.planUntil = Math.max(Math.ceil((now + ms) / 1000), active ? untilSec : 0);
+    this.planFlags = (flags & ~(T.F_OFFENCES | (3 << T.F_BLOCK_LEVEL_SHIFT))) | offences | (level << T.F_BLOCK_LEVEL_SHIFT);
     return true;
   }
 
@@ -345,38 +366,10 @@ export class DetectionEngine {
     return id;
   }
 
-  private random(): number {
-    this.rng = xorshift32(this.rng);
-    return this.rng >>> 0;
-  }
-
-  /** Least risky of a few random entries; an actively blocked one only if no unblocked entry exists. */
   private victim(now: number): number {
-    const t = this.table;
-    const size = t.index.size;
-    let best = -1;
-    let bestRisk = Infinity;
-    let soonest = 0;
-    let soonestUntil = Infinity;
-    // Independent samples, not a run of neighbours: keys inserted in one burst sit next to each other.
-    for (let k = 0; k < SAMPLES; k++) {
-      const id = this.random() % size;
-      const r = riskOf(t, id, now, this.profile);
-      if (r < bestRisk) {
-        best = id;
-        bestRisk = r;
-        if (r === 0) break;
-      } else if (r === Infinity && t.blockedUntilSec(id) < soonestUntil) {
-        soonest = id;
-        soonestUntil = t.blockedUntilSec(id);
-      }
-    }
-    if (best >= 0) return best;
-    const start = this.random() % size;
-    for (let k = 0; k < size; k++) {
-      const id = (start + k) % size;
-      if (t.blockedUntilSec(id) * 1000 <= now) return id;
-    }
-    return soonest;
+    return pickVictim(this.table, now, this.profile, () => {
+      this.rng = xorshift32(this.rng);
+      return this.rng >>> 0;
+    });
   }
 }

@@ -33,6 +33,10 @@ export const F_BLOCK_LEVEL_SHIFT = 4; // 2 bits: level of the current/last block
 export const F_PROVEN = 0x40; // a success was seen from this key
 export const F_BLOCK_COUNTED = 0x80; // counted in activeBlockCount until seen expired
 
+/** Bytes of one row in the shared-store format (src/store): the u32 row little-endian, then the u8 row. */
+export const ROW_BYTES = U32_STRIDE * 4 + U8_STRIDE;
+const O_FLAGS = U32_STRIDE * 4 + B_FLAGS;
+
 const SPRAY_LC = linearCountTable(32);
 const STUFF_LC = linearCountTable(16);
 
@@ -190,6 +194,25 @@ export class IpTable {
     const keepPrev = 1 - (nowMs - ni * wms) / wms;
     const c = lc[popcount32(cur)]!;
     return c + (lc[popcount32(cur | prev)]! - c) * keepPrev;
+  }
+
+  /** Row `id` in the shared-store format; F_BLOCK_COUNTED is local bookkeeping and is left out. */
+  readRow(id: number, out: Uint8Array): Uint8Array {
+    const dv = new DataView(out.buffer, out.byteOffset, ROW_BYTES);
+    for (let i = 0; i < U32_STRIDE; i++) dv.setUint32(i * 4, this.u32[id * U32_STRIDE + i]!, true);
+    out.set(this.u8.subarray(id * U8_STRIDE, (id + 1) * U8_STRIDE), U32_STRIDE * 4);
+    out[O_FLAGS] = out[O_FLAGS]! & ~F_BLOCK_COUNTED;
+    return out;
+  }
+
+  /** Overwrites row `id` from the shared-store format, keeping the local F_BLOCK_COUNTED bit. */
+  writeRow(id: number, row: Uint8Array): void {
+    if (row.length !== ROW_BYTES) throw new RangeError(`row must be ${ROW_BYTES} bytes, got ${row.length}`);
+    const counted = this.flags(id) & F_BLOCK_COUNTED;
+    const dv = new DataView(row.buffer, row.byteOffset, ROW_BYTES);
+    for (let i = 0; i < U32_STRIDE; i++) this.u32[id * U32_STRIDE + i] = dv.getUint32(i * 4, true);
+    this.u8.set(row.subarray(U32_STRIDE * 4), id * U8_STRIDE);
+    this.setFlags(id, (this.flags(id) & ~F_BLOCK_COUNTED) | counted);
   }
 
   lastSec(id: number): number {

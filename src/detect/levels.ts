@@ -13,6 +13,7 @@ export const THREAT_REASONS = [
   'credential_stuffing', // attempt velocity across many usernames, mostly failing
   'account_targeted', // failures per (IP, username)
   'repeat_offender', // remembered earlier HIGH blocks
+  'threat_feed', // listed by a ThreatFeed (the feed's name is in the event's debugData, never a label)
 ] as const;
 export type ThreatReason = (typeof THREAT_REASONS)[number];
 

@@ -93,6 +93,27 @@ export interface OrgOutcomeFacts {
   readonly unknownUser?: boolean;
 }
 
+/**
+ * The detector's learnt state as plain JSON, so replicas can share one detector through a store (src/store):
+ * every replica restores it, closes the same buckets from the same shared counts and gets the same result.
+ */
+export interface OrgAttackSnapshot {
+  readonly v: 1;
+  readonly bucketMs: number;
+  /** Index (time / bucketMs) of the bucket still open. */
+  readonly openIdx: number;
+  readonly closed: number;
+  readonly attack: boolean;
+  readonly sinceMs: number;
+  readonly streak: number;
+  readonly quiet: number;
+  readonly lastScore: number;
+  readonly last: (AttackSignals & { readonly startMs: number }) | null;
+  readonly mean: readonly number[];
+  readonly variance: readonly number[];
+  readonly learned: readonly number[];
+}
+
 const SIGNALS = ['failures', 'distinctFailingIps', 'failureRatio', 'unknownUserRatio'] as const;
 type SignalName = (typeof SIGNALS)[number];
 const NO_TRANSITIONS: readonly AttackTransition[] = Object.freeze([]);
@@ -185,6 +206,59 @@ export class OrgAttackDetector {
       anomalousStreak: this.streak,
       quietStreak: this.quiet,
     };
+  }
+
+  /** Learnt state (not the open bucket's counts), for a shared store. */
+  exportState(): OrgAttackSnapshot {
+    return {
+      v: 1,
+      bucketMs: this.o.bucketMs,
+      openIdx: this.openIdx,
+      closed: this.closed,
+      attack: this.attack,
+      sinceMs: this.sinceMs,
+      streak: this.streak,
+      quiet: this.quiet,
+      lastScore: this.lastScore,
+      last: this.last ?? null,
+      mean: [...this.mean],
+      variance: [...this.variance],
+      learned: [...this.learned],
+    };
+  }
+
+  /** Adopts a shared state; the open bucket starts empty. Pending transitions are dropped. */
+  importState(s: OrgAttackSnapshot): void {
+    if (s.v !== 1 || s.bucketMs !== this.o.bucketMs) throw new RangeError('OrgAttackDetector: incompatible shared state');
+    this.openIdx = s.openIdx;
+    this.closed = s.closed;
+    this.attack = s.attack;
+    this.sinceMs = s.sinceMs;
+    this.streak = s.streak;
+    this.quiet = s.quiet;
+    this.lastScore = s.lastScore;
+    this.last = s.last ?? undefined;
+    this.mean.set(s.mean);
+    this.variance.set(s.variance);
+    this.learned.set(s.learned);
+    this.pending = [];
+    this.setOpenBucket(0, 0, 0);
+  }
+
+  /** Replaces the open bucket's counts with totals summed elsewhere (a shared store's bucket). */
+  setOpenBucket(failures: number, successes: number, unknown: number, sketch?: Uint8Array): void {
+    this.failures = failures;
+    this.successes = successes;
+    this.unknown = unknown;
+    const bytes = new Uint8Array(this.sketch.buffer);
+    bytes.fill(0);
+    // Only the number of set bits matters, so the bit order of the source does not.
+    if (sketch) bytes.set(sketch.subarray(0, bytes.length));
+  }
+
+  /** Index of the bucket still open. */
+  get openBucket(): number {
+    return this.openIdx;
   }
 
   private closeUntil(idx: number): void {

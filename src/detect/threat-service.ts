@@ -12,6 +12,8 @@ import type { Clock } from './clock.ts';
 import type { DetectionEngine, Verdict } from './engine.ts';
 import { ipKey, type IpKey } from './ip-key.ts';
 import type { AttackTransition, OrgAttackDetector } from './org-attack.ts';
+import { MemoryStore } from '../store/memory.ts';
+import type { DetectorStore } from '../store/store.ts';
 
 /** What the service tells the rest of the process about; telemetry implements it. */
 export interface ThreatObserver {
@@ -29,6 +31,8 @@ export interface ThreatServiceOptions {
   readonly observer: ThreatObserver;
   readonly ipv6Prefix?: number;
   readonly maxChainHops?: number;
+  /** Where detector state lives; default: in this process (engine and org). A shared store wraps them. */
+  readonly store?: DetectorStore;
 }
 
 /**
@@ -42,10 +46,27 @@ export class ThreatService implements ThreatAssessor, OutcomeIngest {
   readonly #o: ThreatServiceOptions;
   readonly #correlator = new AttemptCorrelator<IpKey>();
   readonly #v6Prefix: number;
+  readonly #store: DetectorStore;
 
   constructor(options: ThreatServiceOptions) {
     this.#o = options;
     this.#v6Prefix = options.ipv6Prefix ?? 64;
+    this.#store = options.store ?? new MemoryStore(options.engine, options.org);
+    // Blocks and transitions are reported by the store (later, for a shared one), under the policy in force then.
+    this.#store.setListener({
+      blockStarted: (key, clientText, verdict) => {
+        const policy = this.#o.snapshot()?.policy;
+        if (policy) this.#o.observer.blockStarted(key, clientText, verdict, policy);
+      },
+      attack: (t) => {
+        const policy = this.#o.snapshot()?.policy;
+        if (policy) this.#o.observer.attack(t, policy);
+      },
+    });
+  }
+
+  get store(): DetectorStore {
+    return this.#store;
   }
 
   keyOf(a: Address): IpKey {
@@ -54,13 +75,13 @@ export class ThreatService implements ThreatAssessor, OutcomeIngest {
 
   /** The policy changed: blocks are only created when it says Block. */
   applyPolicy(policy: CompiledPolicy): void {
-    this.#o.engine.setBlocking(policy.action === 'Block');
+    this.#store.setBlocking(policy.action === 'Block');
   }
 
   assess(client: Address, signIn: boolean, policy: CompiledPolicy): ThreatAssessment | undefined {
     if (!signIn && !policy.enforceBlocksOnAllRoutes) return undefined;
     const now = this.#o.clock.nowMs();
-    const v = this.#o.engine.evaluate(this.keyOf(client), now);
+    const v = this.#store.engine.evaluate(this.keyOf(client), now);
     if (v.level === 'NONE' && v.blockedUntilMs === 0) return undefined;
     // Off sign-in routes only an active block matters; detections there would only be noise.
     if (!signIn && v.blockedUntilMs <= now) return undefined;
@@ -83,10 +104,7 @@ export class ThreatService implements ThreatAssessor, OutcomeIngest {
     const username = extractUsername(snapshot.policy.username, facts.headers ?? {}, facts.body);
     const hash = username === undefined ? undefined : usernameHash(this.#o.usernameKey, username);
     const denied = d.verdict !== 'allow';
-    if (!denied) {
-      const r = this.#o.engine.recordAttempt(key, { usernameHash: hash });
-      if (r.newlyBlocked) this.#o.observer.blockStarted(key, d.client.text, r.verdict, snapshot.policy);
-    }
+    if (!denied) this.#store.recordAttempt(key, { usernameHash: hash }, d.client.text);
     if (facts.requestId) {
       this.#correlator.remember(facts.requestId, { key, clientText: d.client.text, usernameHash: hash, denied, atMs: this.#o.clock.nowMs() });
     }
@@ -115,20 +133,14 @@ export class ThreatService implements ThreatAssessor, OutcomeIngest {
     }
     const result = classifyOutcome(o, policy.outcomes);
     const unknownUser = o.resultHeader?.trim().toLowerCase() === 'unknown_user';
-    const r = this.#o.engine.recordOutcome(key, result, { usernameHash: attempt?.usernameHash, unknownUser });
-    if (policy.orgUnderAttack) this.#o.org.record(result, { clientKey: key, unknownUser }, now);
     this.#o.observer.outcome(result);
-    if (r.newlyBlocked) this.#o.observer.blockStarted(key, clientText, r.verdict, policy);
+    this.#store.recordOutcome(key, result, { usernameHash: attempt?.usernameHash, unknownUser }, clientText);
+    if (policy.orgUnderAttack) this.#store.recordOrgOutcome(result, { clientKey: key, unknownUser }, now);
   }
 
   tick(): void {
     const now = this.#o.clock.nowMs();
-    const policy = this.#o.snapshot()?.policy;
-    for (const t of this.#o.org.tick(now)) {
-      this.#o.engine.setAggressive(t.type === 'start');
-      if (policy) this.#o.observer.attack(t, policy);
-    }
-    this.#o.engine.sweep(4096, now);
+    this.#store.tick(now);
     this.#correlator.sweep(now);
   }
 

@@ -11,6 +11,9 @@ export const EVENT_TYPES = [
   'security.attack.start',
   'security.attack.end',
   'system.config.reload_failed',
+  'system.feed.sensitive_overlap',
+  'system.store.degraded',
+  'system.store.recovered',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -54,6 +57,7 @@ const OUTCOME: Record<Decision['verdict'], 'ALLOW' | 'DENY' | 'RATE_LIMIT'> = { 
 
 const DISPLAY: Partial<Record<Decision['reason'], string>> = {
   blocklist_zone: 'Request from blocklisted IP zone',
+  blocklist_feed: 'Request from an IP listed by a blocklist threat feed',
   threat_block: 'Request blocked: client IP is running a credential attack',
   threat_rate_limit: 'Request rate-limited: suspicious sign-in activity from client IP',
   threat_detected: 'Suspicious sign-in activity from client IP',
@@ -63,7 +67,7 @@ const DISPLAY: Partial<Record<Decision['reason'], string>> = {
 export function eventForDecision(d: Decision, request: { path: string; method: string; requestId?: string; userAgent?: string }, nowMs: number): SecurityEvent | undefined {
   const threatSeen = d.threat !== undefined && d.threat.level !== 'NONE';
   let eventType: EventType;
-  if (d.reason === 'blocklist_zone') eventType = 'security.request.blocked';
+  if (d.reason === 'blocklist_zone' || d.reason === 'blocklist_feed') eventType = 'security.request.blocked';
   else if (threatSeen) eventType = 'security.threat.detected';
   else return undefined;
 
@@ -83,6 +87,8 @@ export function eventForDecision(d: Decision, request: { path: string; method: s
     debugData.threatLevel = d.threat.level;
   }
   if (d.chain) debugData.chainResolution = d.chain.reason;
+  if (d.feed) debugData.feed = d.feed;
+  if (d.threat?.feeds && d.threat.feeds.length > 0) debugData.threatFeeds = d.threat.feeds.join(',');
   return {
     eventType,
     uuid: d.id,
@@ -143,5 +149,15 @@ export function attackEvent(uuid: string, nowMs: number, a: { type: 'start' | 'e
         ...Object.fromEntries(Object.entries(a.signals).map(([k, v]) => [k, String(Number.isInteger(v) ? v : v.toFixed(3))])),
       },
     },
+  };
+}
+
+/** The shared store (Redis) became unreachable (decisions continue on local state) or is shared again. */
+export function storeHealthEvent(uuid: string, nowMs: number, h: { degraded: boolean; reason: string; mode: string; buffered: number }): SecurityEvent {
+  return {
+    ...base(h.degraded ? 'system.store.degraded' : 'system.store.recovered', uuid, nowMs, h.degraded ? 'WARN' : 'INFO',
+      h.degraded ? 'Shared detector store unreachable: deciding on local state' : 'Shared detector store reachable again'),
+    outcome: { result: h.degraded ? 'FAILURE' : 'SUCCESS', reason: h.degraded ? 'store_degraded' : 'store_recovered' },
+    debugContext: { debugData: { store: h.mode, reason: h.reason, bufferedEvents: String(h.buffered) } },
   };
 }

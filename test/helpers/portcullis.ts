@@ -14,6 +14,8 @@ export interface TestInstance {
   readonly events: MemoryEventSink;
   readonly grpcTarget: string;
   readonly httpBase: string;
+  /** Base URL of the HTTP decision endpoint, when started with an authz-address flag. */
+  readonly authzBase: string | undefined;
   write(name: string, yaml: string): void;
   stop(): Promise<void>;
 }
@@ -36,6 +38,7 @@ export async function startTestInstance(files: Record<string, string>, flags: Re
     events,
     grpcTarget: `127.0.0.1:${running.grpcPort}`,
     httpBase: `http://127.0.0.1:${running.httpPort}`,
+    authzBase: running.proxies.authzPort === undefined ? undefined : `http://127.0.0.1:${running.proxies.authzPort}`,
     write: (name, yaml) => writeFileSync(join(dir, name), yaml),
     async stop() {
       await running.stop();
@@ -82,3 +85,10 @@ spec:
   action: Audit
   exemptZones: [office]
 `;
+
+/** One sample from /metrics, e.g. `portcullis_checks_total{verdict="deny",reason="blocklist_feed"}`; NaN when absent. */
+export async function scrapeMetric(httpBase: string, series: string): Promise<number> {
+  const text = await (await fetch(`${httpBase}/metrics`)).text();
+  const m = new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}

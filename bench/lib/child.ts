@@ -1,0 +1,101 @@
+// Child processes for the load benchmark: each server and each generator gets its own process (its own event
+// loop), talking to the orchestrator over Node's IPC channel with a tiny request/response protocol.
+import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+
+type Handler = (payload: unknown) => unknown;
+interface Call { id: number; type: string; payload: unknown }
+interface Reply { id: number; result?: unknown; error?: string }
+
+export interface ChildHandle {
+  readonly pid: number;
+  call<T>(type: string, payload?: unknown): Promise<T>;
+  /** CPU time the child has used, in ms (user + system). */
+  cpuMs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Child side: answers calls from the parent, then reports ready with `ready`. */
+export function serveParent(handlers: Record<string, Handler>, ready: unknown): void {
+  const all: Record<string, Handler> = {
+    cpu: () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    },
+    rssMb: () => Math.round(process.memoryUsage().rss / 2 ** 20),
+    exit: () => {
+      setImmediate(() => process.exit(0)); // after the reply is sent
+      return true;
+    },
+    ...handlers,
+  };
+  process.on('message', (m: Call) => {
+    void (async () => {
+      const reply: Reply = { id: m.id };
+      try {
+        const h = all[m.type];
+        if (!h) throw new Error(`unknown call ${m.type}`);
+        reply.result = await h(m.payload);
+      } catch (err) {
+        reply.error = (err as Error).stack ?? String(err);
+      }
+      process.send?.(reply);
+    })();
+  });
+  process.send?.({ id: 0, result: ready });
+}
+
+/** Forks a TypeScript module (through tsx) and waits for its ready message. */
+export function forkTs<Ready>(
+  module: string,
+  opts: { execArgv?: string[]; env?: Record<string, string> } = {},
+): Promise<{ child: ChildHandle; ready: Ready }> {
+  const proc: ChildProcess = fork(join(REPO_ROOT, module), [], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...opts.env },
+    execArgv: ['--import', 'tsx', ...(opts.execArgv ?? [])],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let next = 1;
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let exited: Error | undefined;
+  const fail = (e: Error): void => {
+    exited = e;
+    for (const p of pending.values()) p.reject(e);
+    pending.clear();
+  };
+  proc.on('exit', (code, signal) => fail(new Error(`${module} exited (${signal ?? code})`)));
+  proc.on('message', (m: Reply) => {
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    if (m.error !== undefined) p.reject(new Error(`${module}: ${m.error}`));
+    else p.resolve(m.result);
+  });
+  const call = <T>(type: string, payload?: unknown): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (exited) return reject(exited);
+      const id = next++;
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      proc.send({ id, type, payload } satisfies Call);
+    });
+  const child: ChildHandle = {
+    pid: proc.pid ?? -1,
+    call,
+    cpuMs: () => call<number>('cpu'),
+    async stop() {
+      if (exited) return;
+      const gone = new Promise<void>((r) => proc.once('exit', () => r()));
+      const force = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      call('exit').catch(() => undefined);
+      await gone;
+      clearTimeout(force);
+    },
+  };
+  return new Promise((resolve, reject) => {
+    pending.set(0, { resolve: (ready) => resolve({ child, ready: ready as Ready }), reject });
+  });
+}

@@ -1,0 +1,103 @@
+// h2load (Debian's nghttp2-client) as the load generator: a C client that costs far less CPU per request than
+// any Node client, so it can push a Node server to saturation on a 2-core machine. It reports min/max/mean/sd
+// only; per-request times come from its --log-file, from which we take percentiles.
+import { execFile } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHistogram } from 'node:perf_hooks';
+import type { Percentiles } from './open-loop.ts';
+
+export const H2LOAD = '/usr/bin/h2load';
+
+export function h2loadAvailable(): boolean {
+  try {
+    accessSync(H2LOAD, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface H2loadOptions {
+  readonly url: string;
+  /** A file holding one gRPC-framed CheckRequest, sent as every request's body. */
+  readonly bodyFile: string;
+  readonly clients: number;
+  /** Max concurrent streams per client (-m). */
+  readonly streams: number;
+  /** Total checks/s, split evenly over the clients (--rps is per client). Absent: as fast as possible. */
+  readonly rate?: number;
+  readonly durationS: number;
+  readonly warmupS: number;
+}
+
+export interface H2loadResult {
+  readonly rate: number | undefined;
+  readonly achievedRate: number;
+  readonly requests: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly errored: number;
+  readonly timeout: number;
+  /** h2load's own min/mean/sd/max of "time for request", µs. */
+  readonly meanUs: number;
+  readonly sdUs: number;
+  /** From the per-request log: actual send → end of response, µs. */
+  readonly latencyUs: Percentiles;
+}
+
+function toUs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text);
+  if (!m) return NaN;
+  return Number(m[1]) * (m[2] === 's' ? 1e6 : m[2] === 'ms' ? 1e3 : 1);
+}
+
+/** Parses h2load's summary text. Exported for the smoke test. */
+export function parseH2loadSummary(out: string): Omit<H2loadResult, 'rate' | 'latencyUs'> {
+  const finished = /finished in [\d.]+s, ([\d.]+) req\/s/.exec(out);
+  const req = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+  const time = /time for request:\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)/.exec(out);
+  if (!finished || !req || !time) throw new Error(`cannot parse h2load output:\n${out}`);
+  return {
+    achievedRate: Math.round(Number(finished[1])),
+    requests: Number(req[1]),
+    succeeded: Number(req[2]),
+    failed: Number(req[3]),
+    errored: Number(req[4]),
+    timeout: Number(req[5]),
+    meanUs: Math.round(toUs(time[3]!)),
+    sdUs: Math.round(toUs(time[4]!)),
+  };
+}
+
+/** Percentiles of the third column (µs until end of response) of an h2load --log-file. */
+function logPercentiles(file: string): Percentiles {
+  const h = createHistogram({ lowest: 1, highest: 120e6, figures: 3 });
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const t = Number(line.split('\t')[2]);
+    if (t > 0) h.record(Math.round(t));
+  }
+  const r = (v: number): number => Math.round(v * 10) / 10;
+  return { p50: r(h.percentile(50)), p90: r(h.percentile(90)), p99: r(h.percentile(99)), p999: r(h.percentile(99.9)), max: r(h.max), mean: r(h.mean) };
+}
+
+export async function runH2load(o: H2loadOptions): Promise<H2loadResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-h2load-'));
+  const log = join(dir, 'requests.tsv');
+  const args = [
+    '-c', String(o.clients), '-m', String(o.streams), '-t', '1',
+    '-D', String(o.durationS), `--warm-up-time=${o.warmupS}`,
+    ...(o.rate !== undefined ? ['--rps', String(o.rate / o.clients)] : []),
+    '-d', o.bodyFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers',
+    `--log-file=${log}`, o.url,
+  ];
+  try {
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(H2LOAD, args, { maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) => (err ? reject(new Error(`h2load failed: ${err.message}\n${stderr}`)) : resolve(stdout))),
+    );
+    return { rate: o.rate, ...parseH2loadSummary(out), latencyUs: logPercentiles(log) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

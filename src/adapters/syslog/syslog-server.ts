@@ -1,0 +1,161 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { SnapshotHolder } from '../../config/snapshot-holder.ts';
+import { parseAddress } from '../../net/address.ts';
+import type { OutcomeIngest } from '../../outcomes/ingest.ts';
+import type { Logger } from '../../telemetry/logger.ts';
+import type { Metrics, SyslogResult, SyslogTransport } from '../../telemetry/metrics.ts';
+import { accessLineToOutcome } from './access-line.ts';
+import { SyslogFramer } from './framer.ts';
+import { syslogPayload } from './message.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export interface SyslogOptions {
+  readonly udp?: { readonly host: string; readonly port: number };
+  readonly tcp?: { readonly host: string; readonly port: number };
+  /** Longest message kept; also the most a TCP connection buffers. */
+  readonly maxLineBytes: number;
+  readonly maxConnections: number;
+  /** Lines accepted per second over both transports (burst: one second's worth). */
+  readonly linesPerSecond: number;
+  readonly idleTimeoutMs?: number;
+}
+
+export interface SyslogDeps {
+  readonly ingest: OutcomeIngest;
+  /** Only proxies may report outcomes: a forged "failure" line could get an innocent address blocked. */
+  readonly isTrustedSource: (address: string) => boolean;
+  readonly metrics: Pick<Metrics, 'syslogLine' | 'syslogRejected' | 'syslogConnections'>;
+  readonly logger: Logger;
+  readonly nowMs: () => number;
+}
+
+export interface SyslogHandle {
+  readonly udpPort: number | undefined;
+  readonly tcpPort: number | undefined;
+  close(): Promise<void>;
+}
+
+/** Sources allowed to send outcome lines: the trusted proxies of the current snapshot (none before the first load). */
+export function trustedProxySource(holder: SnapshotHolder): (address: string) => boolean {
+  return (address) => {
+    const s = holder.current;
+    const a = parseAddress(address);
+    return s !== undefined && a !== undefined && s.isTrustedProxy(a);
+  };
+}
+
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Outcome listener for proxies without Envoy's access-log service: syslog (RFC 5424 or 3164) over UDP and TCP
+ * (octet counting or LF framing), each message one JSON access-log line (docs/proxies.md). Hostile input is
+ * counted and dropped, never thrown: lines are capped in length, TCP connections in number and buffer, and
+ * every line passes one token bucket before it is parsed.
+ */
+export async function startSyslogListener(options: SyslogOptions, deps: SyslogDeps): Promise<SyslogHandle> {
+  const { metrics, logger } = deps;
+  const bucket = new TokenBucket(options.linesPerSecond, deps.nowMs());
+  let ingestFailed = false;
+
+  const line = (transport: SyslogTransport, bytes: Buffer): void => {
+    let result: SyslogResult;
+    if (bytes.length > options.maxLineBytes) result = 'oversize';
+    else if (!bucket.take(deps.nowMs())) result = 'rate_limited';
+    else {
+      const payload = syslogPayload(bytes.toString('utf8'));
+      const report = payload === undefined ? undefined : accessLineToOutcome(payload);
+      result = report ? 'accepted' : 'malformed';
+      if (report) {
+        try {
+          deps.ingest.report(report);
+        } catch (err) {
+          if (!ingestFailed) logger.error({ err: { message: (err as Error)?.message } }, 'outcome ingest failed on a syslog line');
+          ingestFailed = true;
+        }
+      }
+    }
+    metrics.syslogLine(transport, result);
+  };
+
+  let udp: UdpSocket | undefined;
+  let tcp: Server | undefined;
+  const sockets = new Set<Socket>();
+  try {
+    if (options.udp) {
+      const u = createSocket({ type: options.udp.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: RECV_BUFFER_BYTES });
+      udp = u;
+      u.on('message', (msg, rinfo) => {
+        if (!deps.isTrustedSource(rinfo.address)) return metrics.syslogLine('udp', 'untrusted_source');
+        // One message per datagram (RFC 5426); some senders batch LF-separated lines.
+        let start = 0;
+        while (start < msg.length) {
+          let end = msg.indexOf(10, start);
+          if (end === -1) end = msg.length;
+          let stop = end;
+          if (stop > start && msg[stop - 1] === 13) stop--;
+          if (stop > start) line('udp', msg.subarray(start, stop));
+          start = end + 1;
+        }
+      });
+      await new Promise<void>((resolve, reject) => {
+        u.once('error', reject);
+        u.bind(options.udp!.port, options.udp!.host, () => {
+          u.off('error', reject);
+          u.on('error', (err) => logger.error({ err: { message: err.message } }, 'syslog UDP socket error'));
+          resolve();
+        });
+      });
+    }
+    if (options.tcp) {
+      const idle = options.idleTimeoutMs ?? 300_000;
+      tcp = createServer((socket) => {
+        if (sockets.size >= options.maxConnections) {
+          metrics.syslogRejected('limit');
+          return void socket.destroy();
+        }
+        if (!deps.isTrustedSource(socket.remoteAddress ?? '')) {
+          metrics.syslogRejected('untrusted_source');
+          return void socket.destroy();
+        }
+        sockets.add(socket);
+        metrics.syslogConnections.inc();
+        socket.once('close', () => {
+          sockets.delete(socket);
+          metrics.syslogConnections.dec();
+        });
+        socket.on('error', () => socket.destroy());
+        socket.setTimeout(idle, () => socket.destroy());
+        const framer = new SyslogFramer(options.maxLineBytes, (f) => line('tcp', f), (p) => metrics.syslogLine('tcp', p));
+        socket.on('data', (chunk: Buffer) => {
+          if (!framer.push(chunk)) socket.destroy();
+        });
+      });
+      const server = tcp;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.tcp!.port, options.tcp!.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    }
+  } catch (err) {
+    udp?.close();
+    tcp?.close();
+    throw err;
+  }
+
+  return {
+    udpPort: udp ? udp.address().port : undefined,
+    tcpPort: tcp ? (tcp.address() as AddressInfo).port : undefined,
+    close: async () => {
+      if (udp) await new Promise<void>((resolve) => udp!.close(() => resolve()));
+      if (tcp) {
+        const closed = new Promise<void>((resolve) => tcp!.close(() => resolve()));
+        for (const s of sockets) s.destroy();
+        await closed;
+      }
+    },
+  };
+}

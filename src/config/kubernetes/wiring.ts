@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Registry } from 'prom-client';
+import type { KubernetesSettings } from '../../settings.ts';
+import { KubeMetrics } from '../../telemetry/kube-metrics.ts';
+import type { Logger } from '../../telemetry/logger.ts';
+import type { ConfigSource } from '../file-source.ts';
+import { clientNodeApi, loadKubeConfig, ownNamespace } from './client.ts';
+import { KubernetesSource } from './source.ts';
+
+/** Builds the Kubernetes source from settings: in-cluster or kubeconfig, the pod's namespace unless told otherwise. */
+export function kubernetesSource(settings: KubernetesSettings, deps: { logger: Logger; registry: Registry; files?: ConfigSource; env?: NodeJS.ProcessEnv }): KubernetesSource {
+  const env = deps.env ?? process.env;
+  const kc = loadKubeConfig(settings.kubeconfig || undefined);
+  const own = ownNamespace(env, kc);
+  const namespaces = settings.namespaces === 'all' ? 'all' : settings.namespaces.length > 0 ? settings.namespaces : [own];
+  // Pod name (HOSTNAME in a pod) plus a random suffix: a restarted pod with the same name is a new candidate.
+  const identity = `${env.POD_NAME ?? env.HOSTNAME ?? hostname()}_${randomUUID().slice(0, 8)}`;
+  deps.logger.info({ cluster: kc.getCurrentCluster()?.server, namespaces, leaseNamespace: own, identity, writeStatus: settings.writeStatus }, 'kubernetes: watching');
+  return new KubernetesSource({
+    api: clientNodeApi(kc),
+    namespaces,
+    leaseNamespace: own,
+    leaseName: settings.leaseName,
+    identity,
+    writeStatus: settings.writeStatus,
+    logger: deps.logger,
+    metrics: new KubeMetrics(deps.registry),
+    reflector: { resyncMs: settings.resyncSeconds * 1000 },
+    ...(deps.files ? { files: deps.files } : {}),
+  });
+}

@@ -1,0 +1,52 @@
+import type { SignInRecords } from './records.ts';
+import type { ReplayFigures } from './replay.ts';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const pct = (x: number, d = 2): string => `${(x * 100).toFixed(d)}%`;
+
+/** Input summary: what was read, what was skipped and where. */
+export function formatInput(path: string, r: SignInRecords, maxBad = 20): string {
+  const n = r.timeMs.length;
+  const lines = [
+    `replay of ${path} (${r.format}): ${n} records${n ? `, ${iso(r.timeMs[0]!)} to ${iso(r.timeMs[n - 1]!)}` : ''}, ${r.addresses.length} distinct addresses`,
+  ];
+  if (r.outOfOrder) lines.push(`  ${r.outOfOrder} ${r.outOfOrder === 1 ? 'record was' : 'records were'} earlier than the line before (all sorted before replay)`);
+  if (r.bad.length) {
+    lines.push(`  ${r.bad.length} bad ${r.bad.length === 1 ? 'line' : 'lines'} skipped:`);
+    for (const b of r.bad.slice(0, maxBad)) lines.push(`    line ${b.line}: ${b.reason}`);
+    if (r.bad.length > maxBad) lines.push(`    … and ${r.bad.length - maxBad} more (--json lists them all)`);
+  }
+  return lines.join('\n');
+}
+
+function attacksCell(f: ReplayFigures): string {
+  if (!f.attacks.length) return 'never';
+  return f.attacks.map((a) => `${iso(a.startMs).slice(11, 19)}–${a.endMs === null ? 'still on' : iso(a.endMs).slice(11, 19)}`).join(', ');
+}
+
+/** The comparison across settings, as a Markdown table. */
+export function formatComparison(all: readonly ReplayFigures[], selected: number): string {
+  const rows = [
+    '| Setting | Sources blocked (HIGH) | Attempts denied | Successful sign-ins denied (false positives) | Sources with a denied success | Failures denied | Org Under Attack (UTC) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  all.forEach((f, i) => {
+    const attempts = f.records ? pct(f.denied / f.records) : '—';
+    rows.push(`| ${i === selected ? `**${f.setting}**` : f.setting} | ${f.sourcesBlocked} (${f.sourcesBlockedHigh}) | ${f.denied} (${attempts}) | ${f.successesDenied} of ${f.successes} (${pct(f.falsePositiveShare, 3)}) | ${f.sourcesWithDeniedSuccess} | ${f.failuresDenied} | ${attacksCell(f)} |`);
+  });
+  return rows.join('\n');
+}
+
+/** Blocked sources of one setting, by first block time. */
+export function formatBlocked(f: ReplayFigures, max = 50): string {
+  if (!f.blocked.length) return `${f.setting}: no source would have been blocked.`;
+  const lines = [
+    `${f.setting}: ${f.blocked.length} sources blocked${f.blocked.length > max ? ` (first ${max}; --json lists all)` : ''}`,
+    `  ${'source'.padEnd(28)} ${'first block (UTC)'.padEnd(24)} ${'level'.padEnd(6)} ${'let through'.padStart(11)} ${'denied'.padStart(7)} ${'ok denied'.padStart(9)}  reasons`,
+  ];
+  for (const b of f.blocked.slice(0, max)) {
+    const reasons = Object.entries(b.reasons).map(([r, l]) => `${r}=${l}`).join(', ');
+    lines.push(`  ${b.source.padEnd(28)} ${iso(b.firstBlockMs).padEnd(24)} ${b.firstBlockLevel.padEnd(6)} ${String(b.allowedBeforeBlock).padStart(11)} ${String(b.denied).padStart(7)} ${String(b.successesDenied).padStart(9)}  ${reasons}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,67 @@
+import type { AttemptFacts, DetectionEngine, Outcome, OutcomeFacts, Verdict } from '../detect/engine.ts';
+import type { IpKey } from '../detect/ip-key.ts';
+import type { AttackTransition, OrgAttackDetector, OrgOutcomeFacts } from '../detect/org-attack.ts';
+
+/** What a store tells the service about; each block and each transition is reported once, cluster-wide. */
+export interface StoreListener {
+  blockStarted(key: IpKey, clientText: string | undefined, verdict: Verdict): void;
+  attack(t: AttackTransition): void;
+}
+
+export const STORE_MODES = ['memory', 'redis'] as const;
+export type StoreMode = (typeof STORE_MODES)[number];
+
+export interface StoreHealth {
+  readonly mode: StoreMode;
+  /** Shared state unreachable: deciding and counting on local state only. */
+  readonly degraded: boolean;
+  /** Since when (ms), 0 when not degraded. */
+  readonly degradedSinceMs: number;
+  /** One line for /readyz and logs. */
+  readonly detail: string;
+  /** Events counted locally, waiting to be replayed into the shared store. */
+  readonly buffered: number;
+}
+
+/** Cumulative numbers a shared store keeps; the memory store has none. */
+export interface StoreCounters {
+  /** Script calls sent (record batches, one per client per flush). */
+  readonly calls: number;
+  /** Rows (blocks, level changes) received from other replicas. */
+  readonly received: number;
+  readonly scriptReloads: number;
+  readonly outages: number;
+  readonly replayed: number;
+  /** Events that may be missing from the shared state: timed-out writes, org counts too old to send. */
+  readonly lost: number;
+  /** Events dropped from a full outage buffer. */
+  readonly dropped: number;
+}
+
+/**
+ * Where the detectors keep their state. `engine` and `org` are always the local view: the Check path reads
+ * only them (never I/O), so a shared store must keep them up to date. Writes are fire-and-forget; their
+ * consequences (blocks, attack transitions) come back through the listener, possibly later.
+ */
+export interface DetectorStore {
+  readonly mode: StoreMode;
+  readonly engine: DetectionEngine;
+  readonly org: OrgAttackDetector;
+  setListener(listener: StoreListener): void;
+  /** Policy action Block (true) or None/Audit (false). */
+  setBlocking(enabled: boolean): void;
+  recordAttempt(key: IpKey, facts: AttemptFacts, clientText: string | undefined): void;
+  recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts, clientText: string | undefined): void;
+  /** One sign-in outcome for Org Under Attack. */
+  recordOrgOutcome(outcome: Outcome, facts: OrgOutcomeFacts, nowMs: number): void;
+  /** From one shared 1 s interval: closes attack buckets, sweeps, retries the shared store. */
+  tick(nowMs: number): void;
+  /** Brings the local view of one key up to date (admin endpoint); never rejects. */
+  refresh(key: IpKey): Promise<void>;
+  health(): StoreHealth;
+  /** Cumulative counts for metrics; undefined for the memory store. */
+  counters(): StoreCounters | undefined;
+  /** Resolves when every write issued so far has been answered (tests, shutdown). */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}

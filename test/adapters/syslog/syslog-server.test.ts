@@ -1,0 +1,103 @@
+import { createSocket } from 'node:dgram';
+import { connect, type Socket } from 'node:net';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startSyslogListener, type SyslogHandle, type SyslogOptions } from '../../../src/adapters/syslog/syslog-server.ts';
+import { SnapshotHolder } from '../../../src/config/snapshot-holder.ts';
+import type { OutcomeReport } from '../../../src/outcomes/outcome.ts';
+import { Metrics } from '../../../src/telemetry/metrics.ts';
+import { eventually } from '../../helpers/portcullis.ts';
+
+const line = (id: string, status = 401) => `<190>Jan  7 10:00:00 web-1 nginx: {"request_id":"${id}","peer":"10.0.1.5","xff":"198.51.100.7","method":"POST","uri":"/login","host":"a","status":${status},"result":""}`;
+
+let handle: SyslogHandle | undefined;
+const sockets: Socket[] = [];
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await handle?.close();
+  handle = undefined;
+});
+
+async function start(overrides: Partial<SyslogOptions> = {}, trusted: (a: string) => boolean = () => true) {
+  const reports: OutcomeReport[] = [];
+  const metrics = new Metrics(new SnapshotHolder(), { processMetrics: false });
+  handle = await startSyslogListener(
+    { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, maxLineBytes: 4096, maxConnections: 4, linesPerSecond: 1000, ...overrides },
+    { ingest: { report: (r) => reports.push(r) }, isTrustedSource: trusted, metrics, logger: pino({ level: 'silent' }), nowMs: Date.now },
+  );
+  const count = async (transport: string, result: string) => {
+    const text = await metrics.registry.metrics();
+    const m = new RegExp(`^portcullis_syslog_lines_total\\{transport="${transport}",result="${result}"\\} (\\d+)`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  return { reports, metrics, count };
+}
+
+function udpSend(port: number, messages: Array<string | Buffer>): Promise<void> {
+  const s = createSocket('udp4');
+  return new Promise((resolve) => {
+    let left = messages.length;
+    for (const m of messages) s.send(m, port, '127.0.0.1', () => { if (--left === 0) { s.close(); resolve(); } });
+  });
+}
+
+async function tcpOpen(port: number): Promise<Socket> {
+  const s = connect(port, '127.0.0.1');
+  sockets.push(s);
+  s.on('error', () => undefined);
+  await new Promise((r) => s.once('connect', r));
+  return s;
+}
+
+describe('syslog outcome listener', () => {
+  it('delivers UDP and TCP (both framings) lines to the ingest', async () => {
+    const { reports, count } = await start();
+    await udpSend(handle!.udpPort!, [line('u1'), `${line('u2')}\n${line('u3')}\n`]);
+    const tcp = await tcpOpen(handle!.tcpPort!);
+    const counted = line('t2');
+    tcp.write(`${line('t1')}\n${Buffer.byteLength(counted)} ${counted}`);
+    await eventually(() => reports.length === 5);
+    expect(reports.map((r) => r.requestId).sort()).toEqual(['t1', 't2', 'u1', 'u2', 'u3']);
+    expect(reports[0]).toMatchObject({ method: 'POST', path: '/login', status: 401, clientIp: '10.0.1.5', forwardedFor: '198.51.100.7' });
+    expect(await count('udp', 'accepted')).toBe(3);
+    expect(await count('tcp', 'accepted')).toBe(2);
+  });
+
+  it('counts and drops malformed, hostile and oversize lines without stalling', async () => {
+    const { reports, count } = await start({ maxLineBytes: 512 });
+    await udpSend(handle!.udpPort!, ['garbage', '<13>x {not json', Buffer.from([0xff, 0xfe, 0x00, 0x7b]), line('big').padEnd(2000, ' '), line('ok')]);
+    const tcp = await tcpOpen(handle!.tcpPort!);
+    tcp.write(`{"status":\n${'z'.repeat(5000)}\n${line('ok2')}\n`);
+    await eventually(() => reports.length === 2);
+    expect(await count('udp', 'malformed')).toBe(3);
+    expect(await count('udp', 'oversize')).toBe(1);
+    expect(await count('tcp', 'malformed')).toBe(1);
+    expect(await count('tcp', 'oversize')).toBe(1);
+  });
+
+  it('bounds a flood: the token bucket drops the excess, connections are capped', async () => {
+    const { reports, count } = await start({ linesPerSecond: 50 });
+    const tcp = await tcpOpen(handle!.tcpPort!);
+    tcp.write(Array.from({ length: 500 }, (_, i) => line(`f${i}`)).join('\n') + '\n');
+    await eventually(async () => (await count('tcp', 'accepted')) + (await count('tcp', 'rate_limited')) === 500);
+    expect(reports.length).toBeLessThanOrEqual(55);
+    expect(await count('tcp', 'rate_limited')).toBeGreaterThanOrEqual(445);
+
+    for (let i = 0; i < 3; i++) await tcpOpen(handle!.tcpPort!); // 4 open now: the cap
+    const refused = connect(handle!.tcpPort!, '127.0.0.1');
+    sockets.push(refused);
+    refused.on('error', () => undefined);
+    await new Promise((r) => refused.once('close', r));
+  });
+
+  it('takes outcomes only from trusted proxies', async () => {
+    const { reports, count } = await start({}, () => false);
+    await udpSend(handle!.udpPort!, [line('x')]);
+    await eventually(async () => (await count('udp', 'untrusted_source')) === 1);
+    const tcp = connect(handle!.tcpPort!, '127.0.0.1');
+    sockets.push(tcp);
+    tcp.on('error', () => undefined);
+    await new Promise((r) => tcp.once('close', r));
+    expect(reports).toEqual([]);
+  });
+});

@@ -1,0 +1,169 @@
+// Three Portcullis processes sharing one Redis behave like one: an attack spread round-robin over them is blocked
+// at the same attempt as against a single process, a block made through one is enforced by the others within a
+// second, and Org Under Attack is declared once. Real Check and access-log gRPC streams, a real redis-server.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AlsClient, alsEntry } from '../helpers/als-client.ts';
+import { envoyCheckRequest } from '../helpers/envoy-request.ts';
+import { AuthzClient, headerValue } from '../helpers/grpc-client.ts';
+import { eventually } from '../helpers/portcullis.ts';
+import { startProcessInstance, type ProcessInstance } from '../helpers/portcullis-process.ts';
+import { redisAvailable, startRedisServer, type RedisServer } from '../helpers/redis.ts';
+
+const POLICY = `
+apiVersion: portcullis.dev/v1alpha1
+kind: IPZone
+metadata: { name: lb }
+spec: { usage: Policy, proxies: [10.0.0.0/16] }
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: ThreatPolicy
+metadata: { name: default }
+spec:
+  action: Block
+  signIn:
+    routes: [{ path: { exact: /login }, methods: [POST] }]
+  orgUnderAttack: { enabled: true }
+`;
+const T = Date.UTC(2026, 10, 28, 12);
+/** Absent until the first failure (read as 0). */
+const FAILURES = 'portcullis_outcomes_total{result="failure"}';
+
+interface Replica {
+  readonly p: ProcessInstance;
+  readonly authz: AuthzClient;
+  readonly als: AlsClient;
+}
+
+let redis: RedisServer;
+let group: Replica[] = [];
+beforeAll(async () => {
+  if (redisAvailable()) redis = await startRedisServer();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+afterEach(async () => {
+  for (const r of group) {
+    r.authz.close();
+    r.als.close();
+  }
+  await Promise.all(group.map((r) => r.p.stop()));
+  group = [];
+});
+
+async function start(n: number, flags: Record<string, string>): Promise<Replica[]> {
+  const ps = await Promise.all(Array.from({ length: n }, () => startProcessInstance({ 'p.yaml': POLICY }, { 'username-key': 'k'.repeat(32), ...flags }, T)));
+  group = ps.map((p) => ({ p, authz: new AuthzClient(p.grpcTarget), als: new AlsClient(p.grpcTarget) }));
+  return group;
+}
+
+const redisFlags = (): Record<string, string> => ({ 'redis-url': redis.url, 'redis-key-prefix': `it${Math.random().toString(36).slice(2, 8)}:` });
+let seq = 0;
+
+/** Check, then (if allowed) the app's answer on the access log, as Envoy carries one sign-in. */
+async function signIn(r: Replica, client: string, username: string, status: number) {
+  const requestId = `req-${++seq}`;
+  const res = await r.authz.check(envoyCheckRequest({
+    peer: '10.0.0.5',
+    body: `username=${encodeURIComponent(username)}&password=x`,
+    headers: { 'x-forwarded-for': client, 'x-request-id': requestId, 'content-type': 'application/x-www-form-urlencoded' },
+  }));
+  const denied = res.status?.code !== 0;
+  r.als.send([alsEntry({ requestId, status: denied ? 403 : status, xff: client, deniedByExtAuthz: denied })]);
+  return res;
+}
+
+/** Waits until every replica has the outcomes it was sent, every write is answered and every published row is in. */
+async function settle(rs: Replica[], failures: number[]): Promise<void> {
+  await Promise.all(rs.map((r, i) => eventually(async () => ((await r.p.metric(FAILURES)) || 0) === failures[i]!, 15_000)));
+  for (let pass = 0; pass < 2; pass++) for (const r of rs) await r.p.settled();
+}
+
+/** The same brute force as test/integration/threat-detection.test.ts, spread round-robin: failures at 429 and at 403. */
+async function bruteForce(rs: Replica[]): Promise<{ rateLimitedAt: number; blockedAt: number }> {
+  const attacker = '198.18.7.7';
+  const perReplica = rs.map(() => 0);
+  let failures = 0;
+  let rateLimitedAt = 0;
+  for (let i = 0; i < 40; i++) {
+    const r = rs[i % rs.length]!;
+    const res = await signIn(r, attacker, `user${i}@example.com`, 401);
+    if (res.deniedResponse?.status?.code === 'Forbidden') return { rateLimitedAt, blockedAt: failures };
+    if (res.status?.code !== 0) {
+      rateLimitedAt ||= failures;
+      const wait = Number(headerValue(res, 'retry-after')) * 1000;
+      await Promise.all(rs.map((x) => x.p.advance(wait)));
+      continue;
+    }
+    failures++;
+    perReplica[i % rs.length]!++;
+    await settle(rs, perReplica);
+    await Promise.all(rs.map((x) => x.p.advance(failures < 5 ? 1000 : 5000)));
+  }
+  throw new Error('never blocked');
+}
+
+describe.runIf(redisAvailable())('three replicas sharing one Redis', () => {
+  it('block an attack spread round-robin at the same attempt as one process does', { timeout: 90_000 }, async () => {
+    const single = await bruteForce(await start(1, {}));
+    expect(single.rateLimitedAt).toBe(5);
+    expect(single.blockedAt).toBeGreaterThanOrEqual(10);
+    await Promise.all(group.map((r) => r.p.stop()));
+    group = [];
+    const three = await bruteForce(await start(3, redisFlags()));
+    expect(three).toEqual(single);
+    // One event per block cluster-wide, from the replica whose write made it.
+    const events = (await Promise.all(group.map((r) => r.p.events()))).flat();
+    const blocks = events.filter((e) => e.eventType === 'security.threat.detected' && e.debugContext.debugData.blockedUntil);
+    expect(blocks.filter((e) => e.outcome.result === 'DENY')).toHaveLength(1);
+  });
+
+  it('enforce a block made through one replica on the others within a second', { timeout: 60_000 }, async () => {
+    const rs = await start(3, redisFlags());
+    const [a, b, c] = rs as [Replica, Replica, Replica];
+    const attacker = '198.18.9.9';
+    for (let i = 0; i < 4; i++) {
+      await signIn(a, attacker, 'alice@example.com', 401);
+      await settle([a], [i + 1]);
+    }
+    // The 5th failure in 10 s, through A only: B and C must refuse the attacker from then on.
+    const t0 = performance.now();
+    await signIn(a, attacker, 'alice@example.com', 401);
+    // Checks only (no outcomes), back to back, on B and C at once.
+    const seen = await Promise.all([b, c].map(async (other) => {
+      while (performance.now() - t0 < 1000) {
+        const res = await other.authz.check(envoyCheckRequest({ peer: '10.0.0.5', headers: { 'x-forwarded-for': attacker } }));
+        if (res.status?.code !== 0) return performance.now() - t0;
+      }
+      return Infinity;
+    }));
+    console.log(`block propagation (ALS entry to A -> denied by B, C): ${seen.map((ms) => ms.toFixed(1)).join(' ms, ')} ms`);
+    expect(Math.max(...seen)).toBeLessThan(1000);
+    expect(await b.p.metric('portcullis_store_rows_received_total')).toBeGreaterThan(0);
+  });
+
+  it('declare Org Under Attack once, cluster-wide, from outcomes spread over the replicas', { timeout: 120_000 }, async () => {
+    const rs = await start(3, redisFlags());
+    const sent = rs.map(() => 0);
+    let ip = 0;
+    const bucket = async (failuresPerReplica: number): Promise<void> => {
+      rs.forEach((r, i) => {
+        const entries = [];
+        for (let k = 0; k < failuresPerReplica; k++) entries.push(alsEntry({ status: 401, xff: `198.19.${++ip >> 8 & 255}.${ip & 255}` }));
+        for (let k = 0; k < 20; k++) entries.push(alsEntry({ status: 200, xff: `203.0.113.${k}` }));
+        r.als.send(entries);
+        sent[i]! += failuresPerReplica;
+      });
+      await Promise.all(rs.map((r, i) => eventually(async () => ((await r.p.metric(FAILURES)) || 0) === sent[i]!, 15_000)));
+      await Promise.all(rs.map((r) => r.p.advance(10_000)));
+      for (const r of rs) await r.p.tick();
+    };
+    for (let b = 0; b < 64; b++) await bucket(3);
+    for (let b = 0; b < 5; b++) await bucket(40);
+    for (const r of rs) await r.p.tick();
+    const events = await Promise.all(rs.map((r) => r.p.events()));
+    const starts = events.map((es) => es.filter((e) => e.eventType === 'security.attack.start').length);
+    expect(starts.reduce((x, y) => x + y)).toBe(1);
+    for (const r of rs) expect(await r.p.metric('portcullis_org_under_attack')).toBe(1);
+  });
+});

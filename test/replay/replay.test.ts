@@ -1,0 +1,147 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { run } from '../../src/cli/replay.ts';
+import { PortcullisError } from '../../src/errors.ts';
+import { readRecords, RecordReader, splitCsv } from '../../src/replay/records.ts';
+import { replay } from '../../src/replay/replay.ts';
+import { comparisonSettings, parseOverride, parseVariant, profile, withOverrides } from '../../src/replay/settings.ts';
+
+// The fixtures hold the same sign-ins (2026-03-02, UTC) in both formats, plus five malformed lines each:
+// - ordinary users on 203.0.113.10-13, one typo (dave), one username with a comma (quoted in the CSV);
+// - an office NAT 192.0.2.50: 12 users, one typo, all succeeding;
+// - 198.51.100.7: 12 failures on one account 5 s apart from 09:01:00, and a colleague's success at 09:01:52;
+// - 2001:db8:1:2::a1-a8: 8 failures 1 s apart from 09:02:00, a new address each time in one /64;
+// - 198.18.0.9: 6 unknown usernames 30 s apart from 09:04:00.
+const CSV = 'test/fixtures/replay/signins.csv';
+const JSONL = 'test/fixtures/replay/signins.jsonl';
+const at = (hms: string) => Date.parse(`2026-03-02T${hms}Z`);
+// A fixed hash key: the username sketches (spray counts) are then the same on every run.
+const KEY = Buffer.alloc(32, 7);
+const read = (path: string) => readRecords(path, path.endsWith('.csv') ? 'csv' : 'jsonl', KEY);
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('reading recorded sign-ins', () => {
+  it('CSV: header, quoting, comments and blank lines; bad lines counted with their line numbers', async () => {
+    const r = await readRecords(CSV, 'csv');
+    expect(r.timeMs).toHaveLength(45);
+    expect(r.bad).toEqual([
+      { line: 10, reason: 'time: expected ISO 8601 (2026-03-02T08:00:00Z) or epoch milliseconds' },
+      { line: 19, reason: 'ip: not an IP address' },
+      { line: 26, reason: 'success: expected true, false or unknown_user' },
+      { line: 33, reason: 'expected 4 fields (time,ip,username,success), got 2' },
+      { line: 40, reason: 'unterminated quoted field' },
+    ]);
+    expect(r.outOfOrder).toBe(1);
+    expect([...r.timeMs].sort((a, b) => a - b)).toEqual(r.timeMs); // sorted for the replay
+    expect(r.timeMs[0]).toBe(at('09:00:00'));
+  });
+
+  it('JSONL: epoch ms or ISO times, booleans or unknown_user; bad lines never fatal', async () => {
+    const r = await readRecords(JSONL, 'jsonl');
+    expect(r.timeMs).toHaveLength(45);
+    expect(r.bad.map((b) => b.line)).toEqual([8, 16, 23, 30, 37]);
+    expect(r.bad.map((b) => b.reason)).toEqual([
+      'time: looks like epoch seconds; expected epoch milliseconds',
+      'not valid JSON',
+      'expected a JSON object',
+      'ip: not an IP address',
+      'success: expected true, false or unknown_user',
+    ]);
+  });
+
+  it('a CSV header may reorder the columns; usernames are keyed hashes only', () => {
+    const reader = new RecordReader('csv');
+    reader.line('success,username,ip,time', 1);
+    reader.line('unknown_user,alice@example.com,192.0.2.1,1772442000000', 2);
+    reader.line('true,,192.0.2.1,1772442001000', 3);
+    const r = reader.finish();
+    expect(r.result).toEqual([2, 0]);
+    expect(r.user[0]).toBeGreaterThanOrEqual(0);
+    expect(r.user[1]).toBe(-1);
+    expect(JSON.stringify(r)).not.toContain('alice');
+  });
+
+  it('splits CSV lines with RFC 4180 quotes', () => {
+    expect(splitCsv('a,"b, c","d ""e""",')).toEqual(['a', 'b, c', 'd "e"', '']);
+    expect(splitCsv('"open')).toBeUndefined();
+    expect(splitCsv('"x"y,z')).toBeUndefined();
+  });
+});
+
+describe('replaying through the detectors', () => {
+  it('default thresholds: what would have been blocked, and the successful sign-in it would have cost', async () => {
+    const f = replay(await read(CSV), profile('default'));
+    expect(f.blocked.map((b) => b.source)).toEqual(['198.51.100.7', '2001:db8:1:2::/64', '198.18.0.9']);
+    const [brute, v6, spray] = f.blocked;
+    // Per account: the 7th failure on one account is MEDIUM (a 60 s 429); the next 5 guesses and a colleague are denied.
+    expect(brute).toMatchObject({ firstBlockMs: at('09:01:30'), firstBlockLevel: 'MEDIUM', allowedBeforeBlock: 7, denied: 6, successesDenied: 1 });
+    expect(brute!.reasons).toMatchObject({ account_targeted: 'MEDIUM' });
+    // Rotating inside one /64 is one source: 5 failures in 10 s (CrowdSec) rate-limits it.
+    expect(v6).toMatchObject({ firstBlockMs: at('09:02:04'), allowedBeforeBlock: 5, denied: 3 });
+    expect(v6!.reasons).toMatchObject({ brute_force: 'MEDIUM' });
+    expect(spray).toMatchObject({ firstBlockMs: at('09:06:00'), allowedBeforeBlock: 5, denied: 1 });
+    expect(spray!.reasons).toMatchObject({ unknown_user_spray: 'MEDIUM' });
+    // The office NAT is not blocked; the colleague behind the brute-forcing IP is the one false positive.
+    expect(f).toMatchObject({ records: 45, successes: 17, successesDenied: 1, sourcesWithDeniedSuccess: 1, denied: 9 + 1, sourcesBlocked: 3, sourcesBlockedHigh: 0 });
+    expect(f.falsePositiveShare).toBeCloseTo(1 / 17);
+    expect(f.attacks).toEqual([]);
+  });
+
+  it('CSV and JSONL of the same sign-ins give the same figures', async () => {
+    const a = replay(await read(CSV), profile('default'));
+    const b = replay(await read(JSONL), profile('default'));
+    expect(b).toEqual({ ...a });
+  });
+
+  it('each --set override changes what is blocked, compared side by side', async () => {
+    const records = await read(CSV);
+    const { settings, selected } = comparisonSettings('default', [parseVariant('accountTargeted.medium=0'), parseVariant('bruteForceShort.medium=6')]);
+    expect(settings.map((s) => s.name)).toEqual(['default', 'aggressive', 'default + accountTargeted.medium=0', 'default + bruteForceShort.medium=6', 'default + all 2 --set']);
+    expect(selected).toBe(4);
+    const [, aggressive, noAccount, , both] = settings.map((s) => replay(records, s));
+    // Without the per-account MEDIUM, 198.51.100.7 is caught one failure later by AWS WAF's 8 in 10 min.
+    expect(noAccount!.blocked[0]).toMatchObject({ source: '198.51.100.7', firstBlockMs: at('09:01:35'), allowedBeforeBlock: 8 });
+    expect(noAccount!.blocked[0]!.reasons).toMatchObject({ brute_force: 'MEDIUM' });
+    // With CrowdSec's 5-in-10-s raised to 6, the /64 gets one more guess through.
+    expect(both!.blocked.find((b) => b.source === '2001:db8:1:2::/64')).toMatchObject({ firstBlockMs: at('09:02:05'), allowedBeforeBlock: 6, denied: 2 });
+    // The aggressive profile blocks more (and the first HIGH).
+    expect(aggressive!.denied).toBeGreaterThan(10);
+    expect(aggressive!.sourcesBlockedHigh).toBeGreaterThan(0);
+  });
+
+  it('rejects overrides that name no field or make the thresholds invalid', () => {
+    const usage = (fn: () => unknown) => expect(fn).toThrow(PortcullisError);
+    usage(() => parseOverride('bruteForce.hihg=20'));
+    usage(() => parseOverride('bruteForce.high'));
+    usage(() => parseOverride('bruteForce.high=lots'));
+    usage(() => parseOverride('bruteForce.high=20s'));
+    usage(() => withOverrides(profile('default'), [parseOverride('bruteForce.low=30')], 'x')); // low > medium
+    usage(() => withOverrides(profile('default'), parseVariant('bruteForceLong.high=40'), 'x')); // medium 60 > high
+    expect(withOverrides(profile('default'), parseVariant('bruteForceLong.medium=30, bruteForceLong.high=40'), 'x').thresholds.bruteForceLong).toMatchObject({ low: 30, medium: 30, high: 40 });
+    usage(() => withOverrides(profile('default'), [parseOverride('org.bucketMs=10')], 'x'));
+    const win = withOverrides(profile('default'), [parseOverride('accountTargeted.windowMs=12h')], 'x');
+    expect(win.thresholds.accountTargeted.windowMs).toBe(43_200_000);
+    expect(win.aggressive.accountTargeted.windowMs).toBe(43_200_000); // windows are shared by both profiles
+    const aggr = withOverrides(profile('default'), [parseOverride('aggressive.bruteForce.high=6')], 'x');
+    expect(aggr.thresholds.bruteForce.high).toBe(11);
+    expect(aggr.aggressive.bruteForce.high).toBe(6);
+    expect(withOverrides(profile('default'), [parseOverride('org.minFailures=5')], 'x').org).toEqual({ minFailures: 5 });
+  });
+
+  it('the command prints the comparison and the blocked sources, never a username', async () => {
+    let out = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
+    expect(await run([CSV, '--set', 'bruteForce.high=20'])).toBe(0);
+    expect(out).toContain('5 bad lines skipped');
+    expect(out).toContain('line 40: unterminated quoted field');
+    expect(out).toContain('| **default + bruteForce.high=20** |');
+    expect(out).toMatch(/198\.51\.100\.7\s+2026-03-02T09:01:30\.000Z MEDIUM/);
+    expect(out).not.toMatch(/@example\.com|alice|bob|carol|nobody/);
+    out = '';
+    expect(await run([JSONL, '--json'])).toBe(0);
+    const doc = JSON.parse(out);
+    expect(doc.input.badLines).toHaveLength(5);
+    expect(doc.settings[0].blocked[0]).toMatchObject({ source: '198.51.100.7', firstBlock: '2026-03-02T09:01:30.000Z' });
+    expect(out).not.toMatch(/@example\.com/);
+  });
+});

@@ -1,0 +1,72 @@
+// The Redis store must decide exactly as the in-memory engine does: same counters, levels, blocks and
+// escalation, because its Lua scripts keep the engine's own row and blocks are decided by the engine's rules.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/detect/clock.ts';
+import { DetectionEngine, type Outcome } from '../../src/detect/engine.ts';
+import { OrgAttackDetector } from '../../src/detect/org-attack.ts';
+import { Redis } from 'ioredis';
+import { RedisKeys } from '../../src/store/redis/keys.ts';
+import { RedisStore } from '../../src/store/redis/store.ts';
+import { IP, IP2, rng, T0, v4 } from '../detect/helpers.ts';
+import { redisAvailable, redisStoreSettings, startRedisServer, type RedisServer } from '../helpers/redis.ts';
+
+let server: RedisServer;
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+type Step = { kind: 'attempt' } | { kind: 'outcome'; outcome: Outcome; unknownUser: boolean };
+
+describe.runIf(redisAvailable())('Redis store parity with the in-memory engine', () => {
+  it('gives identical counters, levels and blocks over a random attack-and-noise sequence', async () => {
+    const clock = new ManualClock(T0);
+    const memory = new DetectionEngine({ clock, blocking: true });
+    const engine = new DetectionEngine({ clock, blocking: true });
+    const settings = redisStoreSettings([server.url]);
+    const store = new RedisStore({ settings, engine, org: new OrgAttackDetector({ clock }), clock });
+    await store.start();
+    const memBlocks: string[] = [];
+    const redisBlocks: string[] = [];
+    store.setListener({ blockStarted: (k, _c, v) => redisBlocks.push(`${k}:${v.blockLevel}:${v.blockedUntilMs}`), attack: () => undefined });
+    const keys = [IP, IP2, v4(198, 18, 0, 1), v4(198, 18, 0, 2)];
+    const rand = rng(42);
+    try {
+      for (let i = 0; i < 1500; i++) {
+        const r = rand();
+        clock.advance(r < 0.01 ? 20 * 60_000 : r < 0.03 ? 3 * 60_000 : Math.floor(rand() * 1500));
+        const key = keys[Math.floor(rand() * keys.length)]!;
+        const usernameHash = rand() < 0.9 ? (Math.floor(rand() * 14) * 0x9e3779b1) >>> 0 : undefined;
+        const x = rand();
+        const step: Step = x < 0.35 ? { kind: 'attempt' } : { kind: 'outcome', outcome: x < 0.85 ? 'failure' : x < 0.97 ? 'success' : 'unknown', unknownUser: rand() < 0.2 };
+        const now = clock.nowMs();
+        const blocked = memory.evaluate(key, now).blockedUntilMs > now;
+        expect(engine.evaluate(key, now).blockedUntilMs > now, `step ${i}: blocked state`).toBe(blocked);
+        // Recorded even while blocked (outcomes of requests let through earlier), to exercise MEDIUM -> HIGH.
+        const res = step.kind === 'attempt'
+          ? memory.recordAttempt(key, { usernameHash })
+          : memory.recordOutcome(key, step.outcome, { usernameHash, unknownUser: step.unknownUser });
+        if (res.newlyBlocked) memBlocks.push(`${key}:${res.verdict.blockLevel}:${res.verdict.blockedUntilMs}`);
+        if (step.kind === 'attempt') store.recordAttempt(key, { usernameHash }, undefined);
+        else store.recordOutcome(key, step.outcome, { usernameHash, unknownUser: step.unknownUser }, undefined);
+        await store.settled();
+        expect(engine.inspect(key, now), `step ${i}`).toEqual(memory.inspect(key, now));
+      }
+      expect(redisBlocks).toEqual(memBlocks);
+      expect(memBlocks.filter((b) => b.includes('HIGH')).length).toBeGreaterThan(2);
+      expect(store.health().degraded).toBe(false);
+      // The rows in Redis are the memory engine's rows byte for byte (the local view is only a copy).
+      const redis = new Redis(server.port, '127.0.0.1');
+      try {
+        const rows = await Promise.all(keys.map((k) => redis.getBuffer(new RedisKeys(settings.keyPrefix).row(k))));
+        rows.forEach((row, i) => expect(new Uint8Array(row!), `key ${i}`).toEqual(memory.exportRow(keys[i]!)));
+      } finally {
+        redis.disconnect();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
