@@ -40,6 +40,7 @@ test/deploy/fixtures/consumer-chart is a working example; docs/deploy.md has the
       valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
     {{- if eq $v.config.source "kubernetes" }}
     # Watch the portcullis.dev objects of this namespace as well as the mounted files; lead with this Lease.
+    - { name: PORTCULLIS_CONFIG_SOURCE, value: kubernetes }
     - name: PORTCULLIS_KUBE_NAMESPACES
       valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
     - { name: PORTCULLIS_KUBE_LEASE_NAME, value: {{ include "portcullis.fullname" $root | quote }} }
