@@ -272,6 +272,15 @@ export class DetectionEngine {
     return { expectUntilSec: t.blockedUntilSec(id), expectFlags: t.flags(id) & ~T.F_BLOCK_COUNTED, untilSec: this.planUntil, flags: this.planFlags };
   }
 
+  /** Calls fn for every key with an active block (a full scan: for a store reconciling after an outage). */
+  forEachActiveBlock(fn: (key: IpKey, row: Uint8Array) => void, nowMs?: number): void {
+    const now = nowMs ?? this.clock.nowMs();
+    const t = this.table;
+    for (let id = 0; id < t.index.size; id++) {
+      if (t.blockedUntilSec(id) * 1000 > now) fn(t.index.keys[id]!, t.readRow(id, new Uint8Array(T.ROW_BYTES)));
+    }
+  }
+
   /** Keeps activeBlockCount in step with a row written from outside. */
   private recount(id: number, now: number): void {
     const t = this.table;

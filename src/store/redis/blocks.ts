@@ -54,18 +54,20 @@ export class BlockChannel {
     return Promise.all(ops);
   }
 
-  /** Loads every active block from the index. */
-  async resync(): Promise<number> {
+  /** Loads every active block from the index; returns the keys it holds. */
+  async resync(): Promise<Set<number>> {
     const nowSec = Math.floor(this.nowMs() / 1000);
     const flat = await this.client.zrangebyscore(this.keys.blocks, nowSec * 4 + 4, '+inf', 'WITHSCORES');
     const now = this.nowMs();
+    const keys = new Set<number>();
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const key = Number(flat[i]);
       const score = Number(flat[i + 1]);
       if (!Number.isFinite(key) || !Number.isFinite(score)) continue;
+      keys.add(key);
       this.engine.loadBlock(key, Math.floor(score / 4) * 1000, score % 4 === 3 ? 'HIGH' : 'MEDIUM', now);
     }
-    return flat.length / 2;
+    return keys;
   }
 
   /** Drops ended blocks from the index (any replica may; it is idempotent). */

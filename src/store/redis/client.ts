@@ -123,8 +123,8 @@ export function isTimeout(err: unknown): boolean {
 }
 
 interface BufferScripting {
-  evalshaBuffer(sha: string, numKeys: number, ...rest: (string | number)[]): Promise<unknown>;
-  evalBuffer(script: string, numKeys: number, ...rest: (string | number)[]): Promise<unknown>;
+  evalshaBuffer(sha: string, numKeys: number, ...rest: (string | number | Buffer)[]): Promise<unknown>;
+  evalBuffer(script: string, numKeys: number, ...rest: (string | number | Buffer)[]): Promise<unknown>;
 }
 
 /**
@@ -148,7 +148,7 @@ export class ScriptRunner {
     return this.#loading;
   }
 
-  async run(name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(name: ScriptName, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
     // The Buffer variants exist for every command but are not all typed; call() breaks under auto-pipelining.
     const c = this.client as unknown as BufferScripting;
     try {

@@ -124,6 +124,29 @@ redis.call('SET', KEYS[1], out, 'EX', ttl(u, b, tonumber(ARGV[5]), tonumber(ARGV
 return {1, out}
 `;
 
+/**
+ * share: a block this replica holds and Redis lacks (made during an outage, or Redis lost its data). KEYS: row.
+ * ARGV: the local row, idle (s), offence memory (s), caller's now (s). A missing row becomes the local one;
+ * otherwise the stored counters stay and the block (until, level, offences) is taken if it ends later.
+ * Returns {1, row} when changed, {0, row} when Redis already had a block as long.
+ */
+export const SHARE_LUA = `${ROW_LIB}
+local mu, mb = parse(ARGV[1])
+local s = redis.call('GET', KEYS[1])
+local u, b
+if s then
+  u, b = parse(s)
+  if mu[2] <= u[2] then return {0, s} end
+  u[2] = mu[2]
+  b[15] = bit.bor(bit.band(mb[15], 63), bit.band(bit.bor(b[15], mb[15]), 64))
+else
+  u, b = mu, mb
+end
+local out = pack(u, b)
+redis.call('SET', KEYS[1], out, 'EX', ttl(u, b, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])))
+return {1, out}
+`;
+
 /** org_add: adds one replica's counts to a shared Org Under Attack bucket. KEYS: bucket, sketch. ARGV: ttl, failures, successes, unknown, sketch bits... */
 export const ORG_ADD_LUA = `
 local ttl = tonumber(ARGV[1])
@@ -147,5 +170,5 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return v + 1
 `;
 
-export const SCRIPTS = { record: RECORD_LUA, block: BLOCK_LUA, orgAdd: ORG_ADD_LUA, orgCas: ORG_CAS_LUA } as const;
+export const SCRIPTS = { record: RECORD_LUA, block: BLOCK_LUA, share: SHARE_LUA, orgAdd: ORG_ADD_LUA, orgCas: ORG_CAS_LUA } as const;
 export type ScriptName = keyof typeof SCRIPTS;

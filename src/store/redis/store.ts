@@ -5,7 +5,7 @@ import type { IpKey } from '../../detect/ip-key.ts';
 import { ROW_BYTES } from '../../detect/ip-table.ts';
 import type { OrgAttackDetector, OrgOutcomeFacts } from '../../detect/org-attack.ts';
 import type { DetectorStore, StoreCounters, StoreHealth, StoreListener } from '../store.ts';
-import { BlockChannel, rowFlags, rowUntilSec } from './blocks.ts';
+import { BlockChannel, rowUntilSec } from './blocks.ts';
 import { backoffMs, createRedisClient, ScriptRunner, type RedisClient, type RedisSettings } from './client.ts';
 import { RedisKeys } from './keys.ts';
 import { SharedOrg } from './org.ts';
@@ -224,9 +224,7 @@ export class RedisStore implements DetectorStore {
     const local = this.engine.exportRow(key);
     if (local && rowUntilSec(local) > rowUntilSec(row) && rowUntilSec(local) * 1000 > now) {
       // Made here during an outage (or after Redis lost its data): give it to the others, no second event.
-      const r = await this.#cas(key, rowUntilSec(row), rowFlags(row), rowUntilSec(local), rowFlags(local), now);
-      if (r.row) this.engine.loadRow(key, r.row, now);
-      if (r.ok && r.row) await this.#blocks.publish(key, r.row, true);
+      await this.#share(key, local, now);
       return;
     }
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -249,6 +247,23 @@ export class RedisStore implements DetectorStore {
     const args = [expectUntil, expectFlags, until, flags, p.idleSec, p.offenceMemorySec, Math.floor(now / 1000)];
     const r = (await this.#scripts.run('block', [this.#keys.row(key)], args)) as [number, Buffer?];
     return { ok: r[0] === 1, row: r[1] };
+  }
+
+  async #share(key: IpKey, local: Uint8Array, now: number): Promise<void> {
+    const p = this.#params;
+    const r = (await this.#scripts.run('share', [this.#keys.row(key)], [Buffer.from(local), p.idleSec, p.offenceMemorySec, Math.floor(now / 1000)])) as [number, Buffer];
+    this.engine.loadRow(key, r[1], now);
+    if (r[0] === 1) await this.#blocks.publish(key, r[1], true);
+  }
+
+  /** Blocks this replica enforces that the shared index lacks (made during the outage, or Redis restarted empty). */
+  async #shareLocalBlocks(indexed: ReadonlySet<number>): Promise<void> {
+    const now = this.#o.clock.nowMs();
+    const missing: Promise<void>[] = [];
+    this.engine.forEachActiveBlock((key, row) => {
+      if (!indexed.has(key)) missing.push(this.#share(key, row, now));
+    }, now);
+    await Promise.all(missing);
   }
 
   #onFlushed(r: SendResult): void {
@@ -276,7 +291,7 @@ export class RedisStore implements DetectorStore {
     this.#recovering ??= (async () => {
       try {
         await this.#scripts.load();
-        await this.#blocks.resync();
+        const indexed = await this.#blocks.resync();
         let replayed = 0;
         while (this.#buffer.length > 0) {
           const chunk = this.#buffer.splice(0, REPLAY_CHUNK);
@@ -288,6 +303,8 @@ export class RedisStore implements DetectorStore {
             throw r.error;
           }
         }
+        // After the replay, so a row Redis lost is rebuilt from the events rather than copied and replayed twice.
+        await this.#shareLocalBlocks(indexed);
         await this.#org.flush();
         const seconds = Math.round((this.#o.clock.nowMs() - this.#degradedSince) / 1000);
         this.stats.replayed += replayed;
