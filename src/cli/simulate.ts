@@ -7,7 +7,8 @@ import { formatFigures, formatTable, summarize, type Figures } from '../simulate
 import { buildScenario, SCENARIOS } from '../simulate/scenarios.ts';
 import { toRecordsCsv } from '../simulate/traffic.ts';
 
-const HELP = `usage: portcullis simulate [--scenario name|all] [--seed N] [--action Block|Audit] [--json]
+const HELP = `usage: portcullis simulate [--scenario name|all] [--seed N] [--action Block|Audit] [--scale F] [--als-flush-ms N]
+                           [--records-dir dir] [--json]
 
 Starts Portcullis in-process (127.0.0.1, a manual clock, a bundled policy whose load balancer 10.0.0.0/16 is a
 trusted proxy) and drives its real gRPC Check and access-log interfaces with simulated sign-ins, then prints,

@@ -1,5 +1,6 @@
 // Portcullis in its own process (its own event loop, gRPC server and store connections), driven over IPC:
 // replicas for the shared-store tests. The child is startTestInstance() in a forked tsx process.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { forkTs, serveParent, type ChildHandle } from '../../bench/lib/child.ts';
 import { ManualClock } from '../../src/detect/clock.ts';
@@ -18,6 +19,8 @@ export interface ProcessInstance {
   settled(): Promise<void>;
   events(): Promise<SecurityEvent[]>;
   metric(name: string): Promise<number>;
+  /** The child's event-loop delay since the last call (ms): what any Check waited behind other work. */
+  loopDelay(): Promise<{ p50: number; p99: number; max: number }>;
   stop(): Promise<void>;
 }
 
@@ -44,6 +47,7 @@ function instance(child: ChildHandle, ready: { grpcTarget: string; httpBase: str
     settled: () => child.call('settled'),
     events: () => child.call('events'),
     metric: (name) => metricValue(ready.httpBase, name),
+    loopDelay: () => child.call('loopDelay'),
     async stop() {
       await child.call('stop').catch(() => undefined);
       await child.stop();
@@ -64,7 +68,15 @@ if (process.send && process.argv[1] && import.meta.url === pathToFileURL(process
   const clock = spec.clockStartMs !== undefined ? new ManualClock(spec.clockStartMs) : undefined;
   const inst = await startTestInstance(spec.files, spec.flags, clock);
   const store = inst.running.store;
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
   serveParent({
+    loopDelay: () => {
+      const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+      const r = { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) };
+      delay.reset();
+      return r;
+    },
     advance: (ms) => clock!.advance(ms as number),
     tick: async () => {
       inst.running.threats.tick();

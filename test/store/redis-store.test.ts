@@ -125,15 +125,19 @@ describe.runIf(redisAvailable())('RedisStore on a real Redis', () => {
     store.setListener({ blockStarted: (_k, _c, v) => blocks.push(v), attack: () => undefined });
     await store.start();
     const attacker = v4(198, 18, 3, 3);
+    const blockedBefore = v4(198, 18, 4, 4);
     try {
       for (let i = 0; i < 3; i++) store.recordOutcome(attacker, 'failure', {}, undefined);
+      for (let i = 0; i < 10; i++) store.recordOutcome(blockedBefore, 'failure', {}, undefined);
       await store.settled();
+      expect(engine.evaluate(blockedBefore).blockLevel).toBe('HIGH');
       await own.kill();
       await eventually(() => store.health().degraded, 2000);
       // Counted locally: the 5th failure in 10 s rate-limits (MEDIUM) with no Redis at all.
       for (let i = 0; i < 3; i++) store.recordOutcome(attacker, 'failure', {}, undefined);
       expect(engine.evaluate(attacker).blockLevel).toBe('MEDIUM');
-      expect(blocks).toHaveLength(1);
+      // One HIGH for the 10 failures sent in one batch, then the MEDIUM made locally.
+      expect(blocks.map((v) => v.blockLevel)).toEqual(['HIGH', 'MEDIUM']);
       expect(store.health()).toMatchObject({ degraded: true, buffered: 3 });
       await own.restart(); // empty: no persistence
       await eventually(async () => {
@@ -145,12 +149,16 @@ describe.runIf(redisAvailable())('RedisStore on a real Redis', () => {
       expect(store.stats.replayed).toBe(3);
       // The restarted Redis has the replayed failures and the block made during the outage.
       const direct = new Redis(own.port, '127.0.0.1');
-      const row = (await direct.getBuffer(new RedisKeys(settings.keyPrefix).row(attacker)).finally(() => direct.disconnect()))!;
-      expect(row[20]).toBe(3);
+      const keys = new RedisKeys(settings.keyPrefix);
+      const [row, before] = await Promise.all([direct.getBuffer(keys.row(attacker)), direct.getBuffer(keys.row(blockedBefore))]).finally(() => direct.disconnect());
+      expect(row![20]).toBe(3); // replayed once, not copied and replayed
       const copy = new DetectionEngine({ clock, blocking: true });
-      copy.loadRow(attacker, row);
+      copy.loadRow(attacker, row!);
+      copy.loadRow(blockedBefore, before!);
       expect(copy.evaluate(attacker).blockLevel).toBe('MEDIUM');
-      expect(blocks).toHaveLength(1); // no second event for the block shared after the outage
+      // A block Redis lost in the restart is given back by the replica that still enforces it.
+      expect(copy.evaluate(blockedBefore).blockLevel).toBe('HIGH');
+      expect(blocks).toHaveLength(2); // no second event for blocks shared after the outage
     } finally {
       await store.close();
       await own.stop();
