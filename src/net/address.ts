@@ -201,7 +201,13 @@ function parseCidr(entry: string, slash: number): AddressRange | { error: string
     const net = addressFromWords(base.w0 & ~m0, base.w1 & ~m1, base.w2 & ~m2, base.w3 & ~m3);
     return { error: `${quote(entry)}: host bits are set (the network is ${net.text}/${len})` };
   }
-  const end = addressFromWords(base.w0 | m0, base.w1 | m1, base.w2 | m2, base.w3 | m3);
+  // Raw IPv6 words, not addressFromWords: the end of "::/80" is ::ffff:255.255.255.255, which must stay the
+  // top of an IPv6 range rather than turn into the IPv4 address 255.255.255.255.
+  const e0 = (base.w0 | m0) >>> 0;
+  const e1 = (base.w1 | m1) >>> 0;
+  const e2 = (base.w2 | m2) >>> 0;
+  const e3 = (base.w3 | m3) >>> 0;
+  const end = make(6, e0, e1, e2, e3, formatV6(e0, e1, e2, e3));
   return { family: 6, start: base, end, source: entry };
 }
 

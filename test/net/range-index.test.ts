@@ -233,3 +233,15 @@ describe('RangeIndex', () => {
     for (const a of mixedQueries(ranges, 2000, rand)) expect(idx.lookup(a), a.text).toEqual(expected(a));
   });
 });
+
+describe('IPv6 CIDRs that span the IPv4-mapped block', () => {
+  it('"::/80" stays an IPv6 range and does not cover other IPv6 addresses or IPv4', () => {
+    const r = parseRange('::/80');
+    if ('error' in r) throw new Error(r.error);
+    expect(r.end.family).toBe(6);
+    const index = RangeIndex.build([{ range: r, value: 'z' }]);
+    expect(index.lookup(parseAddress('2001:db8::1')!)).toEqual([]);
+    expect(index.lookup(parseAddress('::1')!)).toEqual(['z']);
+    expect(index.lookup(parseAddress('1.2.3.4')!)).toEqual([]);
+  });
+});
