@@ -179,7 +179,10 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
   let proxies: ProxyListeners | undefined;
   // Kubernetes objects, plus any --config files alongside them (files stay all-or-nothing).
   const kube = overrides.source || settings.configSource !== 'kubernetes' ? undefined
-    : kubernetesSource(settings.kubernetes, { logger, registry: metrics.registry, ...(settings.configPaths.length > 0 ? { files: new FileSource(settings.configPaths) } : {}) });
+    : kubernetesSource(settings.kubernetes, {
+      logger, registry: metrics.registry, feeds: feedManager, // the leader writes feed reads and missing databases into status
+      ...(settings.configPaths.length > 0 ? { files: new FileSource(settings.configPaths) } : {}),
+    });
   const source = overrides.source ?? kube ?? new FileSource(settings.configPaths);
   try {
     grpc = await startGrpcServer(

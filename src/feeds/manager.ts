@@ -85,6 +85,7 @@ export class FeedManager implements FeedMatcher {
   readonly #overlaps = new WeakMap<FeedContents, { protectedKey: FeedConfig['protectedRanges']; summary: OverlapSummary }>();
   readonly #reportedOverlaps = new Map<string, string>();
   readonly #zoneReady = new Map<string, boolean>();
+  readonly #listeners: Array<() => void> = [];
   #initial: FeedRunner[] | undefined;
 
   constructor(options: FeedManagerOptions) {
@@ -148,6 +149,14 @@ export class FeedManager implements FeedMatcher {
     this.checkZones();
   }
 
+  /**
+   * Called whenever feedStatus() or zoneStatus() may have changed: after every read, a new snapshot, an inline
+   * expiry, a zone re-check. Not per Check. The Kubernetes status writer listens here.
+   */
+  onStatusChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
   /** Reads one feed now (tests, admin); undefined when no such feed. */
   refresh(name: string): Promise<RefreshResult> | undefined {
     return this.#runners.get(name)?.refresh();
@@ -156,7 +165,10 @@ export class FeedManager implements FeedMatcher {
   tick(): void {
     const now = this.#o.clock.nowMs();
     for (const r of this.#runners.values()) r.tick(now);
-    if (now >= this.#index.nextExpiryMs) this.#rebuildNow();
+    if (now >= this.#index.nextExpiryMs) {
+      this.#rebuildNow();
+      this.#notify();
+    }
   }
 
   feedStatus(): FeedStatus[] {
@@ -167,7 +179,7 @@ export class FeedManager implements FeedMatcher {
     return this.#config.dynamicZones.map((z) => this.#zoneStatusOf(z));
   }
 
-  /** Re-evaluates which dynamic zones lack a database (call when a database loads or fails). */
+  /** Re-evaluates which dynamic zones lack a database (call when a database loads or fails; apply() ends with it). */
   checkZones(): void {
     for (const z of this.#config.dynamicZones) {
       const st = this.#zoneStatusOf(z);
@@ -176,6 +188,7 @@ export class FeedManager implements FeedMatcher {
       this.#zoneReady.set(z.name, st.ready);
       if (!first || !st.ready) this.#o.observer?.zoneStatus(st);
     }
+    this.#notify();
   }
 
   stop(): void {
@@ -193,6 +206,11 @@ export class FeedManager implements FeedMatcher {
       if (runner.feed.torExits) this.checkZones();
     }
     this.#o.observer?.refreshed(this.#statusOf(runner), result);
+    this.#notify();
+  }
+
+  #notify(): void {
+    for (const l of this.#listeners) l();
   }
 
   #rebuildNow(): void {

@@ -30,6 +30,12 @@ export class MicroTime extends Date {
   }
 }
 
+/** client-node types MicroTime fields as Date but hands them back as the string the server sent. */
+function timeOf(t: Date | string): number | undefined {
+  const ms = t instanceof Date ? t.getTime() : Date.parse(t);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 /**
  * Leader election over a coordination.k8s.io/v1 Lease, the algorithm of client-go's leaderelection: a lease is
  * taken over only once it has not changed for its whole duration as measured on this replica's own clock (so
@@ -144,7 +150,7 @@ export class LeaderElector {
         holderIdentity: identity,
         leaseDurationSeconds: durationSeconds,
         renewTime: new MicroTime(now),
-        acquireTime: holder === identity && spec.acquireTime ? new MicroTime(spec.acquireTime.getTime()) : new MicroTime(now),
+        acquireTime: holder === identity && spec.acquireTime ? new MicroTime(timeOf(spec.acquireTime) ?? now) : new MicroTime(now),
         leaseTransitions: holder === identity ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
       },
     };

@@ -1,3 +1,4 @@
+import type { DynamicZoneStatus, FeedStatus } from '../../feeds/manager.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { KubeMetrics, KubeObjectState } from '../../telemetry/kube-metrics.ts';
 import type { ConfigSource, SourceBatch } from '../file-source.ts';
@@ -10,8 +11,16 @@ import { LeaderElector, type LeaderElectionOptions } from './lease.ts';
 import { Reconciler, type Tracked } from './reconciler.ts';
 import { Reflector, type ReflectorOptions } from './reflector.ts';
 import { RESOURCE_LIST } from './resources.ts';
-import { issuesMessage, type AttackState } from './status.ts';
+import { issuesMessage, type AttackState, type RuntimeStatus } from './status.ts';
 import { StatusWriter } from './status-writer.ts';
+
+/** What the feed manager (src/feeds/manager.ts) reports about ThreatFeeds and DynamicZones; FeedManager is one. */
+export interface FeedStatusSource {
+  feedStatus(): readonly FeedStatus[];
+  zoneStatus(): readonly DynamicZoneStatus[];
+  /** Called when either may have changed (a read, a new snapshot, a database loading), never per Check. */
+  onStatusChange(listener: () => void): void;
+}
 
 export interface KubernetesSourceOptions {
   readonly api: KubeApi;
@@ -33,7 +42,12 @@ export interface KubernetesSourceOptions {
    * all-or-nothing: a file reload with any problem is rejected and the last good files keep serving.
    */
   readonly files?: ConfigSource;
-  /** Changes arriving within this window are compiled together. */
+  /**
+   * The feed manager: the leader writes feed reads (entries, bad lines, last refresh, errors, overlaps) into
+   * ThreatFeed status and missing databases into DynamicZone status. Absent: only Accepted/Ready from the config.
+   */
+  readonly feeds?: FeedStatusSource;
+  /** Changes arriving within this window are compiled together (and feed status changes written together). */
   readonly debounceMs?: number;
   readonly now?: () => number;
 }
@@ -60,6 +74,9 @@ export class KubernetesSource implements ConfigSource {
   #debounce: NodeJS.Timeout | undefined;
   #pendingSince: number | undefined;
   #reportedStatic = '';
+  /** The feed manager's statuses by name, read once per pass (not per object written). */
+  #runtime: { feeds: ReadonlyMap<string, FeedStatus>; zones: ReadonlyMap<string, DynamicZoneStatus> } | undefined;
+  #feedsDebounce: NodeJS.Timeout | undefined;
 
   constructor(options: KubernetesSourceOptions) {
     this.#o = options;
@@ -86,9 +103,11 @@ export class KubernetesSource implements ConfigSource {
       isLeader, now,
       lookup: (uid) => this.reconciler.get(uid),
       attackFor: (t) => this.#attacks.get(t.raw.metadata.name),
+      runtimeFor: (t) => this.#runtimeOf(t),
       onResult: (r) => options.metrics?.statusWrite(r),
       onError: (m) => { options.metrics?.apiError('status'); log.warn({ err: m }, 'kubernetes: status not written'); },
     });
+    options.feeds?.onStatusChange(() => this.#feedsChanged());
     options.metrics?.objectsFrom(() => [...this.reconciler.values()].map((t) => ({ kind: t.kind, state: stateOf(t) })));
   }
 
@@ -141,6 +160,7 @@ export class KubernetesSource implements ConfigSource {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#debounce);
+    clearTimeout(this.#feedsDebounce);
     this.#o.files?.stop();
     for (const r of this.#reflectors) r.stop();
     this.#status.stop();
@@ -240,7 +260,34 @@ export class KubernetesSource implements ConfigSource {
 
   #syncAllStatus(): void {
     if (!this.#ready || !this.isLeader) return;
+    this.#readFeeds();
     for (const t of this.reconciler.values()) this.#status.enqueue(t.uid);
+  }
+
+  /** A feed read or zone change: one pass over ThreatFeeds and DynamicZones per window; unchanged statuses are not written. */
+  #feedsChanged(): void {
+    if (this.#stopped || !this.#ready || !this.isLeader || this.#feedsDebounce) return;
+    this.#feedsDebounce = setTimeout(() => {
+      this.#feedsDebounce = undefined;
+      if (this.#stopped || !this.isLeader) return;
+      this.#readFeeds();
+      for (const t of this.reconciler.values()) if (t.kind === 'ThreatFeed' || t.kind === 'DynamicZone') this.#status.enqueue(t.uid);
+    }, this.#o.debounceMs ?? 10);
+  }
+
+  #readFeeds(): void {
+    const f = this.#o.feeds;
+    if (!f) return;
+    this.#runtime = { feeds: new Map(f.feedStatus().map((s) => [s.name, s])), zones: new Map(f.zoneStatus().map((z) => [z.name, z])) };
+  }
+
+  /** The feed manager runs what serves under a name: an object left out (or shadowed by a file) gets nothing. */
+  #runtimeOf(t: Tracked): RuntimeStatus | undefined {
+    if (!this.#runtime || !t.verdict || t.verdict.serving === 'none') return undefined;
+    const name = t.raw.metadata.name;
+    const feed = t.kind === 'ThreatFeed' ? this.#runtime.feeds.get(name) : undefined;
+    const zone = t.kind === 'DynamicZone' ? this.#runtime.zones.get(name) : undefined;
+    return feed ? { feed } : zone ? { zone } : undefined;
   }
 }
 

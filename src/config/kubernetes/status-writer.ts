@@ -3,7 +3,7 @@ import { describeError, statusOf, type KubeApi } from './client.ts';
 import type { EventRecorder } from './events.ts';
 import type { Tracked } from './reconciler.ts';
 import { RESOURCES } from './resources.ts';
-import { desiredStatus, type AttackState } from './status.ts';
+import { desiredStatus, type AttackState, type RuntimeStatus } from './status.ts';
 
 export type StatusWriteResult = 'written' | 'conflict' | 'error';
 
@@ -11,6 +11,8 @@ export interface StatusWriterOptions {
   readonly isLeader: () => boolean;
   readonly lookup: (uid: string) => Tracked | undefined;
   readonly attackFor: (t: Tracked) => AttackState | undefined;
+  /** Feed manager status of a ThreatFeed or DynamicZone, read when the write is made. */
+  readonly runtimeFor?: (t: Tracked) => RuntimeStatus | undefined;
   readonly concurrency?: number;
   readonly now?: () => number;
   readonly onResult?: (r: StatusWriteResult) => void;
@@ -82,7 +84,7 @@ export class StatusWriter {
     const t = this.o.lookup(uid);
     if (!t) return;
     const now = this.o.now?.() ?? Date.now();
-    const d = desiredStatus(t, new Date(now), this.o.attackFor(t));
+    const d = desiredStatus(t, new Date(now), this.o.attackFor(t), this.o.runtimeFor?.(t));
     if (!d) return;
     const sent = t.raw;
     try {

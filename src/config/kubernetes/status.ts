@@ -1,8 +1,12 @@
+import type { DynamicZoneStatus, FeedStatus } from '../../feeds/manager.ts';
 import type { ConfigIssue } from '../objects.ts';
 import type { ObjectVerdict, Tracked } from './reconciler.ts';
 
 /** Every reason Portcullis puts on a condition or an Event: a closed set, documented in docs/kubernetes.md. */
-export const CONDITION_REASONS = ['Valid', 'InvalidSpec', 'InvalidEntry', 'InvalidReference', 'DuplicateName', 'Serving', 'ServingPreviousGeneration', 'NotServing', 'NotInForce'] as const;
+export const CONDITION_REASONS = [
+  'Valid', 'InvalidSpec', 'InvalidEntry', 'InvalidReference', 'DuplicateName', 'Serving', 'ServingPreviousGeneration', 'NotServing', 'NotInForce',
+  'Refreshing', 'RefreshFailed', 'MissingDatabase', 'OverlapsProtectedRanges', 'OverlapsReservedRanges',
+] as const;
 export const EVENT_REASONS = ['InvalidSpec', 'InvalidEntry', 'InvalidReference', 'DuplicateName', 'Valid', 'OrgUnderAttackStarted', 'OrgUnderAttackEnded'] as const;
 export type ConditionReason = (typeof CONDITION_REASONS)[number];
 
@@ -19,6 +23,12 @@ export interface Condition {
 export interface AttackState {
   readonly state: 'Normal' | 'UnderAttack';
   readonly since: string;
+}
+
+/** What the feed manager reports for the object (the one of that name that serves), if it is a feed or dynamic zone. */
+export interface RuntimeStatus {
+  readonly feed?: FeedStatus;
+  readonly zone?: DynamicZoneStatus;
 }
 
 /** An Event the status change deserves (written only with the status, so one transition gives one Event). */
@@ -43,7 +53,44 @@ function acceptedReason(t: Tracked, issues: readonly ConfigIssue[]): ConditionRe
   return 'InvalidEntry';
 }
 
-function readyCondition(t: Tracked, v: ObjectVerdict): Omit<Condition, 'lastTransitionTime' | 'observedGeneration'> & { reason: ConditionReason } {
+type OwnCondition = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'> & { reason: ConditionReason };
+
+const seconds = (iso: string) => iso.replace(/\.\d{3}Z$/, 'Z');
+
+function readyCondition(t: Tracked, v: ObjectVerdict, runtime: RuntimeStatus | undefined): OwnCondition {
+  const config = configReadyCondition(t, v);
+  if (config.reason !== 'Serving') return config;
+  if (t.kind === 'ThreatFeed' && runtime?.feed) return feedReadyCondition(t, runtime.feed);
+  if (t.kind === 'DynamicZone' && runtime?.zone) return zoneReadyCondition(t, runtime.zone);
+  return config;
+}
+
+/** A serving feed is ready when its last read succeeded; a failed read names the error (the last good contents keep serving). */
+function feedReadyCondition(t: Tracked, f: FeedStatus): OwnCondition {
+  if (f.lastResult === undefined) return { type: 'Ready', status: 'Unknown', reason: 'Refreshing', message: `generation ${t.generation} is serving; the first read of the feed is in progress` };
+  if (f.ready) return { type: 'Ready', status: 'True', reason: 'Serving', message: `generation ${t.generation} is serving; the last read succeeded` };
+  const keeps = f.serving && f.lastSuccessTime ? `the contents read at ${seconds(f.lastSuccessTime)} keep serving` : 'the feed has no contents yet';
+  return { type: 'Ready', status: 'False', reason: 'RefreshFailed', message: `last read failed (${f.lastResult}): ${f.lastError ?? 'no detail'}; ${keeps}`.slice(0, 4000) };
+}
+
+function zoneReadyCondition(t: Tracked, z: DynamicZoneStatus): OwnCondition {
+  if (!z.ready) return { type: 'Ready', status: 'False', reason: 'MissingDatabase', message: z.message };
+  return { type: 'Ready', status: 'True', reason: 'Serving', message: `generation ${t.generation} is serving${z.message === 'ready' ? '' : `; ${z.message}`}` };
+}
+
+/** The feed guard rail's warning: entries overlapping Policy zones' proxies or gateways, private or bogon space. */
+function overlapCondition(f: FeedStatus): OwnCondition | undefined {
+  const c = f.sensitiveOverlaps.counts;
+  if (c.protected + c.private + c.bogon === 0) return undefined;
+  const examples = f.sensitiveOverlaps.examples.map((e) => `${e.entry} overlaps ${e.overlaps}`).join(', ');
+  return {
+    type: 'SensitiveOverlap', status: 'True', reason: c.protected > 0 ? 'OverlapsProtectedRanges' : 'OverlapsReservedRanges',
+    message: `entries overlapping: ${c.protected} proxies or gateways of Policy IPZones, ${c.private} private, ${c.bogon} bogon (e.g. ${examples}); `
+      + 'trusted proxies are never blocked, but other clients in these ranges are',
+  };
+}
+
+function configReadyCondition(t: Tracked, v: ObjectVerdict): OwnCondition {
   if (v.serving === 'none') return { type: 'Ready', status: 'False', reason: 'NotServing', message: 'no valid generation of this object has been seen; it is left out' };
   if (v.serving === 'previous') {
     return { type: 'Ready', status: 'False', reason: 'ServingPreviousGeneration', message: `generation ${t.generation} is not accepted; generation ${v.servingGeneration} keeps serving` };
@@ -64,25 +111,45 @@ export function stableJson(v: unknown): string {
 
 /**
  * The status this replica would write, merged into the existing one: fields and condition types owned by others
- * (feed refresh results, say) are kept, and lastTransitionTime only moves when a condition's status changes.
+ * are kept, and lastTransitionTime only moves when a condition's status changes. A ThreatFeed or DynamicZone
+ * also shows what the feed manager reports (`runtime`; absent: those fields are left as they are).
  * Returns undefined when the object already says exactly this.
  */
-export function desiredStatus(t: Tracked, now: Date, attack: AttackState | undefined): { status: Record<string, unknown>; event?: StatusEvent } | undefined {
+export function desiredStatus(t: Tracked, now: Date, attack: AttackState | undefined, runtime?: RuntimeStatus): { status: Record<string, unknown>; event?: StatusEvent } | undefined {
   const v = t.verdict;
   if (!v) return undefined;
   const existing = (t.raw.status ?? {}) as Record<string, unknown>;
   const oldConditions = Array.isArray(existing.conditions) ? (existing.conditions as Condition[]) : [];
-  const accepted: Omit<Condition, 'lastTransitionTime' | 'observedGeneration'> & { reason: ConditionReason } = v.accepted
+  const accepted: OwnCondition = v.accepted
     ? { type: 'Accepted', status: 'True', reason: 'Valid', message: `generation ${t.generation} is valid` }
     : { type: 'Accepted', status: 'False', reason: acceptedReason(t, v.issues), message: issuesMessage(v.issues) };
-  const mine = [accepted, readyCondition(t, v)].map((c): Condition => {
+  const own: OwnCondition[] = [accepted, readyCondition(t, v, runtime)];
+  // The overlap warning is ours too: it disappears when the feed no longer lists such ranges.
+  const dropped = new Set<string>();
+  if (t.kind === 'ThreatFeed' && runtime?.feed) {
+    const overlap = overlapCondition(runtime.feed);
+    if (overlap) own.push(overlap);
+    else dropped.add('SensitiveOverlap');
+  }
+  const mine = own.map((c): Condition => {
     const old = oldConditions.find((o) => o.type === c.type);
-    const lastTransitionTime = old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const lastTransitionTime = old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : seconds(now.toISOString());
     return { ...c, observedGeneration: t.generation, lastTransitionTime };
   });
   // Replace ours in place (order kept, so an unchanged status compares equal); others stay as they are.
-  const conditions = [...oldConditions.map((o) => mine.find((m) => m.type === o.type) ?? o), ...mine.filter((m) => !oldConditions.some((o) => o.type === m.type))];
+  const conditions = [
+    ...oldConditions.filter((o) => !dropped.has(o.type)).map((o) => mine.find((m) => m.type === o.type) ?? o),
+    ...mine.filter((m) => !oldConditions.some((o) => o.type === m.type)),
+  ];
   const status: Record<string, unknown> = { ...existing, observedGeneration: t.generation, conditions };
+  if (t.kind === 'ThreatFeed' && runtime?.feed) {
+    const f = runtime.feed;
+    status.entries = f.entries;
+    status.badLines = f.badLines;
+    // The CRD's "Refreshed" column: the last successful read (a failure shows in Ready instead).
+    if (f.lastSuccessTime) status.lastRefreshTime = seconds(f.lastSuccessTime);
+    else delete status.lastRefreshTime;
+  }
   if (t.kind === 'IPZone') {
     status.gateways = v.gateways ?? 0;
     status.proxies = v.proxies ?? 0;

@@ -6,10 +6,10 @@ import { KubeMetrics } from '../../telemetry/kube-metrics.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { ConfigSource } from '../file-source.ts';
 import { clientNodeApi, loadKubeConfig, ownNamespace } from './client.ts';
-import { KubernetesSource } from './source.ts';
+import { KubernetesSource, type FeedStatusSource } from './source.ts';
 
 /** Builds the Kubernetes source from settings: in-cluster or kubeconfig, the pod's namespace unless told otherwise. */
-export function kubernetesSource(settings: KubernetesSettings, deps: { logger: Logger; registry: Registry; files?: ConfigSource; env?: NodeJS.ProcessEnv }): KubernetesSource {
+export function kubernetesSource(settings: KubernetesSettings, deps: { logger: Logger; registry: Registry; files?: ConfigSource; feeds?: FeedStatusSource; env?: NodeJS.ProcessEnv }): KubernetesSource {
   const env = deps.env ?? process.env;
   const kc = loadKubeConfig(settings.kubeconfig || undefined);
   const own = ownNamespace(env, kc);
@@ -28,5 +28,6 @@ export function kubernetesSource(settings: KubernetesSettings, deps: { logger: L
     metrics: new KubeMetrics(deps.registry),
     reflector: { resyncMs: settings.resyncSeconds * 1000 },
     ...(deps.files ? { files: deps.files } : {}),
+    ...(deps.feeds ? { feeds: deps.feeds } : {}),
   });
 }

@@ -9,7 +9,7 @@ import { MemoryEventSink } from '../../../src/telemetry/events.ts';
 import { envoyCheckRequest } from '../../helpers/envoy-request.ts';
 import { FakeApiServer } from '../../helpers/fake-apiserver.ts';
 import { AuthzClient } from '../../helpers/grpc-client.ts';
-import { condition, ipzone, NS, until } from './harness.ts';
+import { condition, ipzone, NS, object, policy, until } from './harness.ts';
 
 let server: FakeApiServer;
 let running: Running;
@@ -81,6 +81,19 @@ describe('end to end: kubectl apply → Portcullis gRPC Check', () => {
     await until(() => condition(server.get('IPZone', NS, 'load-balancer'), 'Accepted')?.reason === 'DuplicateName', 5000);
     expect(running.holder.current!.zones.find((z) => z.name === 'load-balancer')).toMatchObject({ proxies: 1 });
     expect(running.holder.current!.objects.find((o) => o.name === 'load-balancer')!.origin.source).toContain('proxies.yaml');
+  });
+
+  it('the leader writes what the feed manager reports: feed entries, a DynamicZone missing its database, an exempt Policy DynamicZone', async () => {
+    server.apply(object('ThreatFeed', 'incident', { source: { inline: [{ address: '45.155.205.0/24' }, { address: '193.142.146.7' }] }, semantics: 'Blocklist' }));
+    server.apply(object('DynamicZone', 'vpn-users', { usage: 'Policy', proxyType: 'NotTorAnonymizer' }));
+    server.apply(policy('default', { exemptZones: ['vpn-users'] }));
+    await until(() => (server.get('ThreatFeed', NS, 'incident')?.status as { entries?: number } | undefined)?.entries === 2, 5000, 'feed entries');
+    expect(condition(server.get('ThreatFeed', NS, 'incident'), 'Ready')).toMatchObject({ status: 'True', reason: 'Serving' });
+    await until(() => condition(server.get('ThreatPolicy', NS, 'default'), 'Ready')?.status === 'True', 5000, 'policy in force');
+    expect(running.holder.current!.feeds?.dynamicZones).toEqual([expect.objectContaining({ name: 'vpn-users', exempt: true })]);
+    // No --geoip-anonymous: the zone is valid config but cannot match, and says so.
+    await until(() => condition(server.get('DynamicZone', NS, 'vpn-users'), 'Ready')?.reason === 'MissingDatabase', 5000, 'MissingDatabase');
+    expect(condition(server.get('DynamicZone', NS, 'vpn-users'), 'Accepted')).toMatchObject({ status: 'True' });
   });
 
   it('deleting the zone lets the client through again', async () => {

@@ -73,6 +73,10 @@ export function policy(name: string, spec: Record<string, unknown>, namespace = 
   return { apiVersion: API_VERSION, kind: 'ThreatPolicy', metadata: { name, namespace }, spec };
 }
 
+export function object(kind: 'ThreatFeed' | 'DynamicZone', name: string, spec: Record<string, unknown>, namespace = NS) {
+  return { apiVersion: API_VERSION, kind, metadata: { name, namespace }, spec };
+}
+
 export async function until<T>(fn: () => T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -100,6 +100,19 @@ describe('status, Events and leader election', () => {
     expect(events(cluster, 'default').map((e) => e.reason)).toContain('OrgUnderAttackStarted');
   });
 
+  it('a leader renews its lease and keeps leading well past the renew deadline', async () => {
+    cluster = await startCluster();
+    const r = cluster.replica('solo');
+    await r.started;
+    await until(() => r.source.isLeader, 3000, 'leading');
+    const first = cluster.server.get('Lease', NS, 'portcullis')!.spec as { acquireTime: string; renewTime: string };
+    await new Promise((res) => setTimeout(res, 2000)); // 2.5× the test renew deadline (0.8 s)
+    expect(r.source.isLeader).toBe(true);
+    const later = cluster.server.get('Lease', NS, 'portcullis')!.spec as { acquireTime: string; renewTime: string; leaseTransitions: number };
+    expect(later.renewTime > first.renewTime).toBe(true);
+    expect(later).toMatchObject({ acquireTime: first.acquireTime, leaseTransitions: 0 });
+  });
+
   it('a leader cut off from the API server steps down and the other replica takes over', async () => {
     cluster = await startCluster();
     cluster.server.apply(ipzone('z', { usage: 'Policy' }));

@@ -3,6 +3,7 @@ import { compile } from '../../../src/config/compile.ts';
 import type { KubeObject } from '../../../src/config/kubernetes/client.ts';
 import { Reconciler } from '../../../src/config/kubernetes/reconciler.ts';
 import { desiredStatus } from '../../../src/config/kubernetes/status.ts';
+import type { FeedStatus } from '../../../src/feeds/manager.ts';
 import type { Kind } from '../../../src/config/schema.ts';
 
 let rv = 1;
@@ -134,6 +135,55 @@ describe('reconciler: each object stands alone', () => {
       expect(compile(out, 1, 0).issues, `step ${step}`).toEqual([]);
     }
   });
+
+  it('exempt zones: a policy is accepted exactly when compile() accepts it against the zones that serve (IPZones and DynamicZones)', () => {
+    const r = new Reconciler();
+    let seed = 11;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
+    const names = ['n0', 'n1', 'n2', 'n3', 'n4'];
+    const usages = ['Policy', 'Policy', 'Blocklist'];
+    // Valid and invalid versions of each kind: bad entries, proxies on a Blocklist zone, no criteria, a foreign region.
+    const ipSpecs = (usage: string) => [{ usage, gateways: ['203.0.113.0/24'] }, { usage, gateways: ['bogus'] }, { usage, proxies: ['10.0.0.0/16'] }];
+    const dzSpecs = (usage: string) => [{ usage, proxyType: 'NotTorAnonymizer' }, { usage, locations: [{ country: 'GB', region: 'US-CA' }] }, { usage }, { usage, asns: [64500] }];
+    const accepts = { yes: 0, no: 0 };
+    for (let step = 0; step < 400; step++) {
+      const roll = rand();
+      if (roll < 0.35) r.upsert(...obj('IPZone', pick(names), pick(ipSpecs(pick(usages))), step + 1));
+      else if (roll < 0.7) r.upsert(...obj('DynamicZone', pick(names), pick(dzSpecs(pick(usages))), step + 1));
+      else if (roll < 0.93) r.upsert(...obj('ThreatPolicy', pick(['p0', 'p1', 'p2']), { exemptZones: [pick([...names, 'nowhere']), ...(rand() < 0.4 ? [pick(names)] : [])] }, step + 1));
+      else r.remove(`a/${pick(['IPZone', 'DynamicZone'])}/${pick(names)}`);
+      const out = r.build(0);
+      expect(compile(out, 1, 0).issues, `step ${step}`).toEqual([]);
+      const zones = out.filter((o) => o.kind !== 'ThreatPolicy');
+      for (const t of r.values()) {
+        if (t.kind !== 'ThreatPolicy' || !t.current) continue;
+        const byCompile = compile([...zones, t.current], 1, 0).issues.length === 0;
+        expect(t.verdict!.accepted, `step ${step}: ${t.raw.metadata.name} exempting ${JSON.stringify((t.raw.spec as { exemptZones: string[] }).exemptZones)}`).toBe(byCompile);
+        accepts[byCompile ? 'yes' : 'no']++;
+      }
+    }
+    // Both outcomes were exercised, including policies that exempt only DynamicZones.
+    expect(accepts.yes).toBeGreaterThan(50);
+    expect(accepts.no).toBeGreaterThan(50);
+  });
+
+  it('a policy exempting a Blocklist DynamicZone is refused with a reference problem; a Policy one of the same name as an IPZone exempts both', () => {
+    const r = new Reconciler();
+    r.upsert(...obj('DynamicZone', 'tor', { usage: 'Blocklist', proxyType: 'Tor' }));
+    r.upsert(...obj('DynamicZone', 'uk', { usage: 'Policy', locations: [{ country: 'GB' }] }));
+    r.upsert(...obj('IPZone', 'uk', { usage: 'Policy', gateways: ['203.0.113.0/24'] }));
+    r.upsert(...obj('ThreatPolicy', 'a', { exemptZones: ['tor'] }));
+    r.upsert(...obj('ThreatPolicy', 'b', { exemptZones: ['uk'] }));
+    const out = r.build(0);
+    expect(r.get('a/ThreatPolicy/a')!.verdict).toMatchObject({ accepted: false, serving: 'none' });
+    expect(r.get('a/ThreatPolicy/a')!.verdict!.issues[0]).toMatchObject({ field: 'spec.exemptZones[0]', message: expect.stringContaining('DynamicZone "tor" is a Blocklist zone') });
+    expect(desiredStatus(r.get('a/ThreatPolicy/a')!, new Date(0), undefined)!.status.conditions).toContainEqual(expect.objectContaining({ type: 'Accepted', reason: 'InvalidReference' }));
+    expect(r.get('a/ThreatPolicy/b')!.verdict).toMatchObject({ accepted: true, inForce: true });
+    const snap = compile(out, 1, 0).snapshot;
+    expect(snap.policy.exemptZones).toEqual(['uk']);
+    expect(snap.feeds?.dynamicZones.find((z) => z.name === 'uk')).toMatchObject({ exempt: true });
+  });
 });
 
 describe('status', () => {
@@ -156,5 +206,34 @@ describe('status', () => {
     // Conditions of other types (a feed's, say) are kept.
     t.raw = { ...t.raw, status: { ...d.status, conditions: [...conds, { type: 'Refreshed', status: 'True', reason: 'Fetched', message: '', lastTransitionTime: 'x' }] } };
     expect(desiredStatus(t, new Date(5000), undefined)).toBeUndefined();
+  });
+
+  it('a feed: Ready follows the last read, the overlap warning comes and goes, a repeat is a no-op', () => {
+    const r = new Reconciler();
+    r.upsert(...obj('ThreatFeed', 'f', { source: { http: { url: 'https://feeds.example/list' } } }));
+    r.build(0);
+    const t = r.get('a/ThreatFeed/f')!;
+    const base: FeedStatus = {
+      name: 'f', source: 'http', format: 'plain', semantics: 'ThreatLevel', level: 'HIGH', ready: true, serving: true, entries: 3, badLines: 1,
+      badLineSamples: [], lastResult: 'ok', lastRefreshTime: '2026-08-05T10:00:00.123Z', lastSuccessTime: '2026-08-05T10:00:00.123Z', consecutiveFailures: 0,
+      sensitiveOverlaps: { counts: { private: 1, bogon: 0, protected: 0 }, examples: [{ entry: '10.0.0.0/8', overlaps: '10.0.0.0/8', kind: 'private' }] },
+    };
+    const cond = (s: Record<string, unknown>, type: string) => (s.conditions as Array<{ type: string; status: string; reason: string; message: string }>).find((c) => c.type === type);
+    let d = desiredStatus(t, new Date(0), undefined, { feed: base })!;
+    expect(d.status).toMatchObject({ entries: 3, badLines: 1, lastRefreshTime: '2026-08-05T10:00:00Z' });
+    expect(cond(d.status, 'Ready')).toMatchObject({ status: 'True', reason: 'Serving' });
+    expect(cond(d.status, 'SensitiveOverlap')).toMatchObject({ status: 'True', reason: 'OverlapsReservedRanges' });
+    t.raw = { ...t.raw, status: d.status };
+    expect(desiredStatus(t, new Date(5000), undefined, { feed: { ...base, consecutiveFailures: 0, lastRefreshTime: '2026-08-05T10:00:00.456Z' } })).toBeUndefined();
+
+    const failed: FeedStatus = { ...base, ready: false, lastResult: 'timeout', lastError: 'no complete answer within 30000 ms', consecutiveFailures: 1, sensitiveOverlaps: { counts: { private: 0, bogon: 0, protected: 0 }, examples: [] } };
+    d = desiredStatus(t, new Date(5000), undefined, { feed: failed })!;
+    expect(cond(d.status, 'Ready')).toMatchObject({ status: 'False', reason: 'RefreshFailed' });
+    expect(cond(d.status, 'Ready')!.message).toBe('last read failed (timeout): no complete answer within 30000 ms; the contents read at 2026-08-05T10:00:00Z keep serving');
+    expect(cond(d.status, 'SensitiveOverlap')).toBeUndefined();
+    expect(cond(d.status, 'Accepted')).toMatchObject({ status: 'True' });
+    t.raw = { ...t.raw, status: d.status };
+    // The same failure again (one more consecutive failure) changes nothing a user sees.
+    expect(desiredStatus(t, new Date(9000), undefined, { feed: { ...failed, consecutiveFailures: 2 } })).toBeUndefined();
   });
 });
