@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 // ThreatFeed and DynamicZone objects compiled into what the feed manager runs. Called from
 // src/config/compile.ts, so files and Kubernetes get the same checks; contents are fetched later.
 import { parseRange, type AddressRange } from '../net/address.ts';
@@ -129,7 +130,11 @@ export function compileThreatFeed(o: ThreatFeedObject): { feed: CompiledFeed } |
     if (issues.length === 0) source = { type: 'http', url: h.url, intervalMs: intervalMs!, timeoutMs: timeoutMs!, maxBytes: h.maxBytes ?? DEFAULT_MAX_BYTES };
   }
   if (issues.length > 0 || !source || !isFeedFormat(format)) return { issues };
-  const sourceKey = source.type === 'inline' ? `inline:${o.name}` : JSON.stringify([format, source]);
+  // Identifies what a runner reads: a change of it restarts the runner. Inline entries are part of the
+  // source, so editing them must change the key (hashed: a list can hold 200k entries).
+  const sourceKey = source.type === 'inline'
+    ? `inline:${o.name}:${createHash('sha256').update(JSON.stringify(source)).digest('base64url')}`
+    : JSON.stringify([format, source]);
   return {
     feed: Object.freeze({
       name: o.name,

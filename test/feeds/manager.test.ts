@@ -150,6 +150,14 @@ describe('inline feed', () => {
     expect(m.match(ip('192.0.2.1'))).toBe(NO_MATCH);
     expect(m.feedStatus()).toEqual([]);
   });
+  it('a reload that edits inline entries serves the new entries', () => {
+    m = new FeedManager({ clock: new ManualClock(0), tickMs: 60_000 });
+    m.apply(snapshotOf([feed('a', { source: { inline: [{ address: '192.0.2.1' }] } })]));
+    m.apply(snapshotOf([feed('a', { source: { inline: [{ address: '192.0.2.2' }] } })], 2));
+    expect(m.match(ip('192.0.2.1'))).toBe(NO_MATCH);
+    expect(m.match(ip('192.0.2.2')).threatLevel).toBe('HIGH');
+    expect(m.feedStatus()[0]).toMatchObject({ entries: 1 });
+  });
 });
 
 describe('guard rail', () => {
