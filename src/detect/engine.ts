@@ -3,10 +3,10 @@ import type { Clock } from './clock.ts';
 import { fmix32, pairKey, xorshift32 } from './hash.ts';
 import { ipKey, type IpKey } from './ip-key.ts';
 import * as T from './ip-table.ts';
-import { LEVEL_HIGH, LEVEL_MEDIUM, levelName } from './levels.ts';
+import { LEVEL_HIGH, LEVEL_MEDIUM, levelName, type ThreatLevel } from './levels.ts';
 import { inspectRow, pickVictim, type KeyInspection } from './inspect.ts';
 import { PairTable } from './pair-table.ts';
-import { Profile, rememberedOffences } from './profile.ts';
+import { accountTargetedLevel, Profile, rememberedOffences } from './profile.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, validateThresholds } from './thresholds.ts';
 import type { Thresholds } from './thresholds.ts';
 import { comboLevel, detectionsOf, NONE_VERDICT, unblockedVerdict, type Detections, type Verdict } from './verdict.ts';
@@ -184,6 +184,18 @@ export class DetectionEngine {
   }
 
   /**
+   * Level of one (IP, account) pair under the profile in force. Used per attempt, so that a targeted account
+   * is protected even where the IP-wide level is held down (a busy NAT); not part of evaluate().
+   */
+  accountLevel(key: IpKey, usernameHash: number): ThreatLevel {
+    const failures = this.accountFailures(key, usernameHash);
+    if (failures === 0) return 'NONE';
+    const id = this.table.index.find(key);
+    const proven = id >= 0 && (this.table.flags(id) & T.F_PROVEN) !== 0;
+    return levelName(accountTargetedLevel(this.profile, proven, failures));
+  }
+
+  /**
    * Reclaims up to `budget` idle entries (every window empty, no block, no remembered offence) and retires
    * expired blocks from activeBlockCount. Meant for one shared coarse interval. Returns entries removed.
    */
@@ -222,6 +234,12 @@ export class DetectionEngine {
 
   // Shared stores (src/store) keep the rows elsewhere and use this engine as the local view.
 
+  /** End of the key's stored block in seconds (active or not, blocking on or off); 0 when untracked. */
+  blockUntilSec(key: IpKey): number {
+    const id = this.table.index.find(key);
+    return id < 0 ? 0 : this.table.blockedUntilSec(id);
+  }
+
   /** A tracked key's row in the shared-store format (ROW_BYTES), or undefined. */
   exportRow(key: IpKey): Uint8Array | undefined {
     const id = this.table.index.find(key);
@@ -244,6 +262,11 @@ export class DetectionEngine {
       t.setFlags(id, (t.flags(id) & ~(3 << T.F_BLOCK_LEVEL_SHIFT)) | blockBits);
     }
     this.recount(id, now);
+  }
+
+  /** Failures of one (IP, username) pair as a shared store holds them (0: the pair was reset by a success). */
+  loadAccountFailures(key: IpKey, usernameHash: number, failures: number, nowSec: number): void {
+    this.pairs.set(pairKey(key, usernameHash), failures, nowSec);
   }
 
   /** An active block learnt from a block index (no counters); never shortens a longer local block. */

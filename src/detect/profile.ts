@@ -76,10 +76,13 @@ export class Profile {
     let unk = lv(t.count(id, T.B_UNK, t.wUnk, now), th, D_UNK);
     let stuff = 0;
     if (t.stuffUsers(id, now) >= this.minDistinct) stuff = lv(t.count(id, T.B_ATT, t.wStuff, now), th, D_STUFF);
+    // Failures on one account say the account is targeted, not that every user behind this IP is an attacker
+    // (one forgetful colleague behind an office NAT would lock out the office). At the IP level it is only
+    // informational; the account is protected per (IP, account) by ThreatService via accountTargetedLevel().
+    const tgt = Math.min(1, lv(t.peak(id, T.B_TGT, t.wTgt, now), th, D_TGT));
     const succ = stuff | bf | spray | unk ? t.count(id, T.B_SUCC, t.wMid, now) : 0;
     // Stuffing is mostly failing: more successes than failures is a busy NAT, not a combo list.
     if (stuff !== 0 && succ >= this.tolMinSuccesses && succ > fMid) stuff = 0;
-    const tgt = lv(t.peak(id, T.B_TGT, t.wTgt, now), th, D_TGT);
     const rep = lv(rememberedOffences(t, id, now, this), th, D_REPEAT);
     if (this.tolLevelsDown > 0 && this.tolMinSuccesses > 0 && (bf | spray | unk | stuff) !== 0) {
       // Mostly-succeeding IPs (NAT, CGNAT): volume is not evidence on its own.
@@ -93,6 +96,11 @@ export class Profile {
     }
     return bf | (spray << 2) | (unk << 4) | (stuff << 6) | (tgt << 8) | (rep << 10);
   }
+}
+
+/** Level of one (IP, account) pair's failure count, for per-attempt enforcement. */
+export function accountTargetedLevel(p: Profile, proven: boolean, failures: number): number {
+  return lv(failures, proven ? p.proven : p.unproven, D_TGT);
 }
 
 function lv(count: number, th: Float64Array, d: number): number {

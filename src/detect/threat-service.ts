@@ -42,9 +42,13 @@ export interface ThreatServiceOptions {
  * - report(): an outcome from any transport becomes a detector update (never for requests we denied);
  * - tick(): called from one shared interval — closes Org Under Attack buckets and sweeps idle entries.
  */
+const RANK = { NONE: 0, LOW: 1, MEDIUM: 2, HIGH: 3 } as const;
+
 export class ThreatService implements ThreatAssessor, OutcomeIngest {
   readonly #o: ThreatServiceOptions;
   readonly #correlator = new AttemptCorrelator<IpKey>();
+  #lastFacts: RequestFacts | undefined;
+  #lastHash: number | undefined;
   readonly #v6Prefix: number;
   readonly #store: DetectorStore;
 
@@ -78,11 +82,15 @@ export class ThreatService implements ThreatAssessor, OutcomeIngest {
     this.#store.setBlocking(policy.action === 'Block');
   }
 
-  assess(client: Address, signIn: boolean, policy: CompiledPolicy): ThreatAssessment | undefined {
+  assess(client: Address, signIn: boolean, policy: CompiledPolicy, facts?: RequestFacts): ThreatAssessment | undefined {
     if (!signIn && !policy.enforceBlocksOnAllRoutes) return undefined;
     const now = this.#o.clock.nowMs();
-    const v = this.#store.engine.evaluate(this.keyOf(client), now);
-    if (v.level === 'NONE' && v.blockedUntilMs === 0) return undefined;
+    const key = this.keyOf(client);
+    const v = this.#store.engine.evaluate(key, now);
+    // The account this attempt targets, from this IP: protected even where the IP-wide level is held down.
+    const hash = signIn && facts ? this.#usernameHashOf(facts, policy) : undefined;
+    const account = hash === undefined ? 'NONE' : this.#store.engine.accountLevel(key, hash);
+    if (v.level === 'NONE' && v.blockedUntilMs === 0 && account === 'NONE') return undefined;
     // Off sign-in routes only an active block matters; detections there would only be noise.
     if (!signIn && v.blockedUntilMs <= now) return undefined;
     let enforce: ThreatAssessment['enforce'] = 'none';
@@ -90,8 +98,30 @@ export class ThreatService implements ThreatAssessor, OutcomeIngest {
     if (policy.action === 'Block' && v.blockedUntilMs > now) {
       enforce = v.blockLevel === 'HIGH' ? 'block' : 'rate_limit';
       retryAfterSeconds = Math.ceil((v.blockedUntilMs - now) / 1000);
+    } else if (policy.action === 'Block' && account === 'HIGH') {
+      // This account from this IP only (Auth0's IP+user rule); the IP itself is not blocked. The pair's count
+      // resets on a success and decays with its window.
+      enforce = 'block';
     }
-    return { level: v.level === 'NONE' ? v.blockLevel : v.level, detections: v.detections, enforce, retryAfterSeconds };
+    let level = v.level === 'NONE' ? v.blockLevel : v.level;
+    let detections = v.detections;
+    if (RANK[account] > RANK[detections.account_targeted ?? 'NONE']) {
+      detections = { ...detections, account_targeted: account };
+      if (RANK[account] > RANK[level]) level = account;
+    }
+    return { level, detections, enforce, retryAfterSeconds };
+  }
+
+  /**
+   * Keyed hash of the attempt's username. assess() and onDecision() run back to back for the same facts,
+   * so one remembered pair saves the second body parse and HMAC.
+   */
+  #usernameHashOf(facts: RequestFacts, policy: CompiledPolicy): number | undefined {
+    if (facts === this.#lastFacts) return this.#lastHash;
+    const username = extractUsername(policy.username, facts.headers ?? {}, facts.body);
+    this.#lastFacts = facts;
+    this.#lastHash = username === undefined ? undefined : usernameHash(this.#o.usernameKey, username);
+    return this.#lastHash;
   }
 
   onDecision(d: Decision, facts: RequestFacts): void {
@@ -101,8 +131,8 @@ export class ThreatService implements ThreatAssessor, OutcomeIngest {
     const snapshot = this.#o.snapshot();
     if (!snapshot) return;
     const key = this.keyOf(d.client);
-    const username = extractUsername(snapshot.policy.username, facts.headers ?? {}, facts.body);
-    const hash = username === undefined ? undefined : usernameHash(this.#o.usernameKey, username);
+    const hash = this.#usernameHashOf(facts, snapshot.policy);
+    this.#lastFacts = undefined; // never reuse across requests, even if an adapter reused a facts object
     const denied = d.verdict !== 'allow';
     if (!denied) this.#store.recordAttempt(key, { usernameHash: hash }, d.client.text);
     if (facts.requestId) {

@@ -85,7 +85,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = deepFreeze({
   // Stuffing: a fast stream of different usernames.
   credentialStuffing: { windowMs: 60_000, low: 10, medium: 20, high: 40, minDistinctUsernames: 5 },
   // Auth0: 10 consecutive failures for one account from one IP blocks that pair.
-  accountTargeted: { windowMs: DAY, low: 5, medium: 7, high: 10 },
+  accountTargeted: { windowMs: DAY, low: 5, medium: 7, high: 9 },
   repeatOffender: { low: 1, medium: 0, high: 0 },
   successTolerance: { minSuccesses: 5, maxFailureRatio: 0.25, levelsDown: 2 },
   unprovenFactor: 1,

@@ -111,21 +111,28 @@ export function replay(records: SignInRecords, setting: ReplaySetting, onRecord?
     t.attempts++;
     const result = records.result[i]!; // 0 success, 1 failure, 2 unknown user
     if (result === 0) successes++;
+    const u = records.user[i]!;
+    const usernameHash = u < 0 ? undefined : u;
     const v = engine.evaluate(key, now);
-    const isDenied = v.blockedUntilMs > now;
+    // As ThreatService does: an IP-wide block, or this account from this IP at HIGH (per-pair refusal).
+    const pairRefused = v.blockedUntilMs <= now && usernameHash !== undefined && engine.accountLevel(key, usernameHash) === 'HIGH';
+    const isDenied = v.blockedUntilMs > now || pairRefused;
     onRecord?.(i, isDenied);
     if (isDenied) {
       denied++;
       t.denied++;
-      if (v.blockLevel === 'HIGH') t.high = true;
+      if (pairRefused && t.firstBlockMs === 0) {
+        t.firstBlockMs = now;
+        t.level = 'HIGH';
+        t.reasons = { account_targeted: 'HIGH' };
+      }
+      if (v.blockLevel === 'HIGH' || pairRefused) t.high = true;
       if (result === 0) {
         successesDenied++;
         t.successesDenied++;
       }
       continue;
     }
-    const u = records.user[i]!;
-    const usernameHash = u < 0 ? undefined : u;
     if (t.firstBlockMs === 0) t.allowed++;
     const a = engine.recordAttempt(key, { usernameHash });
     const o = engine.recordOutcome(key, result === 0 ? 'success' : 'failure', { usernameHash, unknownUser: result === 2 });

@@ -151,19 +151,25 @@ describe('account targeted (Auth0: 10 failures per IP + user)', () => {
 
   it('counts failures per (IP, username) and resets the pair on success', () => {
     const { engine, clock } = setup({ thresholds });
-    fail(engine, clock, 9, 30 * SEC, IP, { usernameHash: 7 });
+    fail(engine, clock, 8, 30 * SEC, IP, { usernameHash: 7 });
     fail(engine, clock, 4, 30 * SEC, IP, { usernameHash: 8 });
     fail(engine, clock, 4, 30 * SEC, IP2, { usernameHash: 7 });
-    expect(engine.accountFailures(IP, 7)).toBe(9);
+    expect(engine.accountFailures(IP, 7)).toBe(8);
     expect(engine.accountFailures(IP, 8)).toBe(4);
     expect(engine.accountFailures(IP2, 7)).toBe(4);
-    expect(levelOf(engine).level).toBe('MEDIUM');
+    // Per pair: MEDIUM for account 7 from IP; IP-wide the signal is informational only (LOW), so one
+    // targeted account never blocks everyone behind the IP.
+    expect(engine.accountLevel(IP, 7)).toBe('MEDIUM');
+    expect(engine.accountLevel(IP, 8)).toBe('NONE');
+    expect(levelOf(engine).detections).toEqual({ account_targeted: 'LOW' });
     expect(levelOf(engine, IP2).level).toBe('NONE');
     fail(engine, clock, 1, SEC, IP, { usernameHash: 7 });
-    expect(levelOf(engine).detections).toEqual({ account_targeted: 'HIGH' });
+    expect(engine.accountLevel(IP, 7)).toBe('HIGH');
+    expect(levelOf(engine).detections).toEqual({ account_targeted: 'LOW' });
     engine.recordOutcome(IP, 'success', { usernameHash: 7 });
+    expect(engine.accountLevel(IP, 7)).toBe('NONE');
     expect(engine.accountFailures(IP, 7)).toBe(0);
-    expect(engine.inspect(IP)!.counters.maxAccountFailures).toBe(10); // the IP's record stays for the window
+    expect(engine.inspect(IP)!.counters.maxAccountFailures).toBe(9); // the IP's record stays for the window
   });
 
   it('forgets a pair after a day without failures', () => {

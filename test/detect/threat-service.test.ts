@@ -29,8 +29,11 @@ function setup(action: 'Block' | 'Audit' = 'Block', enforceEverywhere = true) {
   threats.applyPolicy(snapshot.policy);
   let id = 0;
   const options = { clientIp: { mode: 'xff' as const, maxHops: 10 }, failureMode: 'allow' as const, newId: () => String(++id), threats };
-  const check = (client: string, path = '/login', requestId?: string) => {
-    const facts: RequestFacts = { peer: parseAddress('10.0.0.5'), xForwardedFor: client, forwarded: undefined, envoyExternalAddress: undefined, method: 'POST', path, host: 'h', requestId, userAgent: undefined };
+  const check = (client: string, path = '/login', requestId?: string, username?: string) => {
+    const facts: RequestFacts = {
+      peer: parseAddress('10.0.0.5'), xForwardedFor: client, forwarded: undefined, envoyExternalAddress: undefined, method: 'POST', path, host: 'h', requestId, userAgent: undefined,
+      ...(username ? { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `username=${username}&password=x` } : {}),
+    };
     const d = decide(facts, snapshot, options);
     threats.onDecision(d, facts);
     return d;
@@ -83,5 +86,51 @@ describe('ThreatService', () => {
     expect(d).toMatchObject({ verdict: 'allow', reason: 'threat_detected' });
     expect(d.threat?.level).toBe('HIGH');
     expect(t.engine.activeBlockCount).toBe(0);
+  });
+
+  it('behind a busy NAT, one account hammered from the office is refused without locking out the office', () => {
+    const t = setup();
+    const office = '198.51.100.50';
+    let n = 0;
+    // Lots of colleagues sign in fine through the same NAT...
+    for (let i = 0; i < 40; i++) {
+      t.check(office, '/login', `ok-${++n}`, `user${i}`);
+      t.threats.report(t.outcome({ requestId: `ok-${n}`, status: 200 }));
+      t.clock.advance(5_000);
+    }
+    // ...while one of them (or someone at their desk) keeps failing on one account.
+    let refused = 0;
+    for (let i = 0; i < 14; i++) {
+      const d = t.check(office, '/login', `bad-${++n}`, 'mallory');
+      if (d.verdict !== 'allow') {
+        refused++;
+        expect(d).toMatchObject({ reason: 'threat_block', httpStatus: 403 });
+        expect(d.threat?.detections.account_targeted).toBe('HIGH');
+      } else t.threats.report(t.outcome({ requestId: `bad-${n}`, status: 401 }));
+      // Colleagues keep working throughout.
+      const other = t.check(office, '/login', `ok-${++n}`, `user${i}`);
+      expect(other.verdict).toBe('allow');
+      t.threats.report(t.outcome({ requestId: `ok-${n}`, status: 200 }));
+      t.clock.advance(5_000);
+    }
+    expect(refused).toBeGreaterThan(0);
+    expect(t.engine.activeBlockCount).toBe(0);
+  });
+
+  it('from an IP that is not a busy NAT, hammering one account limits the whole IP', () => {
+    const t = setup();
+    let n = 0;
+    for (let i = 0; i < 14; i++) {
+      const d = t.check('198.18.5.5', '/login', `r-${++n}`, 'victim');
+      if (d.verdict !== 'allow') {
+        // The IP itself is limited: another account from it is refused too.
+        expect(t.check('198.18.5.5', '/login', `r-${++n}`, 'someone-else').verdict).not.toBe('allow');
+        expect(t.engine.activeBlockCount).toBe(1);
+        return;
+      }
+      t.threats.report(t.outcome({ requestId: `r-${n}`, status: 401 }));
+      t.clock.advance(30_000);
+    }
+    throw new Error('never limited');
   });
 });

@@ -18,7 +18,7 @@ describe('thresholds', () => {
     expect(DEFAULT_THRESHOLDS.bruteForce).toMatchObject({ windowMs: 600_000, high: 11 }); // AWS WAF ATP: > 10 / 10 min
     expect(DEFAULT_THRESHOLDS.bruteForceShort).toMatchObject({ windowMs: 10_000, medium: 5 }); // CrowdSec http-bf
     expect(DEFAULT_THRESHOLDS.bruteForceLong).toMatchObject({ windowMs: 86_400_000, high: 100 }); // Auth0
-    expect(DEFAULT_THRESHOLDS.accountTargeted.high).toBe(10); // Auth0: 10 per IP + user
+    expect(DEFAULT_THRESHOLDS.accountTargeted.high).toBe(9); // Auth0: 10 per IP + user; the 10th attempt is refused
     expect(DEFAULT_THRESHOLDS.ipv6PrefixLength).toBe(64);
   });
 
