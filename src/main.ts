@@ -119,6 +119,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     usernameKey: settings.usernameKey ? createHash('sha256').update(settings.usernameKey).digest() : randomBytes(32),
     snapshot: () => holder.current,
     maxChainHops: settings.maxHops,
+    feeds: () => feeds,
     observer: {
       outcome: (r) => threatMetrics.outcome(r),
       blockStarted: (key, clientText, v, policy) => {

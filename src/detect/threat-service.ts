@@ -1,6 +1,6 @@
 import type { CompiledPolicy, Snapshot } from '../config/snapshot.ts';
 import type { Decision, RequestFacts } from '../decide/decision.ts';
-import type { ThreatAssessment, ThreatAssessor } from '../decide/threat.ts';
+import type { FeedMatcher, ThreatAssessment, ThreatAssessor } from '../decide/threat.ts';
 import { extractUsername, usernameHash } from '../decide/username.ts';
 import type { Address } from '../net/address.ts';
 import { parseAddress } from '../net/address.ts';
@@ -31,6 +31,8 @@ export interface ThreatServiceOptions {
   readonly observer: ThreatObserver;
   readonly ipv6Prefix?: number;
   readonly maxChainHops?: number;
+  /** Feeds and dynamic zones (created after this service in main): exempt dynamic zones count as exempt. */
+  readonly feeds?: () => FeedMatcher | undefined;
   /** Where detector state lives; default: in this process (engine and org). A shared store wraps them. */
   readonly store?: DetectorStore;
 }
@@ -158,6 +160,7 @@ export class ThreatService implements ThreatAssessor, OutcomeIngest {
       const chain = resolveClientChain(peer, o.forwardedFor, snapshot.isTrustedProxy, { maxHops: this.#o.maxChainHops ?? 10 });
       if (snapshot.isTrustedProxy(chain.client)) return this.#o.observer.outcome('ignored');
       for (const m of snapshot.index.lookup(chain.client)) if (m.exempt) return this.#o.observer.outcome('ignored');
+      if (this.#o.feeds?.()?.match(chain.client).exemptZone !== undefined) return this.#o.observer.outcome('ignored');
       key = this.keyOf(chain.client);
       clientText = chain.client.text;
     }

@@ -9,9 +9,11 @@ import { OrgAttackDetector } from '../../src/detect/org-attack.ts';
 import { ThreatService } from '../../src/detect/threat-service.ts';
 import { parseAddress } from '../../src/net/address.ts';
 import type { OutcomeReport } from '../../src/outcomes/outcome.ts';
+import type { FeedMatcher } from '../../src/decide/threat.ts';
+import { NO_MATCH } from '../../src/feeds/feed-index.ts';
 
 const origin = { source: 'test' };
-function setup(action: 'Block' | 'Audit' = 'Block', enforceEverywhere = true) {
+function setup(action: 'Block' | 'Audit' = 'Block', enforceEverywhere = true, feeds?: FeedMatcher) {
   const objects: ConfigObject[] = [
     { kind: 'IPZone', name: 'lb', origin, spec: { usage: 'Policy', proxies: ['10.0.0.0/8'] } },
     { kind: 'IPZone', name: 'office', origin, spec: { usage: 'Policy', gateways: ['203.0.113.0/24'] } },
@@ -23,7 +25,7 @@ function setup(action: 'Block' | 'Audit' = 'Block', enforceEverywhere = true) {
   const org = new OrgAttackDetector({ clock });
   const seen: string[] = [];
   const threats = new ThreatService({
-    engine, org, clock, usernameKey: Buffer.alloc(32), snapshot: () => snapshot,
+    engine, org, clock, usernameKey: Buffer.alloc(32), snapshot: () => snapshot, feeds: () => feeds,
     observer: { outcome: (r) => seen.push(r), blockStarted: () => seen.push('block'), attack: () => undefined },
   });
   threats.applyPolicy(snapshot.policy);
@@ -132,5 +134,14 @@ describe('ThreatService', () => {
       t.clock.advance(30_000);
     }
     throw new Error('never limited');
+  });
+
+  it('ignores uncorrelated outcomes of clients in an exempt dynamic zone', () => {
+    // A stand-in for the feed index answering as a Policy DynamicZone named in exemptZones would.
+    const exemptDynamic: FeedMatcher = { match: (a) => (a.text === '198.18.7.7' ? { ...NO_MATCH, exemptZone: 'corp-asn' } : NO_MATCH) };
+    const t = setup('Block', true, exemptDynamic);
+    t.threats.report(t.outcome({ forwardedFor: '198.18.7.7' }));
+    t.threats.report(t.outcome({ forwardedFor: '198.18.7.8' }));
+    expect(t.seen).toEqual(['ignored', 'failure']);
   });
 });
