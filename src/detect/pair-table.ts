@@ -61,6 +61,21 @@ export class PairTable {
     return c;
   }
 
+  /** Sets a pair's count as a shared store holds it (0 forgets the pair). */
+  set(key: number, count: number, nowSec: number): void {
+    if (count === 0) return this.succeed(key);
+    let id = this.index.find(key);
+    if (id < 0) {
+      if (this.index.size < this.index.capacity) id = this.index.insert(key);
+      else {
+        id = this.victim(nowSec);
+        this.index.rekey(id, key);
+      }
+    }
+    this.counts[id] = Math.min(count, 255);
+    this.last[id] = nowSec;
+  }
+
   /** A success resets the pair (Auth0 counts consecutive failures). */
   succeed(key: number): void {
     const id = this.index.find(key);

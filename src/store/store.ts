@@ -27,6 +27,8 @@ export interface StoreHealth {
 export interface StoreCounters {
   /** Script calls sent (record batches, one per client per flush). */
   readonly calls: number;
+  /** Batches sent (one pipelined write each: one round trip per Redis node). */
+  readonly batches: number;
   /** Rows (blocks, level changes) received from other replicas. */
   readonly received: number;
   readonly scriptReloads: number;

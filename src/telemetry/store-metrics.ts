@@ -35,6 +35,7 @@ export function registerStoreMetrics(registry: Registry, read: () => { health: S
     });
   };
   counter('portcullis_store_calls_total', 'Redis script calls sent for sign-in events (one per client per batch).', (c) => c.calls);
+  counter('portcullis_store_batches_total', 'Batches of sign-in events sent to Redis (one pipelined write each).', (c) => c.batches);
   counter('portcullis_store_rows_received_total', 'Blocks and level changes received from other replicas.', (c) => c.received);
   counter('portcullis_store_script_reloads_total', 'NOSCRIPT answers recovered by loading the scripts again.', (c) => c.scriptReloads);
   counter('portcullis_store_outages_total', 'Times the store became degraded.', (c) => c.outages);

@@ -21,6 +21,8 @@ export interface ProcessInstance {
   metric(name: string): Promise<number>;
   /** The child's event-loop delay since the last call (ms): what any Check waited behind other work. */
   loopDelay(): Promise<{ p50: number; p99: number; max: number }>;
+  /** CPU time the child has used, ms. */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ function instance(child: ChildHandle, ready: { grpcTarget: string; httpBase: str
     events: () => child.call('events'),
     metric: (name) => metricValue(ready.httpBase, name),
     loopDelay: () => child.call('loopDelay'),
+    cpuMs: () => child.cpuMs(),
     async stop() {
       await child.call('stop').catch(() => undefined);
       await child.stop();

@@ -1,7 +1,7 @@
 // Real redis-server processes for tests: each on free ports, in its own temp folder, without persistence. Tests
 // never touch a Redis they did not start (the machine's own on 6379 included).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,14 +40,42 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startRedisServer(opts: { cluster?: boolean } = {}): Promise<RedisServer> {
+export interface RedisServerOptions {
+  readonly cluster?: boolean;
+  /** requirepass */
+  readonly password?: string;
+  /** TLS only (no plain port), with this certificate and key (PEM files). */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** A Sentinel monitoring the master on this port as "mymaster" (quorum 1). */
+  readonly sentinelFor?: number;
+}
+
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort(opts.cluster);
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
+  const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
+  const cliArgs = ['-p', String(port)];
+  if (opts.tls) {
+    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-auth-clients', 'no');
+    cliArgs.push('--tls', '--cacert', opts.tls.cert);
+  } else args.push('--port', String(port));
+  if (opts.password) {
+    args.push('--requirepass', opts.password);
+    cliArgs.push('--no-auth-warning', '-a', opts.password);
+  }
   if (opts.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000');
+  if (opts.sentinelFor !== undefined) {
+    const conf = join(dir, 'sentinel.conf');
+    writeFileSync(conf, `port ${port}
+bind 127.0.0.1
+sentinel monitor mymaster 127.0.0.1 ${opts.sentinelFor} 1
+sentinel down-after-milliseconds mymaster 2000
+`);
+    args.splice(0, args.length, conf, '--sentinel');
+  }
   let proc: ChildProcess | undefined;
   const cli = (...a: string[]): string => {
-    const r = spawnSync(REDIS_CLI, ['-p', String(port), ...a], { encoding: 'utf8', timeout: 10_000 });
+    const r = spawnSync(REDIS_CLI, [...cliArgs, ...a], { encoding: 'utf8', timeout: 10_000 });
     return (r.stdout ?? '').trim();
   };
   const launch = async (): Promise<void> => {
@@ -67,7 +95,7 @@ export async function startRedisServer(opts: { cluster?: boolean } = {}): Promis
   await launch();
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     dir,
     cli,
     kill: () => waitExit(proc, 'SIGKILL'),
@@ -108,6 +136,16 @@ export async function startRedisCluster(n = 3): Promise<RedisCluster> {
   };
   await cluster.waitOk();
   return cluster;
+}
+
+/** A self-signed certificate for 127.0.0.1 (PEM files in a temp folder), made with openssl. */
+export function selfSignedCert(): { cert: string; key: string; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-tls-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+  return { cert, key, dir };
 }
 
 /** Is redis-server installed? (.ci/run installs it; a dev machine may not have it.) */

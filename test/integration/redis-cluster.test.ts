@@ -9,14 +9,16 @@ import { AuthzClient } from '../helpers/grpc-client.ts';
 import { eventually } from '../helpers/portcullis.ts';
 import { startProcessInstance, type ProcessInstance } from '../helpers/portcullis-process.ts';
 import { redisAvailable, startRedisCluster, type RedisCluster } from '../helpers/redis.ts';
-import { blockAttacker, OUTAGE_POLICY, outageMessages } from './redis-outage.test.ts';
+import { blockAttacker, OUTAGE_POLICY, outageMessages } from '../helpers/redis-load.ts';
 
 let cluster: RedisCluster | undefined;
 let p: ProcessInstance | undefined;
+let p2: ProcessInstance | undefined;
 beforeAll(async () => {
   if (redisAvailable()) cluster = await startRedisCluster(3);
 }, 60_000);
 afterAll(async () => {
+  await p2?.stop();
   await p?.stop();
   await cluster?.stop();
 });
@@ -25,9 +27,11 @@ const prefix = 'cl:';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.runIf(redisAvailable())('Redis Cluster (3 masters)', () => {
-  it('spreads clients over the nodes, keeps one client on one slot, and enforces blocks', { timeout: 60_000 }, async () => {
-    p = await startProcessInstance({ 'p.yaml': OUTAGE_POLICY }, { 'redis-url': cluster!.urls.join(','), 'redis-mode': 'cluster', 'redis-key-prefix': prefix, 'username-key': 'k'.repeat(32) });
+  it('spreads clients over the nodes, keeps one client on one slot, and enforces blocks on every replica', { timeout: 60_000 }, async () => {
+    const flags = { 'redis-url': cluster!.urls.join(','), 'redis-mode': 'cluster', 'redis-key-prefix': prefix, 'username-key': 'k'.repeat(32) };
+    [p, p2] = await Promise.all([startProcessInstance({ 'p.yaml': OUTAGE_POLICY }, flags), startProcessInstance({ 'p.yaml': OUTAGE_POLICY }, flags)]);
     const authz = new AuthzClient(p.grpcTarget);
+    const authz2 = new AuthzClient(p2.grpcTarget);
     const als = new AlsClient(p.grpcTarget);
     try {
       // 60 clients, each with a failure for a username: a row and a pairs hash per client.
@@ -41,9 +45,14 @@ describe.runIf(redisAvailable())('Redis Cluster (3 masters)', () => {
       expect(slot(`${prefix}{org}:state`)).toBe(slot(`${prefix}{org}:b:1`));
       const denied = await authz.check(envoyCheckRequest({ peer: '10.0.0.5', headers: { 'x-forwarded-for': '198.18.66.6' } }));
       expect(denied.deniedResponse?.status?.code).toBe('Forbidden');
+      // The other replica learnt the block through the Cluster's pub/sub.
+      await eventually(async () => (await authz2.check(envoyCheckRequest({ peer: '10.0.0.5', headers: { 'x-forwarded-for': '198.18.66.6' } }))).deniedResponse?.status?.code === 'Forbidden', 1000);
       expect(await p.metric('portcullis_store_degraded')).toBe(0);
+      await p2.stop();
+      p2 = undefined;
     } finally {
       authz.close();
+      authz2.close();
       als.close();
     }
   });
@@ -62,7 +71,9 @@ describe.runIf(redisAvailable())('Redis Cluster (3 masters)', () => {
       await sleep(2000);
       await victim.restart(); // same nodes.conf: it takes its slots back (empty: no persistence)
       await cluster!.waitOk();
-      await eventually(async () => (await p!.metric('portcullis_store_degraded')) === 0, 20_000);
+      await eventually(async () => (await p!.metric('portcullis_store_degraded')) === 0, 20_000).catch(async () => {
+        throw new Error(`not recovered: ${await (await fetch(`${p!.httpBase}/readyz`)).text()}`);
+      });
       seen.recovered = true;
     })();
     const [result] = await Promise.all([load, timeline]);

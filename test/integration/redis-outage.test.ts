@@ -4,56 +4,13 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openLoopInChild } from '../../bench/lib/open-loop.ts';
-import { authorizationDefinition } from '../../bench/lib/requests.ts';
 import { parseAddress } from '../../src/net/address.ts';
 import { ipKey } from '../../src/detect/ip-key.ts';
 import { RedisKeys } from '../../src/store/redis/keys.ts';
-import { AlsClient, alsEntry } from '../helpers/als-client.ts';
-import { envoyCheckRequest } from '../helpers/envoy-request.ts';
-import { AuthzClient } from '../helpers/grpc-client.ts';
 import { eventually } from '../helpers/portcullis.ts';
 import { metricValue, startProcessInstance, type ProcessInstance } from '../helpers/portcullis-process.ts';
 import { redisAvailable, startRedisServer, type RedisServer } from '../helpers/redis.ts';
-
-export const OUTAGE_POLICY = `
-apiVersion: portcullis.dev/v1alpha1
-kind: IPZone
-metadata: { name: lb }
-spec: { usage: Policy, proxies: [10.0.0.0/16] }
----
-apiVersion: portcullis.dev/v1alpha1
-kind: ThreatPolicy
-metadata: { name: default }
-spec:
-  action: Block
-  signIn:
-    routes: [{ path: { exact: /login }, methods: [POST] }]
-`;
-const ATTACKER = '198.18.66.6';
-
-/** 100 serialized sign-in Checks: the attacker first, then 99 ordinary clients. */
-export function outageMessages(): string[] {
-  const def = authorizationDefinition()['Check']!;
-  const clients = [ATTACKER, ...Array.from({ length: 99 }, (_, i) => `198.51.100.${i + 1}`)];
-  return clients.map((c) => def.requestSerialize(envoyCheckRequest({
-    peer: '10.0.0.5',
-    body: `username=u${c}&password=x`,
-    headers: { 'x-forwarded-for': c, 'content-type': 'application/x-www-form-urlencoded' },
-  })).toString('base64'));
-}
-
-/** Ten failures in 10 s (outcomes not correlated to a Check, as a log line without request id): blocked HIGH. */
-export async function blockAttacker(p: ProcessInstance): Promise<void> {
-  const authz = new AuthzClient(p.grpcTarget);
-  const als = new AlsClient(p.grpcTarget);
-  try {
-    als.send(Array.from({ length: 10 }, () => alsEntry({ status: 401, xff: ATTACKER })));
-    await eventually(async () => (await authz.check(envoyCheckRequest({ peer: '10.0.0.5', headers: { 'x-forwarded-for': ATTACKER } }))).deniedResponse?.status?.code === 'Forbidden', 10_000);
-  } finally {
-    authz.close();
-    als.close();
-  }
-}
+import { ATTACKER, blockAttacker, OUTAGE_POLICY, outageMessages } from '../helpers/redis-load.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

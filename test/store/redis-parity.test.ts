@@ -53,6 +53,7 @@ describe.runIf(redisAvailable())('Redis store parity with the in-memory engine',
         else store.recordOutcome(key, step.outcome, { usernameHash, unknownUser: step.unknownUser }, undefined);
         await store.settled();
         expect(engine.inspect(key, now), `step ${i}`).toEqual(memory.inspect(key, now));
+        if (usernameHash !== undefined) expect(engine.accountFailures(key, usernameHash), `step ${i}: account`).toBe(memory.accountFailures(key, usernameHash));
       }
       expect(redisBlocks).toEqual(memBlocks);
       expect(memBlocks.filter((b) => b.includes('HIGH')).length).toBeGreaterThan(2);

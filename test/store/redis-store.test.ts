@@ -61,6 +61,27 @@ describe.runIf(redisAvailable())('RedisStore on a real Redis', () => {
     }
   });
 
+  it('puts a block made through one replica into the others\' view within a second (pub/sub)', async () => {
+    const clock = new ManualClock(T0);
+    const [a, b] = await replicas(2, clock, redisStoreSettings([server.url]));
+    try {
+      const times: number[] = [];
+      for (let k = 0; k < 5; k++) {
+        const key = v4(198, 18, 20, k);
+        for (let i = 0; i < 4; i++) a!.store.recordOutcome(key, 'failure', {}, undefined);
+        await a!.store.settled();
+        const t0 = performance.now();
+        a!.store.recordOutcome(key, 'failure', {}, undefined); // 5th in 10 s: MEDIUM
+        await eventually(() => b!.store.engine.evaluate(key).blockLevel === 'MEDIUM', 1000);
+        times.push(performance.now() - t0);
+      }
+      console.log(`event at A -> block enforced by B: ${times.map((t) => t.toFixed(1)).join(', ')} ms`);
+      expect(b!.blocks).toEqual([]); // one event per block: from the replica that made it
+    } finally {
+      await Promise.all([a!.store.close(), b!.store.close()]);
+    }
+  });
+
   it('sets a TTL on every key and hash-tags every key of one client alike', async () => {
     const clock = new ManualClock(T0);
     const settings = redisStoreSettings([server.url]);

@@ -5,7 +5,7 @@ import type { RedisClient } from './client.ts';
 import type { RedisKeys } from './keys.ts';
 
 /** Row fields the store reads without a full decode. */
-export const rowUntilSec = (row: Uint8Array): number => Buffer.from(row.buffer, row.byteOffset, ROW_BYTES).readUInt32LE(4);
+export const rowUntilSec = (row: Uint8Array): number => (row[4]! | (row[5]! << 8) | (row[6]! << 16) | (row[7]! << 24)) >>> 0;
 export const rowFlags = (row: Uint8Array): number => row[ROW_BYTES - 1]!;
 export const rowBlockLevel = (row: Uint8Array): number => (rowFlags(row) >>> 4) & 3;
 

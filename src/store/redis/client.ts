@@ -83,7 +83,9 @@ export function createRedisClient(s: RedisSettings, role: 'command' | 'subscribe
     const options: ClusterOptions = {
       lazyConnect: true,
       enableOfflineQueue: !command,
-      enableAutoPipelining: command,
+      // Auto-pipelined commands do not follow MOVED (they fail instead): per-command routing follows it.
+      enableAutoPipelining: false,
+      slotsRefreshInterval: 5000,
       clusterRetryStrategy: backoffMs,
       // Fail fast while a slot has no master: the store degrades instead of queueing.
       retryDelayOnClusterDown: 0,

@@ -27,84 +27,110 @@ end
 `;
 
 /**
- * record: one client's batch of sign-in events, applied in order; returns the new row.
- * KEYS: row, pairs. ARGV: 7 window widths (s: short, medium, long, unknown users, spray, stuffing, account),
- * idle (s), offence memory (s), caller's now (s), pair cap, then 4 per event: kind (1 attempt, 2 failure,
- * 3 success, 4 failure for an unknown user), second, sketch bit (-1 none), username hash ('' none).
+ * record: batches of sign-in events for one or more clients (one client per call in a Cluster, where each
+ * client's keys are on their own slot), each applied in order. Returns, per client in KEYS order, its new row
+ * and the (username hash, failures) pairs the batch changed (0: reset by a success), flat.
+ * KEYS: row, pairs for each client. ARGV: 7 window widths (s: short, medium, long, unknown users, spray,
+ * stuffing, account), idle (s), offence memory (s), caller's now (s), pair cap, then the events as one binary
+ * string: per client (KEYS order) its event count (u16), then 10 bytes per event: kind (u8: 1 attempt,
+ * 2 failure, 3 success, 4 failure for an unknown user; +128 when a username hash follows), sketch bit (u8,
+ * 255 none), second (u32), username hash (u32). Binary because bytes on the wire cost the most here.
  */
 export const RECORD_LUA = `${ROW_LIB}
 local W = {}
 for i = 1, 7 do W[i] = tonumber(ARGV[i]) end
-local s = redis.call('GET', KEYS[1])
-local u, b = parse(s)
-local fresh = not s
+local idle, offMem, now, cap = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 -- counter pairs: 1-based offset of the current bucket, window
 local PAIRS = {{1, 1}, {3, 2}, {5, 2}, {7, 3}, {9, 4}, {11, 6}, {13, 7}}
-local function touch(sec)
-  if fresh then u[1] = sec; fresh = false; return end
-  local last = u[1]
-  if sec <= last then return end
-  for _, p in ipairs(PAIRS) do
-    local w = W[p[2]]
-    local d = math.floor(sec / w) - math.floor(last / w)
-    if d > 0 then
-      if d == 1 then b[p[1] + 1] = b[p[1]] else b[p[1] + 1] = 0 end
-      b[p[1]] = 0
-    end
-  end
-  local ds = math.floor(sec / W[5]) - math.floor(last / W[5])
-  if ds == 1 then u[4] = u[3]; u[3] = 0 elseif ds > 1 then u[3] = 0; u[4] = 0 end
-  local du = math.floor(sec / W[6]) - math.floor(last / W[6])
-  if du == 1 then u[5] = (u[5] % 65536) * 65536 elseif du > 1 then u[5] = 0 end
-  u[1] = sec
-end
-local function inc(o) if b[o] < 255 then b[o] = b[o] + 1 end end
-local function setbit(i, n)
-  local v = bit.bor(u[i], bit.lshift(1, n))
-  if v < 0 then v = v + 4294967296 end
-  u[i] = v
-end
-local cap = tonumber(ARGV[11])
-local pairsTouched = false
-for i = 12, #ARGV, 4 do
-  local kind, sec, n, uh = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
-  touch(sec)
-  if kind == 1 then
-    inc(11)
-    if n >= 0 then setbit(5, n) end
-  elseif kind == 2 or kind == 4 then
-    inc(1); inc(3); inc(7)
-    if kind == 4 then inc(9) end
-    if uh ~= '' then
-      setbit(3, n)
-      local v = redis.call('HGET', KEYS[2], uh)
-      local c, last = nil, sec
-      if v then
-        v = tonumber(v)
-        last = math.floor(v / 256)
-        c = v % 256
-        if sec - last >= W[7] then c = 0 end
-      elseif redis.call('HLEN', KEYS[2]) < cap then
-        c = 0
-      end
-      if c then
-        c = math.min(c + 1, 255)
-        if sec > last then last = sec end
-        redis.call('HSET', KEYS[2], uh, last * 256 + c)
-        pairsTouched = true
-        if b[13] < c then b[13] = c end
+local blob, pos = ARGV[12], 1
+local function record(rowKey, pairsKey, n)
+  local s = redis.call('GET', rowKey)
+  local u, b = parse(s)
+  local fresh = not s
+  local function touch(sec)
+    if fresh then u[1] = sec; fresh = false; return end
+    local last = u[1]
+    if sec <= last then return end
+    for _, p in ipairs(PAIRS) do
+      local w = W[p[2]]
+      local d = math.floor(sec / w) - math.floor(last / w)
+      if d > 0 then
+        if d == 1 then b[p[1] + 1] = b[p[1]] else b[p[1] + 1] = 0 end
+        b[p[1]] = 0
       end
     end
-  elseif kind == 3 then
-    inc(5)
-    if bit.band(b[15], 64) == 0 then b[15] = b[15] + 64 end
-    if uh ~= '' then redis.call('HDEL', KEYS[2], uh) end
+    local ds = math.floor(sec / W[5]) - math.floor(last / W[5])
+    if ds == 1 then u[4] = u[3]; u[3] = 0 elseif ds > 1 then u[3] = 0; u[4] = 0 end
+    local du = math.floor(sec / W[6]) - math.floor(last / W[6])
+    if du == 1 then u[5] = (u[5] % 65536) * 65536 elseif du > 1 then u[5] = 0 end
+    u[1] = sec
   end
+  local function inc(o) if b[o] < 255 then b[o] = b[o] + 1 end end
+  local function setbit(i, bitIndex)
+    local v = bit.bor(u[i], bit.lshift(1, bitIndex))
+    if v < 0 then v = v + 4294967296 end
+    u[i] = v
+  end
+  local pairsTouched, changed = false, {}
+  for _ = 1, n do
+    local kind, bitIndex, sec, h
+    kind, bitIndex, sec, h, pos = struct.unpack('<BBI4I4', blob, pos)
+    local uh = ''
+    if kind >= 128 then kind = kind - 128; uh = string.format('%d', h) end
+    if bitIndex == 255 then bitIndex = -1 end
+    touch(sec)
+    if kind == 1 then
+      inc(11)
+      if bitIndex >= 0 then setbit(5, bitIndex) end
+    elseif kind == 2 or kind == 4 then
+      inc(1); inc(3); inc(7)
+      if kind == 4 then inc(9) end
+      if uh ~= '' then
+        setbit(3, bitIndex)
+        local v = redis.call('HGET', pairsKey, uh)
+        local c, last = nil, sec
+        if v then
+          v = tonumber(v)
+          last = math.floor(v / 256)
+          c = v % 256
+          if sec - last >= W[7] then c = 0 end
+        elseif redis.call('HLEN', pairsKey) < cap then
+          c = 0
+        end
+        if c then
+          c = math.min(c + 1, 255)
+          if sec > last then last = sec end
+          redis.call('HSET', pairsKey, uh, last * 256 + c)
+          pairsTouched = true
+          changed[#changed + 1] = h
+          changed[#changed + 1] = c
+          if b[13] < c then b[13] = c end
+        end
+      end
+    elseif kind == 3 then
+      inc(5)
+      if bit.band(b[15], 64) == 0 then b[15] = b[15] + 64 end
+      if uh ~= '' then
+        redis.call('HDEL', pairsKey, uh)
+        changed[#changed + 1] = h
+        changed[#changed + 1] = 0
+      end
+    end
+  end
+  local out = pack(u, b)
+  redis.call('SET', rowKey, out, 'EX', ttl(u, b, idle, offMem, now))
+  if pairsTouched then redis.call('EXPIRE', pairsKey, W[7]) end
+  return out, changed
 end
-local out = pack(u, b)
-redis.call('SET', KEYS[1], out, 'EX', ttl(u, b, tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])))
-if pairsTouched then redis.call('EXPIRE', KEYS[2], W[7]) end
-return out
+local rows = {}
+for c = 1, #KEYS, 2 do
+  local n
+  n, pos = struct.unpack('<I2', blob, pos)
+  local row, changed = record(KEYS[c], KEYS[c + 1], n)
+  rows[#rows + 1] = row
+  rows[#rows + 1] = changed
+end
+return rows
 `;
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../detect/clock.ts';
-import type { AttemptFacts, DetectionEngine, Outcome, OutcomeFacts } from '../../detect/engine.ts';
+import type { AttemptFacts, BlockPlan, DetectionEngine, Outcome, OutcomeFacts } from '../../detect/engine.ts';
 import type { IpKey } from '../../detect/ip-key.ts';
 import { ROW_BYTES } from '../../detect/ip-table.ts';
 import type { OrgAttackDetector, OrgOutcomeFacts } from '../../detect/org-attack.ts';
@@ -61,6 +61,7 @@ export class RedisStore implements DetectorStore {
   #nextTry = 0;
   #lastTrim = 0;
   #closed = false;
+  #lastError = '';
 
   constructor(o: RedisStoreOptions) {
     this.#o = o;
@@ -74,13 +75,15 @@ export class RedisStore implements DetectorStore {
     const t = o.engine.thresholds;
     this.#params = recordParams(t);
     const nowMs = (): number => o.clock.nowMs();
-    this.#writer = new RowWriter(this.#scripts, this.#keys, t, o.maxPairsPerIp ?? 128, s.flushMs, () => Math.floor(nowMs() / 1000),
-      (key, row, events) => this.#onRow(key, row, events), (r) => this.#onFlushed(r));
+    this.#writer = new RowWriter(this.#scripts, this.#keys, t, o.maxPairsPerIp ?? 128, s.flushMs, s.mode !== 'cluster', () => Math.floor(nowMs() / 1000),
+      (key, row, accounts, events) => this.#onRow(key, row, accounts, events), (r) => this.#onFlushed(r));
     const origin = `${process.pid.toString(36)}-${randomBytes(4).toString('hex')}`;
     this.#blocks = new BlockChannel(this.#client, this.#sub, this.#keys, o.engine, origin, nowMs, Math.ceil(t.maxBlockMs / 1000));
     this.#org = new SharedOrg(this.#client, this.#scripts, this.#keys, o.org);
-    // Errors surface through commands; the events only say the link went down or came back.
-    this.#client.on('error', () => undefined);
+    // Errors surface through commands; the connection's last error explains a lost link (auth, TLS, refused).
+    this.#client.on('error', (err: Error) => {
+      this.#lastError = err.message;
+    });
     this.#sub.on('error', () => undefined);
     this.#client.on('close', () => this.#degrade('connection to Redis lost'));
     this.#client.on('ready', () => void this.#recover());
@@ -161,14 +164,14 @@ export class RedisStore implements DetectorStore {
       mode: 'redis',
       degraded: true,
       degradedSinceMs: this.#degradedSince,
-      detail: `${where}: degraded since ${since} (${this.#reason}); deciding on local state, ${this.#buffer.length} events buffered`,
+      detail: `${where}: degraded since ${since} (${this.#why()}); deciding on local state, ${this.#buffer.length} events buffered`,
       buffered: this.#buffer.length,
     };
   }
 
   counters(): StoreCounters {
     const s = this.stats;
-    return { calls: this.#writer.calls, received: this.#blocks.received, scriptReloads: this.#scripts.reloads, outages: s.outages, replayed: s.replayed, lost: s.lost + this.#org.lost, dropped: s.dropped };
+    return { calls: this.#writer.calls, batches: this.#writer.flushes, received: this.#blocks.received, scriptReloads: this.#scripts.reloads, outages: s.outages, replayed: s.replayed, lost: s.lost + this.#org.lost, dropped: s.dropped };
   }
 
   /** Every write issued so far answered, and every row published before now received (a PING on the subscriber answers after them). */
@@ -186,6 +189,12 @@ export class RedisStore implements DetectorStore {
     this.#closed = true;
     this.#client.disconnect();
     this.#sub.disconnect();
+  }
+
+  /** The failure, with the connection's last error when that says more (auth, TLS, refused). */
+  #why(): string {
+    const e = this.#lastError;
+    return e && !this.#reason.includes(e) ? `${this.#reason}; last error: ${e}` : this.#reason;
   }
 
   #nowSec(): number {
@@ -212,24 +221,31 @@ export class RedisStore implements DetectorStore {
     this.#buffer.push(e);
   }
 
-  #onRow(key: IpKey, row: Buffer, events: readonly StoreEvent[]): void {
+  /**
+   * A row came back from Redis. The common case (no block to start or share, level unchanged) is synchronous
+   * and allocates nothing; the rest goes on asynchronously.
+   */
+  #onRow(key: IpKey, row: Buffer, accounts: readonly number[], events: readonly StoreEvent[]): void {
     const now = this.#o.clock.nowMs();
+    const nowSec = Math.floor(now / 1000);
+    // Per-account failures stay in Redis; the local view keeps the counts its own writes saw (per-attempt checks).
+    for (let i = 0; i + 1 < accounts.length; i += 2) this.engine.loadAccountFailures(key, accounts[i]!, accounts[i + 1]!, nowSec);
     const before = this.engine.evaluate(key, now).level;
+    const localUntil = this.engine.blockUntilSec(key);
     this.engine.loadRow(key, row, now);
-    this.#track(this.#decide(key, row, events[events.length - 1]?.clientText, before, now).catch((err) => this.#degrade(message(err))));
-  }
-
-  /** After a row changed: share a block only this replica holds, start a block the level calls for, or publish a new level. */
-  async #decide(key: IpKey, row: Uint8Array, clientText: string | undefined, before: string, now: number): Promise<void> {
-    const local = this.engine.exportRow(key);
-    if (local && rowUntilSec(local) > rowUntilSec(row) && rowUntilSec(local) * 1000 > now) {
+    if (localUntil > rowUntilSec(row) && localUntil * 1000 > now) {
       // Made here during an outage (or after Redis lost its data): give it to the others, no second event.
-      await this.#share(key, local, now);
+      this.#track(this.#share(key, this.engine.exportRow(key)!, now));
       return;
     }
+    const plan = this.engine.planBlock(key, now);
+    if (plan) this.#track(this.#block(key, plan, events[events.length - 1]?.clientText, now));
+    else if (this.engine.evaluate(key, now).level !== before) this.#track(this.#blocks.publish(key, row, false));
+  }
+
+  /** Starts a block as a compare-and-set; if the row changed meanwhile, decides again on the new row. */
+  async #block(key: IpKey, plan: BlockPlan, clientText: string | undefined, now: number): Promise<void> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const plan = this.engine.planBlock(key, now);
-      if (!plan) break;
       const r = await this.#cas(key, plan.expectUntilSec, plan.expectFlags, plan.untilSec, plan.flags, now);
       if (!r.row) return;
       this.engine.loadRow(key, r.row, now);
@@ -238,8 +254,10 @@ export class RedisStore implements DetectorStore {
         await this.#blocks.publish(key, r.row, true);
         return;
       }
+      const next = this.engine.planBlock(key, now);
+      if (!next) return;
+      plan = next;
     }
-    if (this.engine.evaluate(key, now).level !== before) await this.#blocks.publish(key, this.engine.exportRow(key) ?? row, false);
   }
 
   async #cas(key: IpKey, expectUntil: number, expectFlags: number, until: number, flags: number, now: number): Promise<{ ok: boolean; row: Buffer | undefined }> {
@@ -310,6 +328,7 @@ export class RedisStore implements DetectorStore {
         this.stats.replayed += replayed;
         this.#degradedSince = 0;
         this.#reason = '';
+        this.#lastError = '';
         this.#o.onHealth?.(this.health(), `Redis back after ${seconds} s; ${replayed} events replayed`);
       } catch (err) {
         this.#reason = message(err);

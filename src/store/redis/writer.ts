@@ -28,7 +28,7 @@ export interface SendResult {
 
 // Same salt and bit choice as the engine, so a shared row is bit-for-bit what the engine would hold.
 const U_SALT = 0x27d4eb2f;
-/** Events per script call: keeps one call short on Redis' single thread. */
+/** Events per script call: keeps one call short on Redis' single thread (about 1 ms). */
 const MAX_EVENTS_PER_CALL = 256;
 
 /** The fixed part of the record script's arguments, from the normal profile (windows never differ). */
@@ -38,8 +38,8 @@ export function recordParams(t: Thresholds): { windows: number[]; idleSec: numbe
 }
 
 /**
- * Batches sign-in events per client and sends each client's batch as one `record` script call. All calls of
- * one flush leave in one write (auto-pipelining), so a flush costs one round trip per Redis node.
+ * Batches sign-in events per client and sends them with the `record` script: one call per flush outside a
+ * Cluster (up to 256 events), one per client in a Cluster. A flush costs one round trip per Redis node.
  */
 export class RowWriter {
   #queue = new Map<IpKey, StoreEvent[]>();
@@ -48,6 +48,8 @@ export class RowWriter {
   readonly #inflight = new Set<Promise<void>>();
   readonly #params: ReturnType<typeof recordParams>;
   calls = 0;
+  /** Flushes sent: each is one pipelined write, one round trip per Redis node. */
+  flushes = 0;
 
   constructor(
     private readonly scripts: ScriptRunner,
@@ -55,8 +57,11 @@ export class RowWriter {
     thresholds: Thresholds,
     private readonly pairCap: number,
     private readonly flushMs: number,
+    /** One script call may update several clients (not in a Cluster, where their keys are on different slots). */
+    private readonly multiClient: boolean,
     private readonly nowSec: () => number,
-    private readonly onRow: (key: IpKey, row: Buffer, events: readonly StoreEvent[]) => void,
+    /** A client's new row, and the (username hash, failures) pairs its batch changed, flat. */
+    private readonly onRow: (key: IpKey, row: Buffer, accounts: readonly number[], events: readonly StoreEvent[]) => void,
     private readonly onFlushed: (r: SendResult) => void,
   ) {
     this.#params = recordParams(thresholds);
@@ -83,6 +88,7 @@ export class RowWriter {
     const groups = this.#queue;
     this.#queue = new Map();
     this.#queued = 0;
+    this.flushes++;
     const p = this.send(groups).then(this.onFlushed);
     this.#inflight.add(p);
     void p.finally(() => this.#inflight.delete(p));
@@ -98,30 +104,49 @@ export class RowWriter {
     return out;
   }
 
-  /** One record call per client (more for a long replay), all issued in the same tick. */
+  /**
+   * Record calls for the groups, all issued in the same tick: many clients per call where one script may touch
+   * keys of several clients (standalone, Sentinel), one per client in a Cluster. A client with more events than
+   * fit one call gets several, in order.
+   */
   async send(groups: ReadonlyMap<IpKey, readonly StoreEvent[]>): Promise<SendResult> {
     const failed: StoreEvent[] = [];
     const ambiguous: StoreEvent[] = [];
     let error: Error | undefined;
     const head = [...this.#params.windows, this.#params.idleSec, this.#params.offenceMemorySec, this.nowSec(), this.pairCap];
     const calls: Promise<void>[] = [];
+    let keys: string[] = [];
+    let members: { key: IpKey; events: readonly StoreEvent[] }[] = [];
+    let size = 0;
+    const issue = (): void => {
+      if (members.length === 0) return;
+      const m = members;
+      this.calls++;
+      calls.push(this.scripts.run('record', keys, [...head, encodeEvents(m)]).then(
+        (reply) => {
+          const r = reply as (Buffer | number[])[];
+          m.forEach((x, i) => this.onRow(x.key, r[2 * i] as Buffer, r[2 * i + 1] as number[], x.events));
+        },
+        (err: Error) => {
+          error ??= err;
+          for (const x of m) (isTimeout(err) ? ambiguous : failed).push(...x.events);
+        },
+      ));
+      keys = [];
+      members = [];
+      size = 0;
+    };
     for (const [key, events] of groups) {
       for (let i = 0; i < events.length; i += MAX_EVENTS_PER_CALL) {
         const chunk = events.slice(i, i + MAX_EVENTS_PER_CALL);
-        const args: (string | number)[] = head.slice();
-        for (const e of chunk) pushArgs(args, e);
-        this.calls++;
-        calls.push(
-          this.scripts.run('record', [this.keys.row(key), this.keys.pairs(key)], args).then(
-            (row) => this.onRow(key, row as Buffer, chunk),
-            (err: Error) => {
-              error ??= err;
-              (isTimeout(err) ? ambiguous : failed).push(...chunk);
-            },
-          ),
-        );
+        if (i > 0 || size + chunk.length > MAX_EVENTS_PER_CALL) issue();
+        keys.push(this.keys.row(key), this.keys.pairs(key));
+        members.push({ key, events: chunk });
+        size += chunk.length;
+        if (!this.multiClient) issue();
       }
     }
+    issue();
     await Promise.all(calls);
     return { failed, ambiguous, error };
   }
@@ -134,13 +159,28 @@ export class RowWriter {
   }
 }
 
-function pushArgs(args: (string | number)[], e: StoreEvent): void {
-  const uh = e.usernameHash;
-  let bit = -1;
-  if (uh !== undefined) {
-    const h = fmix32(uh ^ U_SALT);
-    if (e.kind === EV_ATTEMPT) bit = (h >>> 8) & 15;
-    else if (e.kind !== EV_SUCCESS) bit = h & 31;
+/** Per client: event count (u16), then 10 bytes per event (see RECORD_LUA). */
+function encodeEvents(members: readonly { events: readonly StoreEvent[] }[]): Buffer {
+  let bytes = 0;
+  for (const m of members) bytes += 2 + 10 * m.events.length;
+  const b = Buffer.allocUnsafe(bytes);
+  let o = 0;
+  for (const m of members) {
+    o = b.writeUInt16LE(m.events.length, o);
+    for (const e of m.events) {
+      const uh = e.usernameHash;
+      let bit = 255;
+      if (uh !== undefined) {
+        const h = fmix32(uh ^ U_SALT);
+        if (e.kind === EV_ATTEMPT) bit = (h >>> 8) & 15;
+        else if (e.kind !== EV_SUCCESS) bit = h & 31;
+      }
+      b[o] = uh === undefined ? e.kind : e.kind | 128;
+      b[o + 1] = bit;
+      b.writeUInt32LE(e.sec >>> 0, o + 2);
+      b.writeUInt32LE(uh === undefined ? 0 : uh >>> 0, o + 6);
+      o += 10;
+    }
   }
-  args.push(e.kind, e.sec, bit, uh === undefined ? '' : String(uh >>> 0));
+  return b;
 }
