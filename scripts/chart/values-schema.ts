@@ -85,6 +85,10 @@ export const valuesSchema = {
       existingSecret: str(),
       existingSecretPasswordKey: str({ minLength: 1 }),
     }),
+    usernameKey: obj({
+      existingSecret: str(),
+      existingSecretKey: str({ minLength: 1 }),
+    }),
     envoy: obj({
       image: obj({ repository: str({ minLength: 1 }), tag: str({ minLength: 1 }), pullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] } }),
       logLevel: { enum: ['trace', 'debug', 'info', 'warning', 'warn', 'error', 'critical', 'off'] },

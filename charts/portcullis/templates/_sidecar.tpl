@@ -45,6 +45,10 @@ test/deploy/fixtures/consumer-chart is a working example; docs/deploy.md has the
       valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
     - { name: PORTCULLIS_KUBE_LEASE_NAME, value: {{ include "portcullis.fullname" $root | quote }} }
     {{- end }}
+    {{- if $v.usernameKey.existingSecret }}
+    - name: PORTCULLIS_USERNAME_KEY
+      valueFrom: { secretKeyRef: { name: {{ $v.usernameKey.existingSecret | quote }}, key: {{ $v.usernameKey.existingSecretKey | quote }} } }
+    {{- end }}
     {{- if $v.redis.enabled }}
     - { name: PORTCULLIS_REDIS_URL, value: {{ $v.redis.url | quote }} }
     - { name: PORTCULLIS_REDIS_KEY_PREFIX, value: {{ $v.redis.keyPrefix | quote }} }
