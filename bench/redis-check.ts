@@ -19,6 +19,7 @@ import { h2loadAvailable, runH2load } from './lib/h2load.ts';
 import { openLoopInChild } from './lib/open-loop.ts';
 import { authorizationDefinition, CHECK_PATH, grpcFrame } from './lib/requests.ts';
 import { markdownTable } from './lib/table.ts';
+import { lbPolicyYaml } from '../test/helpers/portcullis.ts';
 
 export interface RedisBenchRow {
   readonly store: 'memory' | 'redis';
@@ -59,20 +60,7 @@ export interface RedisMemory {
   readonly memoryUsage: Readonly<Record<string, number>>;
 }
 
-const POLICY = `
-apiVersion: portcullis.dev/v1alpha1
-kind: IPZone
-metadata: { name: lb }
-spec: { usage: Policy, proxies: [10.0.0.0/16] }
----
-apiVersion: portcullis.dev/v1alpha1
-kind: ThreatPolicy
-metadata: { name: default }
-spec:
-  action: Block
-  signIn:
-    routes: [{ path: { exact: /login }, methods: [POST] }]
-`;
+const POLICY = lbPolicyYaml('Block');
 
 function messages(clients: number): string[] {
   const def = authorizationDefinition()['Check']!;

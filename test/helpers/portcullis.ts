@@ -92,3 +92,21 @@ export async function scrapeMetric(httpBase: string, series: string): Promise<nu
   const m = new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : NaN;
 }
+
+/** The usual test policy: a load balancer on 10.0.0.0/16 as trusted proxy, and a ThreatPolicy on POST /login. */
+export function lbPolicyYaml(action: 'None' | 'Audit' | 'Block'): string {
+  return `
+apiVersion: portcullis.dev/v1alpha1
+kind: IPZone
+metadata: { name: lb }
+spec: { usage: Policy, proxies: [10.0.0.0/16] }
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: ThreatPolicy
+metadata: { name: default }
+spec:
+  action: ${action}
+  signIn:
+    routes: [{ path: { exact: /login }, methods: [POST] }]
+`;
+}

@@ -4,23 +4,10 @@ import { authorizationDefinition } from '../../bench/lib/requests.ts';
 import { AlsClient, alsEntry } from './als-client.ts';
 import { envoyCheckRequest } from './envoy-request.ts';
 import { AuthzClient } from './grpc-client.ts';
-import { eventually } from './portcullis.ts';
+import { eventually, lbPolicyYaml } from './portcullis.ts';
 import type { ProcessInstance } from './portcullis-process.ts';
 
-export const OUTAGE_POLICY = `
-apiVersion: portcullis.dev/v1alpha1
-kind: IPZone
-metadata: { name: lb }
-spec: { usage: Policy, proxies: [10.0.0.0/16] }
----
-apiVersion: portcullis.dev/v1alpha1
-kind: ThreatPolicy
-metadata: { name: default }
-spec:
-  action: Block
-  signIn:
-    routes: [{ path: { exact: /login }, methods: [POST] }]
-`;
+export const OUTAGE_POLICY = lbPolicyYaml('Block');
 export const ATTACKER = '198.18.66.6';
 
 /** 100 serialized sign-in Checks: the attacker first, then 99 ordinary clients. */

@@ -5,25 +5,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AlsClient, alsEntry } from '../helpers/als-client.ts';
 import { envoyCheckRequest } from '../helpers/envoy-request.ts';
 import { AuthzClient, headerValue } from '../helpers/grpc-client.ts';
-import { eventually } from '../helpers/portcullis.ts';
+import { eventually, lbPolicyYaml } from '../helpers/portcullis.ts';
 import { startProcessInstance, type ProcessInstance } from '../helpers/portcullis-process.ts';
 import { redisAvailable, startRedisServer, type RedisServer } from '../helpers/redis.ts';
 
-const POLICY = `
-apiVersion: portcullis.dev/v1alpha1
-kind: IPZone
-metadata: { name: lb }
-spec: { usage: Policy, proxies: [10.0.0.0/16] }
----
-apiVersion: portcullis.dev/v1alpha1
-kind: ThreatPolicy
-metadata: { name: default }
-spec:
-  action: Block
-  signIn:
-    routes: [{ path: { exact: /login }, methods: [POST] }]
-  orgUnderAttack: { enabled: true }
-`;
+const POLICY = lbPolicyYaml('Block');
 const T = Date.UTC(2026, 10, 28, 12);
 /** Absent until the first failure (read as 0). */
 const FAILURES = 'portcullis_outcomes_total{result="failure"}';

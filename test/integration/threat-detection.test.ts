@@ -3,22 +3,8 @@ import { ManualClock } from '../../src/detect/clock.ts';
 import { AlsClient, alsEntry } from '../helpers/als-client.ts';
 import { envoyCheckRequest } from '../helpers/envoy-request.ts';
 import { AuthzClient, headerValue } from '../helpers/grpc-client.ts';
-import { eventually, startTestInstance, type TestInstance } from '../helpers/portcullis.ts';
+import { eventually, lbPolicyYaml, startTestInstance, type TestInstance } from '../helpers/portcullis.ts';
 
-const policy = (action: string) => `
-apiVersion: portcullis.dev/v1alpha1
-kind: IPZone
-metadata: { name: lb }
-spec: { usage: Policy, proxies: [10.0.0.0/16] }
----
-apiVersion: portcullis.dev/v1alpha1
-kind: ThreatPolicy
-metadata: { name: default }
-spec:
-  action: ${action}
-  signIn:
-    routes: [{ path: { exact: /login }, methods: [POST] }]
-`;
 
 let inst: TestInstance | undefined;
 let authz: AuthzClient | undefined;
@@ -44,8 +30,8 @@ async function signIn(client: string, username: string, status: number) {
   return res;
 }
 
-async function start(action: string, clock: ManualClock) {
-  inst = await startTestInstance({ 'p.yaml': policy(action) }, {}, clock);
+async function start(action: 'Audit' | 'Block', clock: ManualClock) {
+  inst = await startTestInstance({ 'p.yaml': lbPolicyYaml(action) }, {}, clock);
   authz = new AuthzClient(inst.grpcTarget);
   als = new AlsClient(inst.grpcTarget);
 }
