@@ -1,6 +1,7 @@
 // Child processes for the load benchmark: each server and each generator gets its own process (its own event
 // loop), talking to the orchestrator over Node's IPC channel with a tiny request/response protocol.
 import { fork, type ChildProcess } from 'node:child_process';
+import { constants as perf, PerformanceObserver } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,9 +19,24 @@ export interface ChildHandle {
   stop(): Promise<void>;
 }
 
+export interface GcTotals {
+  /** Milliseconds spent in scavenges (young generation) and in mark-sweep/compact (old generation). */
+  minorMs: number;
+  majorMs: number;
+}
+
 /** Child side: answers calls from the parent, then reports ready with `ready`. */
 export function serveParent(handlers: Record<string, Handler>, ready: unknown): void {
+  const gc: GcTotals = { minorMs: 0, majorMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perf.NODE_PERFORMANCE_GC_MINOR) gc.minorMs += e.duration;
+      else gc.majorMs += e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
   const all: Record<string, Handler> = {
+    gc: () => ({ ...gc }),
     cpu: () => {
       const u = process.cpuUsage();
       return (u.user + u.system) / 1000;

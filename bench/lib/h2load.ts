@@ -1,7 +1,7 @@
 // h2load (Debian's nghttp2-client) as the load generator: a C client that costs far less CPU per request than
 // any Node client, so it can push a Node server to saturation on a 2-core machine. It reports min/max/mean/sd
 // only; per-request times come from its --log-file, from which we take percentiles.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,8 @@ export interface H2loadResult {
   readonly sdUs: number;
   /** From the per-request log: actual send → end of response, µs. */
   readonly latencyUs: Percentiles;
+  /** h2load's own CPU over its run, % of one core (sampled from /proc; undefined elsewhere). */
+  readonly cpuPercent: number | undefined;
 }
 
 function toUs(text: string): number {
@@ -54,7 +56,7 @@ function toUs(text: string): number {
 }
 
 /** Parses h2load's summary text. Exported for the smoke test. */
-export function parseH2loadSummary(out: string): Omit<H2loadResult, 'rate' | 'latencyUs'> {
+export function parseH2loadSummary(out: string): Omit<H2loadResult, 'rate' | 'latencyUs' | 'cpuPercent'> {
   const finished = /finished in [\d.]+s, ([\d.]+) req\/s/.exec(out);
   const req = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
   const time = /time for request:\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)/.exec(out);
@@ -82,6 +84,39 @@ function logPercentiles(file: string): Percentiles {
   return { p50: r(h.percentile(50)), p90: r(h.percentile(90)), p99: r(h.percentile(99)), p999: r(h.percentile(99.9)), max: r(h.max), mean: r(h.mean) };
 }
 
+/** utime + stime of a process in ms, from /proc/<pid>/stat (fields 14 and 15, in clock ticks of 10 ms). */
+function procCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 on; the name may hold spaces
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs h2load, sampling its CPU every 100 ms: Node cannot read a child's rusage after it exits. */
+function runSampled(args: string[]): Promise<{ out: string; cpuPercent: number | undefined }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(H2LOAD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let cpuMs: number | undefined;
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const sampler = setInterval(() => {
+      if (child.pid !== undefined) cpuMs = procCpuMs(child.pid) ?? cpuMs;
+    }, 100);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(sampler);
+      if (code !== 0) return reject(new Error(`h2load exited with ${code}\n${err}`));
+      resolve({ out, cpuPercent: cpuMs === undefined ? undefined : Math.round((cpuMs / (performance.now() - started)) * 100) });
+    });
+  });
+}
+
 export async function runH2load(o: H2loadOptions): Promise<H2loadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-h2load-'));
   const log = join(dir, 'requests.tsv');
@@ -93,10 +128,8 @@ export async function runH2load(o: H2loadOptions): Promise<H2loadResult> {
     `--log-file=${log}`, o.url,
   ];
   try {
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile(H2LOAD, args, { maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) => (err ? reject(new Error(`h2load failed: ${err.message}\n${stderr}`)) : resolve(stdout))),
-    );
-    return { rate: o.rate, ...parseH2loadSummary(out), latencyUs: logPercentiles(log) };
+    const { out, cpuPercent } = await runSampled(args);
+    return { rate: o.rate, ...parseH2loadSummary(out), latencyUs: logPercentiles(log), cpuPercent };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -43,6 +43,8 @@ export interface OpenLoopResult {
   readonly denied: number;
   readonly errors: number;
   readonly errorCodes: Record<string, number>;
+  /** The first few distinct error messages, for diagnosis. */
+  readonly errorSamples: string[];
   /** From the first measured scheduled send to the last measured answer. */
   readonly durationS: number;
   /** Measured answers per second over durationS. */
@@ -85,6 +87,7 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   const service = histogram();
   const lag = histogram();
   const errorCodes: Record<string, number> = {};
+  const errorSamples = new Set<string>();
   let allowed = 0;
   let denied = 0;
   let errors = 0;
@@ -117,6 +120,7 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
               errors++;
               const code = status[err.code] ?? String(err.code);
               errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+              if (errorSamples.size < 3) errorSamples.add(`${code}: ${err.details}`);
             } else {
               if ((res?.status?.code ?? 0) === 0) allowed++;
               else {
@@ -158,6 +162,7 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     denied,
     errors,
     errorCodes,
+    errorSamples: [...errorSamples],
     durationS: Math.round(durationS * 1000) / 1000,
     achievedRate: Math.round(completed / durationS),
     latencyUs: us(latency),

@@ -16,11 +16,11 @@ const pass = (ok: boolean): string => (ok ? 'yes' : '**no**');
 export function renderLoad(l: LoadReport): string {
   const out: string[] = [];
   out.push(`Portcullis: ${l.portcullis.entries} entries, started in ${l.portcullis.startMs} ms, RSS ${l.portcullis.rssMb} MB (bare server: ${l.bareRssMb} MB).`);
-  out.push(`Request pool: ${l.verify.requests} CheckRequests, ${l.verify.fromBlocklist} with a blocklisted client; Portcullis denied ${l.verify.deniedByPortcullis} of them in the verification pass. h2load body: ${l.verify.h2loadBody}.`);
+  out.push(`Request pool: ${l.verify.requests} CheckRequests, ${l.verify.fromBlocklist} with a blocklisted client; Portcullis denied ${l.verify.deniedByPortcullis} (the rest of the random blocklist covers some random clients too).`);
   out.push('', 'Latency in µs. open-loop: scheduled send → answer; h2load: actual send → answer.', '');
   out.push(markdownTable(
-    ['generator', 'server', 'target/s', 'checks/s', 'p50', 'p99', 'p99.9', 'max', 'errors', 'server CPU %', 'CPU µs/check', 'gen CPU %', 'send lag p99', 'machine CPU %'],
-    l.rows.map((r) => [r.generator, r.server, r.target ?? 'max', r.achieved, r.p50Us, r.p99Us, r.p999Us, r.maxUs, r.errors, r.serverCpu, r.cpuUsPerCheck, r.generatorCpu, r.sendLagP99Us, r.machineCpu]),
+    ['generator', 'server', 'body', 'target/s', 'checks/s', 'p50', 'p99', 'p99.9', 'max', 'errors', 'server CPU %', 'CPU µs/check', 'GC young %', 'GC old %', 'gen CPU %', 'others CPU %', 'send lag p99'],
+    l.rows.map((r) => [r.generator, r.server, r.body ?? 'mix', r.target ?? 'max', r.achieved, r.p50Us, r.p99Us, r.p999Us, r.maxUs, r.errors, r.serverCpu, r.cpuUsPerCheck, r.gcMinorPercent, r.gcMajorPercent, r.generatorCpu, r.othersCpu, r.sendLagP99Us]),
   ));
   const openLoop = l.rows.filter((r) => r.generator === 'open-loop');
   if (openLoop.length > 0) {
@@ -29,8 +29,10 @@ export function renderLoad(l: LoadReport): string {
   }
   out.push('', 'Ratios, Portcullis / bare:', '');
   const rows: (string | number | undefined)[][] = [];
-  if (l.maxThroughput.ratio !== undefined) {
-    rows.push(['max throughput (h2load, median of runs)', `${l.maxThroughput.portcullis.join(', ')} / ${l.maxThroughput.bare.join(', ')}`, l.maxThroughput.ratio, '≥ 0.85', pass(l.maxThroughput.ratio >= 0.85)]);
+  for (const m of l.maxThroughput) {
+    const runs = m.undisturbedOnly ? 'undisturbed runs' : 'all runs, none undisturbed';
+    rows.push([`max throughput, ${m.body} (h2load, median of ${runs})`, `${m.portcullis.join(', ')} / ${m.bare.join(', ')}`, m.ratio, '≥ 0.85', pass(m.ratio >= 0.85)]);
+    rows.push([`  same, implied by server CPU per check`, 'bare µs/check ÷ Portcullis µs/check', m.cpuImpliedRatio, '≥ 0.85', pass(m.cpuImpliedRatio >= 0.85)]);
   }
   for (const r of l.ratios) {
     rows.push([`@ ${r.target}/s (${r.generator})`, `latency p50 ${r.p50}, p99 ${r.p99}, p99.9 ${r.p999}; CPU per check ${r.cpuPerCheck}`, undefined, undefined, undefined]);

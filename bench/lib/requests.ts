@@ -24,7 +24,7 @@ export interface RequestPool {
 
 const FORM = 'username=alice%40example.com&password=correct-horse-battery-staple';
 
-function request(client: string, signIn: boolean): CheckRequest {
+function request(client: string, signIn: boolean, index: number): CheckRequest {
   return envoyCheckRequest({
     peer: PEER,
     ...(signIn
@@ -33,6 +33,8 @@ function request(client: string, signIn: boolean): CheckRequest {
     headers: {
       // Client, then the edge load balancer; Envoy's peer (10.0.0.5) is appended by the walk.
       'x-forwarded-for': `${client}, ${EDGE_PROXY}`,
+      // Envoy gives every request its own id; Portcullis keys outcome correlation on it.
+      'x-request-id': `6f2a0d3e-5b2c-4a6b-9f1d-${index.toString(16).padStart(12, '0')}`,
       'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
       'accept-language': 'en-GB,en;q=0.9',
       cookie: 'session=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJhYmMxMjMifQ.c2lnbmF0dXJl',
@@ -55,7 +57,7 @@ export function requestPool(blocklist: readonly string[], size = 256, blockEvery
     const n = publicV4(rand);
     const client = blocked ? addressInside(blocklist[rand() % blocklist.length]!, rand) : `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
     if (blocked) fromBlocklist++;
-    messages.push(def.requestSerialize(request(client, i % 4 !== 3)));
+    messages.push(def.requestSerialize(request(client, i % 4 !== 3, i)));
   }
   return { messages, fromBlocklist };
 }
