@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only load|micro]
+// npm run bench [-- --quick] [-- --only load|micro|redis|http]
 // Load comparison (bare grpc-js server vs Portcullis with 100k CIDRs, same run) and micro-benchmarks. Prints
 // Markdown tables and writes the raw results as JSON under the OS temp folder (never into the repo).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -8,11 +8,14 @@ import { parseArgs } from 'node:util';
 import { runLoad } from './load-test.ts';
 import { runMicro } from './lib/micro.ts';
 import { renderReport, type BenchReport } from './lib/report.ts';
+import { renderRedisBench, runRedisBench } from './redis-check.ts';
+import { renderHttpMode, runHttpMode } from './http-mode.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const only = values.only;
-if (only !== undefined && only !== 'load' && only !== 'micro') {
-  console.error('--only must be "load" or "micro"');
+const SECTIONS = ['load', 'micro', 'redis', 'http'];
+if (only !== undefined && !SECTIONS.includes(only)) {
+  console.error(`--only must be one of ${SECTIONS.join(', ')}`);
   process.exit(2);
 }
 const quick = values.quick === true;
@@ -23,11 +26,17 @@ const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', nod
 if (machine.cpus <= 2) {
   progress(`${machine.cpus} CPUs: server and generator each get about one core, so the max-throughput figures are a lower bound`);
 }
-const load = only !== 'micro' ? await runLoad(quick, progress) : undefined;
-const micro = only !== 'load' ? await runMicro(quick, progress) : undefined;
-const report: BenchReport = { startedAt, machine, quick, load, micro };
+const runs = (section: string) => only === undefined || only === section;
+const load = runs('load') ? await runLoad(quick, progress) : undefined;
+const micro = runs('micro') ? await runMicro(quick, progress) : undefined;
+// Redis store vs memory store, and the HTTP decision endpoint vs a bare node:http server: each same-run.
+const redis = runs('redis') ? await runRedisBench(quick, progress) : undefined;
+const http = runs('http') ? await runHttpMode(quick, progress) : undefined;
+const report: BenchReport & { redis?: unknown; http?: unknown } = { startedAt, machine, quick, load, micro, redis, http };
 
 console.log(renderReport(report));
+if (redis) console.log(`\n${renderRedisBench(redis)}`);
+if (http) console.log(`\n${renderHttpMode(http)}`);
 const dir = join(tmpdir(), 'portcullis-bench');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, 'latest.json');
