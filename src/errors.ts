@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   REQUEST_MALFORMED: 'a check request lacks what is needed to decide',
   INTERNAL: 'an unexpected failure while deciding',
   USAGE: 'the command line is wrong',
+  LISTEN: 'a listener cannot bind its address (in use, or not allowed)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

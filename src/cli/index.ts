@@ -29,7 +29,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof PortcullisError || (err as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS')) {
       process.stderr.write(`portcullis ${name}: ${(err as Error).message}\n`);
-      return 2;
+      // Usage errors exit 2; a well-formed command that cannot run (port in use, ...) exits 1.
+      return err instanceof PortcullisError && err.code !== 'USAGE' ? 1 : 2;
     }
     throw err;
   }

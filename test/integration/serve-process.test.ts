@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,5 +66,20 @@ describe('portcullis serve as a process', () => {
     const code = await new Promise((r) => proc.on('exit', r));
     expect(code).toBe(2);
     expect(err).toContain('--failure-mode: must be one of allow, deny');
+  });
+
+  it('says which address is taken when a port is in use, and exits 1', async () => {
+    const taken = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => taken.once('listening', r));
+    const port = (taken.address() as AddressInfo).port;
+    const proc = spawn(process.execPath, ['bin/portcullis.js', 'serve', '--config', 'deploy/examples', '--grpc-address', `127.0.0.1:${port}`, '--http-address', '127.0.0.1:0', '--log-level', 'silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = proc;
+    let err = '';
+    proc.stderr!.on('data', (c) => (err += c));
+    const code = await new Promise((r) => proc.on('exit', r));
+    taken.close();
+    expect(code).toBe(1);
+    expect(err).toContain(`gRPC cannot listen on 127.0.0.1:${port}: address already in use`);
+    expect(err).not.toContain('    at '); // a message, not a stack trace
   });
 });

@@ -1,6 +1,7 @@
 import { Server, ServerCredentials, type UntypedServiceImplementation, type ServiceDefinition } from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
 import { HealthImplementation } from 'grpc-health-check';
+import { PortcullisError } from '../../errors.ts';
 
 export interface GrpcListen {
   /** host:port; port 0 picks a free one. */
@@ -34,7 +35,8 @@ export async function startGrpcServer(
 
   const bind = (target: string) =>
     new Promise<number>((resolve, reject) =>
-      server.bindAsync(target, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      server.bindAsync(target, ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(new PortcullisError('LISTEN', `gRPC cannot listen on ${target}: ${/EADDRINUSE/.test(err.message) ? 'address already in use' : err.message}`)) : resolve(port)),
     );
   const port = await bind(listen.address);
   if (listen.unixSocket) {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { PortcullisError } from '../../errors.ts';
 
 export interface ReadinessCheck {
   readonly name: string;
@@ -65,7 +66,8 @@ export async function startOpsServer(
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new PortcullisError('LISTEN', `HTTP cannot listen on ${address.host}:${address.port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`)));
     server.listen(address.port, address.host, () => resolve());
   });
   return {
