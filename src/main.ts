@@ -87,7 +87,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       const s = holder.current!;
       logger.info({ version: r.version, zones: s.zones.length, entries: s.entryCount, policy: s.policy.name, compileMs: Math.round(r.compileMs) }, 'config loaded');
     } else {
-      for (const c of r.issues) metrics.error(c.message.startsWith('YAML') ? 'CONFIG_PARSE' : 'CONFIG_SCHEMA');
+      for (const c of r.issues) metrics.error(c.code ?? 'CONFIG_SCHEMA');
       logger.error({ issues: formatIssues(r.issues), keeping: r.version ?? null }, 'config rejected; keeping the last good snapshot');
     }
   });

@@ -30,7 +30,7 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
   for (const o of objects) {
     const key = `${o.kind}/${o.namespace ?? ''}/${o.name}`;
     if (seen.has(key)) {
-      issues.push({ origin: o.origin, kind: o.kind, name: o.name, message: `duplicate ${o.kind} name; the first definition is used` });
+      issues.push({ origin: o.origin, kind: o.kind, name: o.name, code: 'CONFIG_DUPLICATE', message: `duplicate ${o.kind} name; the first definition is used` });
       continue;
     }
     seen.add(key);
@@ -81,9 +81,9 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
     (chosen.spec.exemptZones ?? []).forEach((name, i) => {
       // A name may be an IPZone, a DynamicZone or both (both are then exempt).
       const found = [zoneRanges.get(name)?.zone, dynamicZones.get(name)?.object].filter((z) => z !== undefined);
-      if (found.length === 0) bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, field: `spec.exemptZones[${i}]`, message: `no valid IPZone named "${name}" (nor a DynamicZone of that name)` });
+      if (found.length === 0) bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, field: `spec.exemptZones[${i}]`, code: 'CONFIG_REFERENCE', message: `no valid IPZone named "${name}" (nor a DynamicZone of that name)` });
       for (const z of found) {
-        if (z.spec.usage !== 'Policy') bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, field: `spec.exemptZones[${i}]`, message: `${z.kind} "${name}" is a Blocklist zone; only Policy zones can be exempt` });
+        if (z.spec.usage !== 'Policy') bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, field: `spec.exemptZones[${i}]`, code: 'CONFIG_REFERENCE', message: `${z.kind} "${name}" is a Blocklist zone; only Policy zones can be exempt` });
       }
     });
     try {

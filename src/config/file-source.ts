@@ -37,7 +37,7 @@ export function loadPaths(paths: readonly string[]): SourceBatch {
     try {
       files = listFiles(root);
     } catch (err) {
-      issues.push({ origin: { source: root }, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      issues.push({ origin: { source: root }, code: 'CONFIG_IO', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
       continue;
     }
     for (const file of files) {
@@ -45,13 +45,13 @@ export function loadPaths(paths: readonly string[]): SourceBatch {
       try {
         text = readFileSync(file, 'utf8');
       } catch (err) {
-        issues.push({ origin: { source: file }, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+        issues.push({ origin: { source: file }, code: 'CONFIG_IO', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
         continue;
       }
       parseAllDocuments(text).forEach((doc, document) => {
         const origin = { source: file, document };
         if (doc.errors.length > 0) {
-          for (const e of doc.errors) issues.push({ origin, message: `YAML: ${e.message.split('\n')[0]}` });
+          for (const e of doc.errors) issues.push({ origin, code: 'CONFIG_PARSE', message: `YAML: ${e.message.split('\n')[0]}` });
           return;
         }
         const raw = doc.toJS({ maxAliasCount: 100 });

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors.ts';
 /** Config objects after schema validation: the input of compile(). */
 export interface Origin {
   /** File path, or "kubernetes" for objects read from the API server. */
@@ -67,6 +68,8 @@ export interface ConfigIssue {
   /** JSON-path-like field, e.g. "spec.gateways[3]". */
   readonly field?: string;
   readonly message: string;
+  /** Stable code for logs and portcullis_errors_total; absent means CONFIG_SCHEMA. */
+  readonly code?: ErrorCode;
 }
 
 export function describeIssue(i: ConfigIssue): string {

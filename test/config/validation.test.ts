@@ -52,3 +52,25 @@ describe('valid config', () => {
     expect(snapshot.policy.signIn.matches('GET', '/login', 'x')).toBe(false);
   });
 });
+
+describe('config issues carry stable error codes', () => {
+  const codesOf = (path: string) => {
+    const batch = loadPaths([path]);
+    const { issues } = compile(batch.objects, 1, 0);
+    return [...batch.issues, ...issues].map((i) => i.code ?? 'CONFIG_SCHEMA');
+  };
+  it.each([
+    ['bad-yaml.yaml', 'CONFIG_PARSE'],
+    ['unknown-field.yaml', 'CONFIG_SCHEMA'],
+    ['host-bits-set.yaml', 'CONFIG_SCHEMA'],
+    ['duplicate-name.yaml', 'CONFIG_DUPLICATE'],
+    ['missing-exempt-zone.yaml', 'CONFIG_REFERENCE'],
+    ['exempt-blocklist-zone.yaml', 'CONFIG_REFERENCE'],
+  ])('%s → %s', (file, code) => {
+    expect(codesOf(join(BAD, file))).toContain(code);
+  });
+  it('a missing path → CONFIG_IO', () => {
+    expect(codesOf('/nonexistent/portcullis.yaml')).toEqual(['CONFIG_IO']);
+  });
+});
+
