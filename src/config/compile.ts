@@ -2,10 +2,10 @@ import { parseRange, type Address, type AddressRange } from '../net/address.ts';
 import { RangeIndex } from '../net/range-index.ts';
 import { compileRoutes } from '../decide/sign-in-routes.ts';
 import { DEFAULT_USERNAME_SOURCE } from '../decide/username.ts';
-import { DEFAULT_OUTCOME_RULES } from '../outcomes/outcome.ts';
+import { DEFAULT_OUTCOME_RULES } from '../decide/outcome.ts';
 import { compileDynamicZone, compileThreatFeed, type CompiledDynamicZone, type CompiledFeed, type ProtectedRange } from '../feeds/config.ts';
-import type { ConfigIssue, ConfigObject, DynamicZoneObject, IPZoneObject, ThreatPolicyObject } from './objects.ts';
-import type { CompiledPolicy, Snapshot, ZoneMembership, ZoneSummary } from './snapshot.ts';
+import type { ConfigIssue, ConfigObject, DynamicZoneObject, IPZoneObject, ThreatPolicyObject } from '../api/objects.ts';
+import type { CompiledPolicy, Snapshot, ZoneMembership, ZoneSummary } from '../decide/snapshot.ts';
 
 export interface CompileResult {
   readonly snapshot: Snapshot;

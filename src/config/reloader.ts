@@ -1,6 +1,6 @@
 import { compile } from './compile.ts';
-import type { SourceBatch } from './file-source.ts';
-import { describeIssue, type ConfigIssue } from './objects.ts';
+import type { SourceBatch } from '../sources/files.ts';
+import { describeIssue, type ConfigIssue } from '../api/objects.ts';
 import type { SnapshotHolder } from './snapshot-holder.ts';
 
 export interface ReloadReport {

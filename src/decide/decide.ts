@@ -1,4 +1,4 @@
-import type { Snapshot } from '../config/snapshot.ts';
+import type { Snapshot } from './snapshot.ts';
 import { resolveClient, type ClientIpOptions } from './client-ip.ts';
 import type { Decision, DecisionReason, RequestFacts } from './decision.ts';
 import { withFeedThreat, type FeedMatcher, type ThreatAssessment, type ThreatAssessor } from './threat.ts';

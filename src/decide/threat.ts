@@ -1,5 +1,5 @@
 import type { Address } from '../net/address.ts';
-import type { CompiledPolicy } from '../config/snapshot.ts';
+import type { CompiledPolicy } from './snapshot.ts';
 import type { RequestFacts } from './decision.ts';
 
 export type ThreatLevelName = 'NONE' | 'LOW' | 'MEDIUM' | 'HIGH';

@@ -1,5 +1,5 @@
 import { PortcullisError } from '../errors.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../clock.ts';
 import { fmix32, pairKey, xorshift32 } from './hash.ts';
 import { ipKey, type IpKey } from './ip-key.ts';
 import * as T from './ip-table.ts';

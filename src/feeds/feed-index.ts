@@ -2,7 +2,7 @@
 // The manager builds a new one on any change and swaps the reference; a Check reads one index to the end.
 import type { Address } from '../net/address.ts';
 import { RangeIndex } from '../net/range-index.ts';
-import type { Clock } from '../detect/clock.ts';
+import type { Clock } from '../clock.ts';
 import type { FeedMatch, FeedMatcher, ThreatLevelName } from '../decide/threat.ts';
 import type { CompiledDynamicZone, CompiledFeed } from './config.ts';
 import { matchesDynamicZone, requiredDatabases } from './dynamic-zone.ts';

@@ -1,8 +1,8 @@
 // Runs the feeds of the current snapshot: one FeedRunner per ThreatFeed, refreshed from one shared timer,
 // and an immutable FeedIndex rebuilt whenever contents or config change, swapped by reference so a Check
 // never waits and never sees a half-built index. Also the status source for Kubernetes and metrics.
-import type { Snapshot } from '../config/snapshot.ts';
-import type { Clock } from '../detect/clock.ts';
+import type { Snapshot } from '../decide/snapshot.ts';
+import type { Clock } from '../clock.ts';
 import type { FeedMatch, FeedMatcher } from '../decide/threat.ts';
 import type { Address } from '../net/address.ts';
 import { forEachSensitiveOverlap, type OverlapKind, type SensitiveOverlap } from './bogons.ts';

@@ -3,7 +3,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AddressRange } from '../net/address.ts';
-import type { Clock } from '../detect/clock.ts';
+import type { Clock } from '../clock.ts';
 import type { CompiledFeed } from './config.ts';
 import { fetchFeed, type FetchOutcome, type FetchResult } from './fetcher.ts';
 import { parseFeed } from './formats/index.ts';

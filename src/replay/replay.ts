@@ -1,4 +1,4 @@
-import { ManualClock } from '../detect/clock.ts';
+import { ManualClock } from '../clock.ts';
 import { DetectionEngine } from '../detect/engine.ts';
 import type { IpKey } from '../detect/ip-key.ts';
 import { OrgAttackDetector } from '../detect/org-attack.ts';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { ReadinessCheck, RouteHandler } from '../adapters/http/ops-server.ts';
-import type { Clock } from '../detect/clock.ts';
+import type { Clock } from '../clock.ts';
 import type { DetectionEngine } from '../detect/engine.ts';
 import type { IpKey } from '../detect/ip-key.ts';
 import type { OrgAttackDetector } from '../detect/org-attack.ts';

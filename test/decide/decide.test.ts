@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/config/compile.ts';
-import type { ConfigObject } from '../../src/config/objects.ts';
+import type { ConfigObject } from '../../src/api/objects.ts';
 import { decide, type DecideOptions } from '../../src/decide/decide.ts';
 import type { RequestFacts } from '../../src/decide/decision.ts';
 import type { ThreatAssessor } from '../../src/decide/threat.ts';

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/config/compile.ts';
-import type { ConfigObject } from '../../src/config/objects.ts';
+import type { ConfigObject } from '../../src/api/objects.ts';
 import { decide } from '../../src/decide/decide.ts';
 import type { RequestFacts } from '../../src/decide/decision.ts';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
 import { OrgAttackDetector } from '../../src/detect/org-attack.ts';
 import { ThreatService } from '../../src/detect/threat-service.ts';
 import { parseAddress } from '../../src/net/address.ts';
-import type { OutcomeReport } from '../../src/outcomes/outcome.ts';
+import type { OutcomeReport } from '../../src/decide/outcome.ts';
 import type { FeedMatcher } from '../../src/decide/threat.ts';
 import { NO_MATCH } from '../../src/feeds/feed-index.ts';
 

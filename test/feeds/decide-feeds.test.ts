@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { decide, type DecideOptions } from '../../src/decide/decide.ts';
 import type { RequestFacts } from '../../src/decide/decision.ts';
 import type { ThreatAssessment } from '../../src/decide/threat.ts';
 import { FeedManager } from '../../src/feeds/manager.ts';
-import type { ConfigObject } from '../../src/config/objects.ts';
+import type { ConfigObject } from '../../src/api/objects.ts';
 import { feed, ip, LB, policy, snapshotOf } from './helpers.ts';
 
 let m: FeedManager | undefined;

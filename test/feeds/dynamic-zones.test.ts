@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { decide, type DecideOptions } from '../../src/decide/decide.ts';
 import type { RequestFacts } from '../../src/decide/decision.ts';
 import { FeedIndex, NO_MATCH, type GeoSource } from '../../src/feeds/feed-index.ts';

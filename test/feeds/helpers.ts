@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { compile } from '../../src/config/compile.ts';
-import type { ConfigObject, DynamicZoneSpec, ThreatFeedSpec } from '../../src/config/objects.ts';
-import type { Snapshot } from '../../src/config/snapshot.ts';
+import type { ConfigObject, DynamicZoneSpec, ThreatFeedSpec } from '../../src/api/objects.ts';
+import type { Snapshot } from '../../src/decide/snapshot.ts';
 import type { DynamicZoneStatus, FeedObserver, FeedStatus } from '../../src/feeds/manager.ts';
 import type { RefreshResult } from '../../src/feeds/runner.ts';
 import { parseAddress, type Address } from '../../src/net/address.ts';

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { FeedManager } from '../../src/feeds/manager.ts';
 import { NO_MATCH } from '../../src/feeds/feed-index.ts';
 import { eventually } from '../helpers/portcullis.ts';

@@ -3,7 +3,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { forkTs, serveParent, type ChildHandle } from '../../bench/lib/child.ts';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import type { SecurityEvent } from '../../src/telemetry/events.ts';
 import { startTestInstance } from './portcullis.ts';
 

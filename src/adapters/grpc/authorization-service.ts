@@ -2,7 +2,7 @@ import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } fro
 import type { CheckRequest__Output } from '../../gen/envoy/service/auth/v3/CheckRequest.ts';
 import type { CheckResponse } from '../../gen/envoy/service/auth/v3/CheckResponse.ts';
 import type { RequestFacts } from '../../decide/decision.ts';
-import type { Gate } from '../gate.ts';
+import type { Gate } from '../../service/check.ts';
 import { factsFromCheckRequest, forgedPortcullisHeaders } from './check-request.ts';
 import { toCheckResponse } from './check-response.ts';
 

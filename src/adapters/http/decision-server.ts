@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Decision, RequestFacts } from '../../decide/decision.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { copyableUpstreamHeaders, denialBody, denialHeaders, denialHtml, prefersHtml } from '../answer.ts';
-import type { Gate } from '../gate.ts';
+import type { Gate } from '../../service/check.ts';
 import { listenDual, type DualListenerHandle, type DualRequest, type DualResponse } from './dual-protocol.ts';
 import {
   CONVENTION_PATHS, ENVOY_PREFIX, conventionOf, factsFromAuthRequest, missingOriginalHeader, type ClientHeader, type Convention,

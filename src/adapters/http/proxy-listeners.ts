@@ -1,9 +1,9 @@
 import type { SnapshotHolder } from '../../config/snapshot-holder.ts';
-import type { OutcomeIngest } from '../../outcomes/ingest.ts';
+import type { OutcomeIngest } from '../../service/ingest.ts';
 import type { Settings } from '../../settings.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
-import type { Gate } from '../gate.ts';
+import type { Gate } from '../../service/check.ts';
 import { startSyslogListener, trustedProxySource, type SyslogHandle } from '../syslog/syslog-server.ts';
 import { startDecisionServer, type DecisionServerHandle } from './decision-server.ts';
 

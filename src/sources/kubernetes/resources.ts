@@ -1,4 +1,4 @@
-import { API_GROUP, KINDS, type Kind } from '../schema.ts';
+import { API_GROUP, KINDS, type Kind } from '../../api/schema.ts';
 
 /** The served version of every Portcullis kind. */
 export const CRD_VERSION = 'v1alpha1';

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { SnapshotHolder } from '../config/snapshot-holder.ts';
 import { decide, failureDecision, type DecideOptions } from '../decide/decide.ts';
 import type { Decision, RequestFacts } from '../decide/decision.ts';
-import type { Clock } from '../detect/clock.ts';
+import type { Clock } from '../clock.ts';
 import { errorCodeOf } from '../errors.ts';
 import { eventForDecision, type EventSink } from '../telemetry/events.ts';
 import type { Logger } from '../telemetry/logger.ts';

@@ -1,5 +1,5 @@
 import type { CoreV1Event } from '@kubernetes/client-node';
-import { API_VERSION } from '../schema.ts';
+import { API_VERSION } from '../../api/schema.ts';
 import { describeError, type KubeApi } from './client.ts';
 
 export interface EventSubject {

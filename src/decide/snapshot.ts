@@ -2,9 +2,9 @@ import type { Address } from '../net/address.ts';
 import type { RangeIndex } from '../net/range-index.ts';
 import type { RouteMatcher } from '../decide/sign-in-routes.ts';
 import type { UsernameSource } from '../decide/username.ts';
-import type { OutcomeRules } from '../outcomes/outcome.ts';
+import type { OutcomeRules } from './outcome.ts';
 import type { FeedConfig } from '../feeds/config.ts';
-import type { ConfigObject } from './objects.ts';
+import type { ConfigObject } from '../api/objects.ts';
 
 /** What one address range means: the zone it came from, and in which list. */
 export interface ZoneMembership {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AttemptCorrelator } from '../../src/outcomes/correlator.ts';
-import { classifyOutcome, DEFAULT_OUTCOME_RULES } from '../../src/outcomes/outcome.ts';
+import { AttemptCorrelator } from '../../src/service/correlator.ts';
+import { classifyOutcome, DEFAULT_OUTCOME_RULES } from '../../src/decide/outcome.ts';
 
 describe('classifyOutcome', () => {
   it('uses the status sets by default (401/403 failure)', () => {

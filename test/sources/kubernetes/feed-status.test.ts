@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../../src/detect/clock.ts';
+import { systemClock } from '../../../src/clock.ts';
 import { FeedManager } from '../../../src/feeds/manager.ts';
 import { FeedServer } from '../../helpers/feed-server.ts';
 import { condition, ipzone, NS, object, policy, startCluster, until, type Cluster, type Replica } from './harness.ts';

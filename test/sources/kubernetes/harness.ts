@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { clientNodeApi, loadKubeConfig, type KubeApi } from '../../../src/config/kubernetes/client.ts';
-import { KubernetesSource, type KubernetesSourceOptions } from '../../../src/config/kubernetes/source.ts';
+import { clientNodeApi, loadKubeConfig, type KubeApi } from '../../../src/sources/kubernetes/client.ts';
+import { KubernetesSource, type KubernetesSourceOptions } from '../../../src/sources/kubernetes/source.ts';
 import { Reloader } from '../../../src/config/reloader.ts';
 import { SnapshotHolder } from '../../../src/config/snapshot-holder.ts';
-import { API_VERSION } from '../../../src/config/schema.ts';
+import { API_VERSION } from '../../../src/api/schema.ts';
 import { KubeMetrics } from '../../../src/telemetry/kube-metrics.ts';
 import { FakeApiServer } from '../../helpers/fake-apiserver.ts';
 

@@ -1,5 +1,5 @@
 import type { DynamicZoneStatus, FeedStatus } from '../../feeds/manager.ts';
-import type { ConfigIssue } from '../objects.ts';
+import type { ConfigIssue } from '../../api/objects.ts';
 import type { ObjectVerdict, Tracked } from './reconciler.ts';
 
 /** Every reason Portcullis puts on a condition or an Event: a closed set, documented in docs/kubernetes.md. */

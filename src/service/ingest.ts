@@ -1,4 +1,4 @@
-import type { OutcomeReport } from './outcome.ts';
+import type { OutcomeReport } from '../decide/outcome.ts';
 
 /**
  * Where every transport delivers sign-in outcomes (Envoy ALS, the HTTP outcome endpoint, syslog access logs).

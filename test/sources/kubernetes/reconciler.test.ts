@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../../src/config/compile.ts';
-import type { KubeObject } from '../../../src/config/kubernetes/client.ts';
-import { Reconciler } from '../../../src/config/kubernetes/reconciler.ts';
-import { desiredStatus } from '../../../src/config/kubernetes/status.ts';
+import type { KubeObject } from '../../../src/sources/kubernetes/client.ts';
+import { Reconciler } from '../../../src/sources/kubernetes/reconciler.ts';
+import { desiredStatus } from '../../../src/sources/kubernetes/status.ts';
 import type { FeedStatus } from '../../../src/feeds/manager.ts';
-import type { Kind } from '../../../src/config/schema.ts';
+import type { Kind } from '../../../src/api/schema.ts';
 
 let rv = 1;
 function obj(kind: Kind, name: string, spec: unknown, generation = 1, ns = 'a', uid = `${ns}/${kind}/${name}`, created = '2026-01-01T00:00:00Z'): [Kind, KubeObject] {

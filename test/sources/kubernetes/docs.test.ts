@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { CONDITION_REASONS, EVENT_REASONS } from '../../../src/config/kubernetes/status.ts';
+import { CONDITION_REASONS, EVENT_REASONS } from '../../../src/sources/kubernetes/status.ts';
 import { KubeMetrics } from '../../../src/telemetry/kube-metrics.ts';
 import { SETTING_FLAGS } from '../../../src/settings.ts';
 

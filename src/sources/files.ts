@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { ConfigIssue, ConfigObject } from './objects.ts';
-import { validateObject } from './validate.ts';
+import type { ConfigIssue, ConfigObject } from '../api/objects.ts';
+import { validateObject } from '../config/validate.ts';
 
 export interface SourceBatch {
   readonly objects: readonly ConfigObject[];

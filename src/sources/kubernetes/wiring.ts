@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import type { KubernetesSettings } from '../../settings.ts';
 import { KubeMetrics } from '../../telemetry/kube-metrics.ts';
 import type { Logger } from '../../telemetry/logger.ts';
-import type { ConfigSource } from '../file-source.ts';
+import type { ConfigSource } from '../files.ts';
 import { clientNodeApi, loadKubeConfig, ownNamespace } from './client.ts';
 import { KubernetesSource, type FeedStatusSource } from './source.ts';
 

@@ -1,10 +1,10 @@
 import type { DynamicZoneStatus, FeedStatus } from '../../feeds/manager.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { KubeMetrics, KubeObjectState } from '../../telemetry/kube-metrics.ts';
-import type { ConfigSource, SourceBatch } from '../file-source.ts';
-import { compile } from '../compile.ts';
-import { describeIssue, type ConfigIssue } from '../objects.ts';
-import type { Kind } from '../schema.ts';
+import type { ConfigSource, SourceBatch } from '../files.ts';
+import { compile } from '../../config/compile.ts';
+import { describeIssue, type ConfigIssue } from '../../api/objects.ts';
+import type { Kind } from '../../api/schema.ts';
 import { describeError, type KubeApi, type KubeObject } from './client.ts';
 import { EventRecorder } from './events.ts';
 import { LeaderElector, type LeaderElectionOptions } from './lease.ts';

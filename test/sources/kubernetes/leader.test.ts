@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { KubeApi } from '../../../src/config/kubernetes/client.ts';
+import type { KubeApi } from '../../../src/sources/kubernetes/client.ts';
 import { condition, ipzone, NS, policy, startCluster, until, zoneNames, type Cluster, type Replica } from './harness.ts';
 
 let cluster: Cluster | undefined;

@@ -1,7 +1,7 @@
-import { compile } from '../compile.ts';
-import type { ConfigIssue, ConfigObject, DynamicZoneObject, IPZoneObject, ThreatPolicyObject } from '../objects.ts';
-import { API_VERSION, type Kind } from '../schema.ts';
-import { validateObject } from '../validate.ts';
+import { compile } from '../../config/compile.ts';
+import type { ConfigIssue, ConfigObject, DynamicZoneObject, IPZoneObject, ThreatPolicyObject } from '../../api/objects.ts';
+import { API_VERSION, type Kind } from '../../api/schema.ts';
+import { validateObject } from '../../config/validate.ts';
 import type { KubeObject } from './client.ts';
 
 /** What became of one object in the last build. */
