@@ -58,4 +58,6 @@ export interface Decision {
   readonly signIn: boolean;
   readonly policy: string;
   readonly threat?: ThreatAssessment;
+  /** Keyed hash of the sign-in's username, when threat evaluation ran and found one (for the attempt record). */
+  readonly usernameHash?: number;
 }

@@ -1,3 +1,4 @@
+import { OUTCOMES, type Outcome } from '../detect/levels.ts';
 /** One sign-in outcome as learned from a transport (Envoy ALS, the HTTP webhook, syslog). */
 export interface OutcomeReport {
   /** x-request-id, to find the Check decision this outcome belongs to. */
@@ -15,7 +16,11 @@ export interface OutcomeReport {
   readonly forwardedFor?: string;
 }
 
-export type OutcomeResult = 'failure' | 'success' | 'unknown';
+export type OutcomeResult = Outcome;
+
+/** Outcome metric labels: the outcome set plus `ignored` (not a sign-in, or a request Portcullis refused). */
+export const OUTCOME_RESULTS = [...OUTCOMES, 'ignored'] as const;
+export type OutcomeResultLabel = (typeof OUTCOME_RESULTS)[number];
 
 export interface OutcomeRules {
   readonly failureStatuses: ReadonlySet<number>;

@@ -1,9 +1,8 @@
 import type { Address } from '../net/address.ts';
 import type { RangeIndex } from '../net/range-index.ts';
-import type { RouteMatcher } from '../decide/sign-in-routes.ts';
-import type { UsernameSource } from '../decide/username.ts';
+import type { RouteMatcher } from './sign-in-routes.ts';
+import type { UsernameSource } from './username.ts';
 import type { OutcomeRules } from './outcome.ts';
-import type { FeedConfig } from '../feeds/config.ts';
 import type { ConfigObject } from '../api/objects.ts';
 
 /** What one address range means: the zone it came from, and in which list. */
@@ -49,6 +48,4 @@ export interface Snapshot {
   readonly policy: CompiledPolicy;
   /** Bound once per snapshot so the chain walk does not allocate a closure per request. */
   readonly isTrustedProxy: (a: Address) => boolean;
-  /** ThreatFeeds and DynamicZones, compiled; their contents live in the feed manager (src/feeds/manager.ts). */
-  readonly feeds?: FeedConfig;
 }

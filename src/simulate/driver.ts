@@ -148,7 +148,7 @@ export async function drive(scenario: Scenario, options: DriveOptions = {}): Pro
       active = false;
       clock.set(nextTick);
       if (flushMs > 0 && (nextTick - SIM_START_MS) % flushMs === 0) await flush();
-      running.threats.tick();
+      running.learner.tick();
     }
     if (ms > clock.nowMs()) clock.set(ms);
   };

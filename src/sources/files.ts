@@ -2,19 +2,10 @@ import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node
 import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { ConfigIssue, ConfigObject } from '../api/objects.ts';
+import type { ConfigSource, SourceBatch } from '../config/source.ts';
 import { validateObject } from '../config/validate.ts';
 
-export interface SourceBatch {
-  readonly objects: readonly ConfigObject[];
-  readonly issues: readonly ConfigIssue[];
-}
-
-/** Where config objects come from. Files and Kubernetes both deliver whole batches to the same compile step. */
-export interface ConfigSource {
-  /** Delivers the first batch before resolving, then one batch per change. */
-  start(onBatch: (batch: SourceBatch) => void): Promise<void>;
-  stop(): void;
-}
+export type { ConfigSource, SourceBatch } from '../config/source.ts';
 
 const CONFIG_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 

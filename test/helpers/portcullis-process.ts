@@ -82,7 +82,7 @@ if (process.send && process.argv[1] && import.meta.url === pathToFileURL(process
     },
     advance: (ms) => clock!.advance(ms as number),
     tick: async () => {
-      inst.running.threats.tick();
+      inst.running.learner.tick();
       await store.settled();
     },
     settled: () => store.settled(),

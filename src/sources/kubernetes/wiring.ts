@@ -1,12 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
-import type { KubernetesSettings } from '../../settings.ts';
 import { KubeMetrics } from '../../telemetry/kube-metrics.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { ConfigSource } from '../files.ts';
 import { clientNodeApi, loadKubeConfig, ownNamespace } from './client.ts';
 import { KubernetesSource, type FeedStatusSource } from './source.ts';
+
+/** The --kube-* settings slice (read by src/settings.ts). */
+export interface KubernetesSettings {
+  /** Empty: the pod's own namespace (resolved at start); 'all': cluster-wide. */
+  readonly namespaces: readonly string[] | 'all';
+  /** Empty: $KUBECONFIG, ~/.kube/config, then in-cluster. */
+  readonly kubeconfig: string;
+  readonly leaseName: string;
+  readonly resyncSeconds: number;
+  readonly writeStatus: boolean;
+}
 
 /** Builds the Kubernetes source from settings: in-cluster or kubeconfig, the pod's namespace unless told otherwise. */
 export function kubernetesSource(settings: KubernetesSettings, deps: { logger: Logger; registry: Registry; files?: ConfigSource; feeds?: FeedStatusSource; env?: NodeJS.ProcessEnv }): KubernetesSource {

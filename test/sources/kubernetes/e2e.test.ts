@@ -90,7 +90,7 @@ describe('end to end: kubectl apply → Portcullis gRPC Check', () => {
     await until(() => (server.get('ThreatFeed', NS, 'incident')?.status as { entries?: number } | undefined)?.entries === 2, 5000, 'feed entries');
     expect(condition(server.get('ThreatFeed', NS, 'incident'), 'Ready')).toMatchObject({ status: 'True', reason: 'Serving' });
     await until(() => condition(server.get('ThreatPolicy', NS, 'default'), 'Ready')?.status === 'True', 5000, 'policy in force');
-    expect(running.holder.current!.feeds?.dynamicZones).toEqual([expect.objectContaining({ name: 'vpn-users', exempt: true })]);
+    expect(running.feeds.config.dynamicZones).toEqual([expect.objectContaining({ name: 'vpn-users', exempt: true })]);
     // No --geoip-anonymous: the zone is valid config but cannot match, and says so.
     await until(() => condition(server.get('DynamicZone', NS, 'vpn-users'), 'Ready')?.reason === 'MissingDatabase', 5000, 'MissingDatabase');
     expect(condition(server.get('DynamicZone', NS, 'vpn-users'), 'Accepted')).toMatchObject({ status: 'True' });

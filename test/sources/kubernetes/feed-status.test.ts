@@ -17,9 +17,8 @@ afterEach(async () => {
 /** A replica wired as main.ts wires it: the feed manager runs each snapshot and is the source's feed status. */
 function replicaWithFeeds(c: Cluster): Replica {
   feeds = new FeedManager({ clock: systemClock });
-  const r = c.replica('solo', { feeds });
-  r.holder.onSwap((s) => feeds!.apply(s)); // before the first snapshot: start() waits for the first full list
-  return r;
+  // The reloader hands each accepted config's feeds to the manager, before the first snapshot serves.
+  return c.replica('solo', { feeds }, (f) => feeds!.apply(f));
 }
 
 const statusOf = (kind: string, name: string) => cluster!.server.get(kind, NS, name)?.status as Record<string, unknown> | undefined;

@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { clientNodeApi, loadKubeConfig, type KubeApi } from '../../../src/sources/kubernetes/client.ts';
 import { KubernetesSource, type KubernetesSourceOptions } from '../../../src/sources/kubernetes/source.ts';
 import { Reloader } from '../../../src/config/reloader.ts';
+import type { FeedConfig } from '../../../src/feeds/config.ts';
 import { SnapshotHolder } from '../../../src/config/snapshot-holder.ts';
 import { API_VERSION } from '../../../src/api/schema.ts';
 import { KubeMetrics } from '../../../src/telemetry/kube-metrics.ts';
@@ -26,7 +27,7 @@ export interface Cluster {
   readonly server: FakeApiServer;
   readonly api: KubeApi;
   readonly kubeconfig: string;
-  replica(identity: string, overrides?: Partial<KubernetesSourceOptions>): Replica;
+  replica(identity: string, overrides?: Partial<KubernetesSourceOptions>, onFeeds?: (f: FeedConfig) => void): Replica;
   close(): Promise<void>;
 }
 
@@ -45,9 +46,9 @@ export async function startCluster(serverOptions: Parameters<typeof FakeApiServe
   const replicas: Replica[] = [];
   return {
     server, api, kubeconfig,
-    replica(identity, overrides = {}) {
+    replica(identity, overrides = {}, onFeeds) {
       const holder = new SnapshotHolder();
-      const reloader = new Reloader(holder, () => Date.now());
+      const reloader = new Reloader(holder, () => Date.now(), undefined, onFeeds);
       const registry = new Registry();
       const metrics = new KubeMetrics(registry);
       const source = new KubernetesSource({

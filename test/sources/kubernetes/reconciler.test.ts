@@ -180,9 +180,9 @@ describe('reconciler: each object stands alone', () => {
     expect(r.get('a/ThreatPolicy/a')!.verdict!.issues[0]).toMatchObject({ field: 'spec.exemptZones[0]', message: expect.stringContaining('DynamicZone "tor" is a Blocklist zone') });
     expect(desiredStatus(r.get('a/ThreatPolicy/a')!, new Date(0), undefined)!.status.conditions).toContainEqual(expect.objectContaining({ type: 'Accepted', reason: 'InvalidReference' }));
     expect(r.get('a/ThreatPolicy/b')!.verdict).toMatchObject({ accepted: true, inForce: true });
-    const snap = compile(out, 1, 0).snapshot;
-    expect(snap.policy.exemptZones).toEqual(['uk']);
-    expect(snap.feeds?.dynamicZones.find((z) => z.name === 'uk')).toMatchObject({ exempt: true });
+    const compiled = compile(out, 1, 0);
+    expect(compiled.snapshot.policy.exemptZones).toEqual(['uk']);
+    expect(compiled.feeds.dynamicZones.find((z) => z.name === 'uk')).toMatchObject({ exempt: true });
   });
 });
 

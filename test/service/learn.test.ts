@@ -1,18 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/config/compile.ts';
+import { SnapshotHolder } from '../../src/config/snapshot-holder.ts';
 import type { ConfigObject } from '../../src/api/objects.ts';
-import { decide } from '../../src/decide/decide.ts';
 import type { RequestFacts } from '../../src/decide/decision.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
+import type { IpKey } from '../../src/detect/ip-key.ts';
 import { OrgAttackDetector } from '../../src/detect/org-attack.ts';
-import { ThreatService } from '../../src/detect/threat-service.ts';
 import { parseAddress } from '../../src/net/address.ts';
 import type { OutcomeReport } from '../../src/decide/outcome.ts';
 import type { FeedMatcher } from '../../src/decide/threat.ts';
 import { NO_MATCH } from '../../src/feeds/feed-index.ts';
+import { Gate } from '../../src/service/check.ts';
+import { AttemptCorrelator } from '../../src/service/correlator.ts';
+import { detectorView } from '../../src/service/detector-view.ts';
+import { Learner } from '../../src/service/learn.ts';
+import { MemoryStore } from '../../src/store/memory.ts';
+import { MemoryEventSink } from '../../src/telemetry/events.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
+import { Metrics } from '../../src/telemetry/metrics.ts';
 
 const origin = { source: 'test' };
+/** The Check service and the outcome service wired as main.ts wires them, on the memory store. */
 function setup(action: 'Block' | 'Audit' = 'Block', enforceEverywhere = true, feeds?: FeedMatcher) {
   const objects: ConfigObject[] = [
     { kind: 'IPZone', name: 'lb', origin, spec: { usage: 'Policy', proxies: ['10.0.0.0/8'] } },
@@ -20,31 +29,38 @@ function setup(action: 'Block' | 'Audit' = 'Block', enforceEverywhere = true, fe
     { kind: 'ThreatPolicy', name: 'p', origin, spec: { action, exemptZones: ['office'], signIn: { routes: [{ path: { exact: '/login' } }], enforceBlocksOnAllRoutes: enforceEverywhere } } },
   ];
   const { snapshot } = compile(objects, 1, 0);
+  const holder = new SnapshotHolder();
+  holder.swap(snapshot);
   const clock = new ManualClock(1_800_000_000_000);
   const engine = new DetectionEngine({ clock });
   const org = new OrgAttackDetector({ clock });
+  const store = new MemoryStore(engine, org);
+  const correlator = new AttemptCorrelator<IpKey>();
   const seen: string[] = [];
-  const threats = new ThreatService({
-    engine, org, clock, usernameKey: Buffer.alloc(32), snapshot: () => snapshot, feeds: () => feeds,
+  const threats = new Learner({
+    store, correlator, clock, snapshot: () => holder.current, maxChainHops: 10, ...(feeds ? { feeds } : {}),
     observer: { outcome: (r) => seen.push(r), blockStarted: () => seen.push('block'), attack: () => undefined },
   });
   threats.applyPolicy(snapshot.policy);
   let id = 0;
-  const options = { clientIp: { mode: 'xff' as const, maxHops: 10 }, failureMode: 'allow' as const, newId: () => String(++id), threats };
+  const gate = new Gate({
+    holder, metrics: new Metrics(holder), events: new MemoryEventSink(), logger: createLogger('silent'), clock,
+    options: { clientIp: { mode: 'xff', maxHops: 10 }, failureMode: 'allow', newId: () => String(++id), detectors: detectorView(store, clock), usernameKey: Buffer.alloc(32), ...(feeds ? { feeds } : {}) },
+    attempts: { store, correlator, keyOf: (a) => engine.keyOfAddress(a) },
+  });
   const check = (client: string, path = '/login', requestId?: string, username?: string) => {
     const facts: RequestFacts = {
       peer: parseAddress('10.0.0.5'), xForwardedFor: client, forwarded: undefined, envoyExternalAddress: undefined, method: 'POST', path, host: 'h', requestId, userAgent: undefined,
       ...(username ? { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `username=${username}&password=x` } : {}),
     };
-    const d = decide(facts, snapshot, options);
-    threats.onDecision(d, facts);
-    return d;
+    return gate.check(facts, 'grpc');
   };
+  const keyOf = (text: string) => engine.keyOfAddress(parseAddress(text)!);
   const outcome = (o: Partial<OutcomeReport>): OutcomeReport => ({ requestId: undefined, method: 'POST', path: '/login', host: 'h', status: 401, resultHeader: undefined, clientIp: '10.0.0.5', ...o });
-  return { snapshot, clock, engine, threats, seen, check, outcome };
+  return { snapshot, clock, engine, threats, seen, check, outcome, keyOf };
 }
 
-describe('ThreatService', () => {
+describe('the outcome path (service/learn) with the Check path (service/check)', () => {
   it('counts uncorrelated outcomes against the client behind trusted proxies', () => {
     const t = setup();
     for (let i = 0; i < 11; i++) t.threats.report(t.outcome({ forwardedFor: '198.18.0.1' }));
@@ -58,10 +74,10 @@ describe('ThreatService', () => {
     for (let i = 0; i < 11; i++) t.threats.report(t.outcome({ forwardedFor: '198.18.0.1' }));
     const d = t.check('198.18.0.1', '/login', 'req-denied');
     expect(d.verdict).toBe('deny');
-    const before = t.engine.inspect(t.threats.keyOf(parseAddress('198.18.0.1')!))!.counters.failuresMedium;
+    const before = t.engine.inspect(t.keyOf('198.18.0.1'))!.counters.failuresMedium;
     t.threats.report(t.outcome({ requestId: 'req-denied', status: 403 }));
     expect(t.seen.at(-1)).toBe('ignored');
-    expect(t.engine.inspect(t.threats.keyOf(parseAddress('198.18.0.1')!))!.counters.failuresMedium).toBe(before);
+    expect(t.engine.inspect(t.keyOf('198.18.0.1'))!.counters.failuresMedium).toBe(before);
   });
 
   it('ignores outcomes of exempt clients, trusted proxies and non-sign-in routes', () => {
