@@ -1,15 +1,10 @@
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { CheckRequest__Output } from '../../gen/envoy/service/auth/v3/CheckRequest.ts';
 import type { CheckResponse } from '../../gen/envoy/service/auth/v3/CheckResponse.ts';
-import type { RequestFacts } from '../../decide/decision.ts';
-import type { Gate } from '../gate.ts';
+import { MALFORMED_FACTS, type RequestFacts } from '../../decide/decision.ts';
+import type { Gate } from '../../service/check.ts';
 import { factsFromCheckRequest, forgedPortcullisHeaders } from './check-request.ts';
 import { toCheckResponse } from './check-response.ts';
-
-const MALFORMED: RequestFacts = Object.freeze({
-  peer: undefined, xForwardedFor: undefined, forwarded: undefined, envoyExternalAddress: undefined,
-  method: '', path: '', host: '', requestId: undefined, userAgent: undefined,
-});
 
 /** envoy.service.auth.v3.Authorization. Every call is answered with a CheckResponse, never a gRPC error. */
 export function authorizationService(gate: Gate, onInFlight: (delta: 1 | -1) => void): UntypedServiceImplementation {
@@ -22,7 +17,7 @@ export function authorizationService(gate: Gate, onInFlight: (delta: 1 | -1) => 
         try {
           facts = factsFromCheckRequest(req);
         } catch {
-          facts = MALFORMED; // decided as malformed_request by the failure mode
+          facts = MALFORMED_FACTS; // decided as malformed_request by the failure mode
         }
         const decision = gate.check(facts, 'grpc');
         callback(null, toCheckResponse(decision, decision.verdict === 'allow' ? forgedPortcullisHeaders(req) : []));
