@@ -5,7 +5,7 @@ import type { KubernetesSource } from './config/kubernetes/source.ts';
 import { kubernetesSource } from './config/kubernetes/wiring.ts';
 import { formatIssues, Reloader } from './config/reloader.ts';
 import { SnapshotHolder } from './config/snapshot-holder.ts';
-import { authorizationService } from './adapters/grpc/authorization-service.ts';
+import { authorizationService, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
 import { loadEnvoyProtos, serviceDefinition } from './adapters/grpc/protos.ts';
 import { HEALTH_SERVICES, startGrpcServer, type GrpcServerHandle } from './adapters/grpc/server.ts';
 import { startOpsServer, type OpsServerHandle } from './adapters/http/ops-server.ts';
@@ -189,7 +189,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     grpc = await startGrpcServer(
       { address: `${settings.grpc.host.includes(':') ? `[${settings.grpc.host}]` : settings.grpc.host}:${settings.grpc.port}`, unixSocket: settings.grpc.unixSocket },
       [
-        { definition: serviceDefinition(protos, 'envoy.service.auth.v3.Authorization'), implementation: authorizationService(gate, (d) => { inFlight += d; }) },
+        { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, (d) => { inFlight += d; }) },
         {
           definition: serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService'),
           // The result header is per policy; read it per entry so a reload applies at once.
