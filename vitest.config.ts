@@ -13,7 +13,7 @@ export const INTEGRATION = [
   'test/bench/**/*.test.ts',
   'test/adapters/http/proxy-configs.test.ts',
   // A fake API server over real HTTP, leader election on real timers, kubectl.
-  'test/config/kubernetes/**/*.test.ts',
+  'test/sources/kubernetes/**/*.test.ts',
 ];
 
 export default defineConfig({
