@@ -5,7 +5,7 @@
  * then reports bytes per tracked IP, RSS, and evaluate() cost.
  */
 import { pathToFileURL } from 'node:url';
-import { ManualClock } from '../src/detect/clock.ts';
+import { ManualClock } from '../src/clock.ts';
 import { DetectionEngine } from '../src/detect/engine.ts';
 import { ipKey } from '../src/detect/ip-key.ts';
 import { DEFAULT_THRESHOLDS } from '../src/detect/thresholds.ts';

@@ -7,7 +7,7 @@ import { GeoDatabases, type GeoFacts } from '../src/feeds/geo.ts';
 import { FeedIndex } from '../src/feeds/feed-index.ts';
 import type { CompiledDynamicZone, CompiledFeed } from '../src/feeds/config.ts';
 import { parsePrefix } from '../src/feeds/prefix.ts';
-import { ManualClock } from '../src/detect/clock.ts';
+import { ManualClock } from '../src/clock.ts';
 import { parseAddress, type Address, type AddressRange } from '../src/net/address.ts';
 
 const mmdb = (name: string): string => fileURLToPath(new URL(`../test/fixtures/mmdb/${name}`, import.meta.url));

@@ -4,7 +4,7 @@
 // Run alone: node --import tsx bench/redis-check.ts [--quick]
 import { Redis } from 'ioredis';
 import { pathToFileURL } from 'node:url';
-import { ManualClock } from '../src/detect/clock.ts';
+import { ManualClock } from '../src/clock.ts';
 import { DetectionEngine } from '../src/detect/engine.ts';
 import { OrgAttackDetector } from '../src/detect/org-attack.ts';
 import { RedisKeys } from '../src/store/redis/keys.ts';

@@ -1,9 +1,9 @@
-// Writes the CRDs generated from src/config/schema.ts. Usage: node --import tsx scripts/gen-crds.ts [outDir]
+// Writes the CRDs generated from src/api/schema.ts. Usage: node --import tsx scripts/gen-crds.ts [outDir]
 // (default deploy/crds). A test fails when deploy/crds differs from a fresh generation.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderCrds } from '../src/config/kubernetes/crd.ts';
+import { renderCrds } from '../src/sources/kubernetes/crd.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = resolve(root, process.argv[2] ?? 'deploy/crds');

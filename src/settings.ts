@@ -6,7 +6,12 @@ import { readStoreSettings, STORE_SETTING_FLAGS, type StoreSettings } from './st
 import { CLIENT_HEADERS, type ClientHeader } from './adapters/http/original-request.ts';
 
 /** Process settings, read once from flags and environment (flags win) and frozen. */
-export interface Settings {
+import type { KubernetesSettings } from './sources/kubernetes/wiring.ts';
+import type { ProxyListenerSettings } from './adapters/http/proxy-listeners.ts';
+
+export type { KubernetesSettings };
+
+export interface Settings extends ProxyListenerSettings {
   readonly configPaths: readonly string[];
   readonly grpc: { readonly host: string; readonly port: number; readonly unixSocket?: string };
   readonly http: { readonly host: string; readonly port: number };
@@ -42,15 +47,6 @@ export interface Settings {
   readonly store: StoreSettings;
 }
 
-export interface KubernetesSettings {
-  /** Empty: the pod's own namespace (resolved at start); 'all': cluster-wide. */
-  readonly namespaces: readonly string[] | 'all';
-  /** Empty: $KUBECONFIG, ~/.kube/config, then in-cluster. */
-  readonly kubeconfig: string;
-  readonly leaseName: string;
-  readonly resyncSeconds: number;
-  readonly writeStatus: boolean;
-}
 
 /** One row per setting: flag, environment variable, default, help. The CLI help and docs are built from it. */
 export const SETTING_FLAGS = {

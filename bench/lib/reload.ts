@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { compile } from '../../src/config/compile.ts';
-import { loadPaths } from '../../src/config/file-source.ts';
+import { loadPaths } from '../../src/sources/files.ts';
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 

@@ -1,8 +1,8 @@
-import { SPEC_SCHEMAS } from '../../src/config/schema.ts';
+import { SPEC_SCHEMAS } from '../../src/api/schema.ts';
 
 /**
  * The chart's values.schema.json, written by `npm run chart:sync`. Strict: unknown keys fail `helm install`.
- * Zone and policy specs reuse the one config schema (src/config/schema.ts), so a values file is checked by the
+ * Zone and policy specs reuse the one config schema (src/api/schema.ts), so a values file is checked by the
  * same rules as `portcullis check-config` and the CRDs.
  */
 

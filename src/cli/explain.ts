@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { compile } from '../config/compile.ts';
-import { loadPaths } from '../config/file-source.ts';
+import { loadPaths } from '../sources/files.ts';
 import { formatIssues } from '../config/reloader.ts';
 import { decide } from '../decide/decide.ts';
 import type { RequestFacts } from '../decide/decision.ts';

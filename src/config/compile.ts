@@ -2,13 +2,15 @@ import { parseRange, type Address, type AddressRange } from '../net/address.ts';
 import { RangeIndex } from '../net/range-index.ts';
 import { compileRoutes } from '../decide/sign-in-routes.ts';
 import { DEFAULT_USERNAME_SOURCE } from '../decide/username.ts';
-import { DEFAULT_OUTCOME_RULES } from '../outcomes/outcome.ts';
-import { compileDynamicZone, compileThreatFeed, type CompiledDynamicZone, type CompiledFeed, type ProtectedRange } from '../feeds/config.ts';
-import type { ConfigIssue, ConfigObject, DynamicZoneObject, IPZoneObject, ThreatPolicyObject } from './objects.ts';
-import type { CompiledPolicy, Snapshot, ZoneMembership, ZoneSummary } from './snapshot.ts';
+import { DEFAULT_OUTCOME_RULES } from '../decide/outcome.ts';
+import { compileDynamicZone, compileThreatFeed, type CompiledDynamicZone, type CompiledFeed, type FeedConfig, type ProtectedRange } from '../feeds/config.ts';
+import type { ConfigIssue, ConfigObject, DynamicZoneObject, IPZoneObject, ThreatPolicyObject } from '../api/objects.ts';
+import type { CompiledPolicy, Snapshot, ZoneMembership, ZoneSummary } from '../decide/snapshot.ts';
 
 export interface CompileResult {
   readonly snapshot: Snapshot;
+  /** ThreatFeeds and DynamicZones, compiled; read by the feed manager (src/feeds/manager.ts), not by decide(). */
+  readonly feeds: FeedConfig;
   /** Objects left out, and why. The snapshot is built from the rest. */
   readonly issues: readonly ConfigIssue[];
 }
@@ -114,6 +116,12 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
   }
   const index = RangeIndex.build(entries);
 
+  const feeds: FeedConfig = Object.freeze({
+    threatFeeds: Object.freeze(threatFeeds.sort((a, b) => a.name.localeCompare(b.name))),
+    dynamicZones: Object.freeze([...dynamicZones.values()].map(({ zone }) => (exempt.has(zone.name) && zone.usage === 'Policy' ? { ...zone, exempt: true } : zone))
+      .sort((a, b) => a.name.localeCompare(b.name))),
+    protectedRanges: Object.freeze(protectedRanges),
+  });
   const snapshot: Snapshot = Object.freeze({
     version,
     compiledAtMs: nowMs,
@@ -122,19 +130,13 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
     entryCount: entries.length,
     index,
     policy,
-    feeds: Object.freeze({
-      threatFeeds: Object.freeze(threatFeeds.sort((a, b) => a.name.localeCompare(b.name))),
-      dynamicZones: Object.freeze([...dynamicZones.values()].map(({ zone }) => (exempt.has(zone.name) && zone.usage === 'Policy' ? { ...zone, exempt: true } : zone))
-        .sort((a, b) => a.name.localeCompare(b.name))),
-      protectedRanges: Object.freeze(protectedRanges),
-    }),
     isTrustedProxy: (a: Address) => {
       const ms = index.lookup(a);
       for (let i = 0; i < ms.length; i++) if (ms[i]!.role === 'proxy') return true;
       return false;
     },
   });
-  return { snapshot, issues };
+  return { snapshot, feeds, issues };
 }
 
 function policyOf(name: string, spec: ThreatPolicyObject['spec']): CompiledPolicy {

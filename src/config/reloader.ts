@@ -1,6 +1,7 @@
 import { compile } from './compile.ts';
-import type { SourceBatch } from './file-source.ts';
-import { describeIssue, type ConfigIssue } from './objects.ts';
+import type { FeedConfig } from '../feeds/config.ts';
+import type { SourceBatch } from './source.ts';
+import { describeIssue, type ConfigIssue } from '../api/objects.ts';
 import type { SnapshotHolder } from './snapshot-holder.ts';
 
 export interface ReloadReport {
@@ -22,6 +23,8 @@ export class Reloader {
     private readonly holder: SnapshotHolder,
     private readonly nowMs: () => number,
     private readonly onReport: (r: ReloadReport) => void = () => undefined,
+    /** The feed part of an accepted config, handed over right after the swap (same tick, before any Check). */
+    private readonly onFeeds: (f: FeedConfig) => void = () => undefined,
   ) {}
 
   get lastReport(): ReloadReport | undefined {
@@ -41,6 +44,7 @@ export class Reloader {
       } else {
         this.#version += 1;
         this.holder.swap(result.snapshot);
+        this.onFeeds(result.feeds);
         report = { accepted: true, version: this.#version, issues: [], compileMs };
       }
     }

@@ -1,4 +1,4 @@
-import type { Snapshot } from './snapshot.ts';
+import type { Snapshot } from '../decide/snapshot.ts';
 
 /** Holds the current snapshot. Swapping is a single reference assignment, so readers never see a mix. */
 export class SnapshotHolder {

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { API_VERSION, KINDS, objectSchema, type Kind } from './schema.ts';
-import type { ConfigIssue, ConfigObject, Origin } from './objects.ts';
+import { API_VERSION, KINDS, objectSchema, type Kind } from '../api/schema.ts';
+import type { ConfigIssue, ConfigObject, Origin } from '../api/objects.ts';
 
 // Validators compile once per process; ajv generates code, so keep it out of reloads.
 // strictRequired off: "anyOf: [{required: [a]}, {required: [b]}]" (at least one criterion) names properties defined one level up.

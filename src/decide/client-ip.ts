@@ -1,6 +1,6 @@
 import { forwardedToXff, resolveClientChain, type ChainOptions, type ChainResult } from '../net/chain.ts';
 import { parseAddress } from '../net/address.ts';
-import type { Snapshot } from '../config/snapshot.ts';
+import type { Snapshot } from './snapshot.ts';
 import type { RequestFacts } from './decision.ts';
 
 /**

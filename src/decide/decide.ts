@@ -1,7 +1,11 @@
-import type { Snapshot } from '../config/snapshot.ts';
+import type { Address } from '../net/address.ts';
+import type { ChainResult } from '../net/chain.ts';
 import { resolveClient, type ClientIpOptions } from './client-ip.ts';
-import type { Decision, DecisionReason, RequestFacts } from './decision.ts';
-import { withFeedThreat, type FeedMatcher, type ThreatAssessment, type ThreatAssessor } from './threat.ts';
+import type { Answer, Decision, DecisionReason, RequestFacts } from './decision.ts';
+import { exemptionOf } from './exempt.ts';
+import type { Snapshot } from './snapshot.ts';
+import { assessThreat, withFeedThreat, type DetectorView, type FeedMatcher, type ThreatAssessment } from './threat.ts';
+import { extractUsername, usernameHash } from './username.ts';
 
 /** How to answer when Portcullis cannot decide: let the request through (default) or refuse it. */
 export const FAILURE_MODES = ['allow', 'deny'] as const;
@@ -11,32 +15,26 @@ export interface DecideOptions {
   readonly clientIp: ClientIpOptions;
   readonly failureMode: FailureMode;
   readonly newId: () => string;
-  /** Threat detection; absent means zones only. */
-  readonly threats?: ThreatAssessor;
+  /** Detector state, read-only; absent means zones and feeds only. */
+  readonly detectors?: DetectorView;
   /** Threat feeds and dynamic zones; absent means none. */
   readonly feeds?: FeedMatcher;
+  /** Key of the username hash (sign-in routes); absent means accounts are not told apart. */
+  readonly usernameKey?: Buffer;
 }
 
 /** The answer when no decision could be made. Never an exception: the transport encodes it like any other. */
 export function failureDecision(reason: DecisionReason, options: Pick<DecideOptions, 'failureMode' | 'newId'>, policy = ''): Decision {
   const allow = options.failureMode === 'allow';
-  return {
-    id: options.newId(),
-    verdict: allow ? 'allow' : 'deny',
-    reason,
-    httpStatus: allow ? 200 : 403,
-    client: undefined,
-    chain: undefined,
-    signIn: false,
-    policy,
-  };
+  return answer(options.newId(), allow ? 'allow' : 'deny', reason, allow ? 200 : 403, undefined, undefined, undefined, false, policy);
 }
 
 /**
- * The decision, as a function of the request, the snapshot and detector state. Order matters and mirrors
- * ThreatInsight: trusted proxies are never blocked (not even by a feed listing them); exempt zones (IP or
- * dynamic) bypass everything; blocklist zones, then Blocklist feeds, deny; then threat evaluation (sign-in
- * routes, and active blocks everywhere if the policy says so), where ThreatLevel feeds count as a detection.
+ * The decision: a pure function of the request, the snapshot, feed membership and detector facts. Order matters
+ * and mirrors ThreatInsight: trusted proxies are never blocked (not even by a feed listing them); exempt zones
+ * (IP or dynamic) bypass everything; blocklist zones, then Blocklist feeds, deny; then threat evaluation
+ * (sign-in routes, and active blocks everywhere if the policy says so), where ThreatLevel feeds count as a
+ * detection. The username hash is computed here, once, and carried in the Decision for the attempt record.
  */
 export function decide(facts: RequestFacts, snapshot: Snapshot, options: DecideOptions): Decision {
   const policy = snapshot.policy;
@@ -45,30 +43,45 @@ export function decide(facts: RequestFacts, snapshot: Snapshot, options: DecideO
   const chain = resolveClient(facts, snapshot, options.clientIp);
   const client = chain.client;
   const signIn = policy.signIn.matches(facts.method, facts.path, facts.host);
-  const base = { id: options.newId(), client, chain, signIn, policy: policy.name };
+  const id = options.newId();
+  const name = policy.name;
 
-  const memberships = snapshot.index.lookup(client);
-  let blockZone: string | undefined;
-  for (let i = 0; i < memberships.length; i++) {
-    const m = memberships[i]!;
-    if (m.role === 'proxy') return { ...base, verdict: 'allow', reason: 'trusted_proxy', httpStatus: 200 };
-    if (m.exempt) return { ...base, verdict: 'allow', reason: 'exempt_zone', httpStatus: 200, zone: m.zone };
-    if (m.usage === 'Blocklist') blockZone ??= m.zone;
-  }
   const feed = options.feeds?.match(client);
-  if (feed?.exemptZone !== undefined) return { ...base, verdict: 'allow', reason: 'exempt_zone', httpStatus: 200, zone: feed.exemptZone };
-  blockZone ??= feed?.blockZone;
-  if (blockZone !== undefined) return { ...base, verdict: 'deny', reason: 'blocklist_zone', httpStatus: 403, zone: blockZone };
-  if (feed?.blockFeed !== undefined) return { ...base, verdict: 'deny', reason: 'blocklist_feed', httpStatus: 403, feed: feed.blockFeed };
+  const exemption = exemptionOf(client, snapshot, feed);
+  if (exemption) return answer(id, 'allow', exemption.reason, 200, client, chain, undefined, signIn, name, exemption.zone);
 
-  let threat: ThreatAssessment | undefined = options.threats?.assess(client, signIn, policy, facts);
+  let blockZone: string | undefined;
+  const memberships = snapshot.index.lookup(client);
+  for (let i = 0; i < memberships.length; i++) if (memberships[i]!.usage === 'Blocklist') { blockZone = memberships[i]!.zone; break; }
+  blockZone ??= feed?.blockZone;
+  if (blockZone !== undefined) return answer(id, 'deny', 'blocklist_zone', 403, client, chain, undefined, signIn, name, blockZone);
+  if (feed?.blockFeed !== undefined) return answer(id, 'deny', 'blocklist_feed', 403, client, chain, undefined, signIn, name, undefined, feed.blockFeed);
+
+  let hash: number | undefined;
+  if (signIn && options.usernameKey) {
+    const username = extractUsername(policy.username, facts.headers ?? NO_HEADERS, facts.body);
+    if (username !== undefined) hash = usernameHash(options.usernameKey, username);
+  }
+  let threat: ThreatAssessment | undefined;
+  if (options.detectors && (signIn || policy.enforceBlocksOnAllRoutes)) {
+    const f = options.detectors.facts(client, hash);
+    threat = assessThreat(f, signIn, policy, f.nowMs);
+  }
   if (signIn && feed !== undefined && feed.threatLevel !== 'NONE') threat = withFeedThreat(threat, feed, policy);
   if (threat) {
-    if (threat.enforce === 'block') return { ...base, verdict: 'deny', reason: 'threat_block', httpStatus: 403, threat };
-    if (threat.enforce === 'rate_limit') {
-      return { ...base, verdict: 'rate_limit', reason: 'threat_rate_limit', httpStatus: 429, retryAfterSeconds: threat.retryAfterSeconds, threat };
-    }
-    if (threat.level !== 'NONE') return { ...base, verdict: 'allow', reason: 'threat_detected', httpStatus: 200, threat };
+    if (threat.enforce === 'block') return answer(id, 'deny', 'threat_block', 403, client, chain, threat, signIn, name, undefined, undefined, undefined, hash);
+    if (threat.enforce === 'rate_limit') return answer(id, 'rate_limit', 'threat_rate_limit', 429, client, chain, threat, signIn, name, undefined, undefined, threat.retryAfterSeconds, hash);
+    if (threat.level !== 'NONE') return answer(id, 'allow', 'threat_detected', 200, client, chain, threat, signIn, name, undefined, undefined, undefined, hash);
   }
-  return { ...base, verdict: 'allow', reason: 'allowed', httpStatus: 200 };
+  return answer(id, 'allow', 'allowed', 200, client, chain, threat, signIn, name, undefined, undefined, undefined, hash);
+}
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** Every Decision has the same shape (one hidden class): an explicit literal, no spread. */
+function answer(
+  id: string, verdict: Answer, reason: DecisionReason, httpStatus: number, client: Address | undefined, chain: ChainResult | undefined,
+  threat: ThreatAssessment | undefined, signIn: boolean, policy: string, zone?: string, feed?: string, retryAfterSeconds?: number, usernameHash?: number,
+): Decision {
+  return { id, verdict, reason, httpStatus, retryAfterSeconds, client, chain, zone, feed, signIn, policy, threat, usernameHash };
 }

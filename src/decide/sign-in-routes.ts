@@ -1,4 +1,4 @@
-import type { RouteMatchSpec } from '../config/objects.ts';
+import type { RouteMatchSpec } from '../api/objects.ts';
 
 /**
  * Default sign-in routes, used when a ThreatPolicy names none. They cover the common shapes of credential

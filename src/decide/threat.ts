@@ -1,24 +1,34 @@
 import type { Address } from '../net/address.ts';
-import type { CompiledPolicy } from '../config/snapshot.ts';
-import type { RequestFacts } from './decision.ts';
+import type { ThreatLevel } from '../detect/levels.ts';
+import type { Verdict as DetectorVerdict } from '../detect/verdict.ts';
+import type { CompiledPolicy } from './snapshot.ts';
 
-export type ThreatLevelName = 'NONE' | 'LOW' | 'MEDIUM' | 'HIGH';
+export type { ThreatLevel } from '../detect/levels.ts';
 
-/** The detector's view of one client at decision time. */
+/** The decision's view of one client's threat: detector facts, feeds, and what the policy makes of them. */
 export interface ThreatAssessment {
-  readonly level: ThreatLevelName;
+  readonly level: ThreatLevel;
   /** Okta's threatDetections: reason -> level. */
-  readonly detections: Readonly<Record<string, ThreatLevelName>>;
+  readonly detections: Readonly<Record<string, ThreatLevel>>;
   /** What the policy makes of it: only 'block' / 'rate_limit' when the policy action is Block. */
   readonly enforce: 'none' | 'block' | 'rate_limit';
-  readonly retryAfterSeconds?: number;
+  readonly retryAfterSeconds: number | undefined;
   /** ThreatFeeds listing the client, when `threat_feed` is among the detections. */
-  readonly feeds?: readonly string[];
+  readonly feeds: readonly string[] | undefined;
 }
 
-/** Implemented by the detection engine; decide() stays free of detector internals. */
-export interface ThreatAssessor {
-  assess(client: Address, signIn: boolean, policy: CompiledPolicy, facts: RequestFacts): ThreatAssessment | undefined;
+/** What the detectors know about one client (and the account it targets), read at decision time. */
+export interface DetectorFacts {
+  readonly verdict: DetectorVerdict;
+  /** Level of the (client, account) pair; NONE when no username or nothing known. */
+  readonly account: ThreatLevel;
+  /** The time these facts are true at (ms since epoch): blocks are compared with it. */
+  readonly nowMs: number;
+}
+
+/** Read-only lookup into detector state, implemented by the service over the store's local view. No I/O. */
+export interface DetectorView {
+  facts(client: Address, usernameHash: number | undefined): DetectorFacts;
 }
 
 /** What threat feeds and dynamic zones say about one client (built by src/feeds/, read once per Check). */
@@ -30,7 +40,7 @@ export interface FeedMatch {
   /** A ThreatFeed with Blocklist semantics. */
   readonly blockFeed: string | undefined;
   /** Highest level among the ThreatLevel feeds listing the client; NONE when none does. */
-  readonly threatLevel: ThreatLevelName;
+  readonly threatLevel: ThreatLevel;
   readonly threatFeeds: readonly string[];
 }
 
@@ -39,7 +49,34 @@ export interface FeedMatcher {
   match(client: Address): FeedMatch;
 }
 
-const RANK: Readonly<Record<ThreatLevelName, number>> = { NONE: 0, LOW: 1, MEDIUM: 2, HIGH: 3 };
+const RANK: Readonly<Record<ThreatLevel, number>> = { NONE: 0, LOW: 1, MEDIUM: 2, HIGH: 3 };
+
+/**
+ * Detector facts → what the policy enforces. An active block answers 403 (HIGH) or 429 (MEDIUM); otherwise a
+ * HIGH (client, account) pair refuses that account from that client only (Auth0's IP+user rule) while the
+ * client itself stays unblocked. Off sign-in routes only an active block matters. Undefined: nothing to say.
+ */
+export function assessThreat(f: DetectorFacts, signIn: boolean, policy: CompiledPolicy, nowMs: number): ThreatAssessment | undefined {
+  const v = f.verdict;
+  const blocked = v.blockedUntilMs > nowMs;
+  if (!signIn && !blocked) return undefined;
+  if (v.level === 'NONE' && v.blockedUntilMs === 0 && f.account === 'NONE') return undefined;
+  let enforce: ThreatAssessment['enforce'] = 'none';
+  let retryAfterSeconds: number | undefined;
+  if (policy.action === 'Block' && blocked) {
+    enforce = v.blockLevel === 'HIGH' ? 'block' : 'rate_limit';
+    retryAfterSeconds = Math.ceil((v.blockedUntilMs - nowMs) / 1000);
+  } else if (policy.action === 'Block' && f.account === 'HIGH') {
+    enforce = 'block';
+  }
+  let level = v.level === 'NONE' ? v.blockLevel : v.level;
+  let detections: Readonly<Record<string, ThreatLevel>> = v.detections;
+  if (RANK[f.account] > RANK[detections.account_targeted ?? 'NONE']) {
+    detections = Object.assign({}, detections, { account_targeted: f.account });
+    if (RANK[f.account] > RANK[level]) level = f.account;
+  }
+  return { level, detections, enforce, retryAfterSeconds, feeds: undefined };
+}
 
 /**
  * Feed membership as one more detection (reason `threat_feed`): it raises the level, and under a Block
@@ -51,7 +88,7 @@ export function withFeedThreat(threat: ThreatAssessment | undefined, feed: FeedM
   const enforce = blocks ? 'block' : threat?.enforce ?? 'none';
   return {
     level,
-    detections: { ...threat?.detections, threat_feed: feed.threatLevel },
+    detections: Object.assign({}, threat?.detections, { threat_feed: feed.threatLevel }),
     enforce,
     retryAfterSeconds: enforce === threat?.enforce ? threat.retryAfterSeconds : undefined,
     feeds: feed.threatFeeds,

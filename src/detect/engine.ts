@@ -1,5 +1,5 @@
 import { PortcullisError } from '../errors.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../clock.ts';
 import { fmix32, pairKey, xorshift32 } from './hash.ts';
 import { ipKey, type IpKey } from './ip-key.ts';
 import * as T from './ip-table.ts';
@@ -19,7 +19,8 @@ export interface AttemptFacts {
   /** 32-bit keyed hash of the username computed by the caller; never the raw username. */
   usernameHash?: number;
 }
-export type Outcome = 'failure' | 'success' | 'unknown';
+export type { Outcome } from './levels.ts';
+import type { Outcome } from './levels.ts';
 export interface OutcomeFacts {
   usernameHash?: number;
   unknownUser?: boolean;
@@ -135,6 +136,11 @@ export class DetectionEngine {
   /** ipKey() with this engine's ipv6PrefixLength. */
   keyOf(family: 4 | 6, w0: number, w1: number, w2: number, w3: number): IpKey {
     return ipKey(family, w0, w1, w2, w3, this.thresholds.ipv6PrefixLength);
+  }
+
+  /** Tracking key of a parsed address, with this engine's ipv6PrefixLength. */
+  keyOfAddress(a: { readonly family: 4 | 6; readonly w0: number; readonly w1: number; readonly w2: number; readonly w3: number }): IpKey {
+    return ipKey(a.family, a.w0, a.w1, a.w2, a.w3, this.thresholds.ipv6PrefixLength);
   }
 
   /** Current verdict for a key; does not record. Allocates only when the key is blocked. */

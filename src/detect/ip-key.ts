@@ -44,3 +44,7 @@ export function formatIpKey(key: IpKey): string {
   }
   return `v6/${(key - V6_BASE).toString(16).padStart(13, '0')}`;
 }
+
+/** IPv6 clients are tracked per /64 (one subscriber's allocation): the one place this prefix is set. */
+export const IPV6_TRACKING_PREFIX = 64;
+

@@ -17,6 +17,10 @@ export const THREAT_REASONS = [
 ] as const;
 export type ThreatReason = (typeof THREAT_REASONS)[number];
 
+/** What a sign-in attempt turned out to be: the one spelling of the set (detectors, stores, telemetry). */
+export const OUTCOMES = ['failure', 'success', 'unknown'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
 export const LEVEL_NONE = 0;
 export const LEVEL_LOW = 1;
 export const LEVEL_MEDIUM = 2;

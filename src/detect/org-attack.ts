@@ -1,4 +1,4 @@
-import type { Clock } from './clock.ts';
+import type { Clock } from '../clock.ts';
 import type { Outcome } from './engine.ts';
 import { keyHash } from './hash.ts';
 

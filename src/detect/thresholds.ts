@@ -1,3 +1,4 @@
+import { IPV6_TRACKING_PREFIX } from './ip-key.ts';
 /**
  * Detector thresholds. A count at or above `low` / `medium` / `high` yields that level; 0 disables a level.
  * Counts over a window use an approximate sliding window (see docs/detection.md). Windows, table sizes and
@@ -94,7 +95,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = deepFreeze({
   maxBlockMs: DAY,
   offenceMemoryMs: DAY,
   rateLimitMs: 60_000,
-  ipv6PrefixLength: 64,
+  ipv6PrefixLength: IPV6_TRACKING_PREFIX,
   maxTrackedIps: 1_000_000,
   maxTrackedPairs: 262_144,
 });

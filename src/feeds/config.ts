@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 // ThreatFeed and DynamicZone objects compiled into what the feed manager runs. Called from
 // src/config/compile.ts, so files and Kubernetes get the same checks; contents are fetched later.
 import { parseRange, type AddressRange } from '../net/address.ts';
-import type { ConfigIssue, DynamicZoneObject, ThreatFeedObject } from '../config/objects.ts';
+import type { ConfigIssue, DynamicZoneObject, ThreatFeedObject } from '../api/objects.ts';
 import type { DynamicZoneCriteria } from './dynamic-zone.ts';
 import { isFeedFormat, type FeedFormat } from './formats/index.ts';
 

@@ -2,8 +2,8 @@
 // The manager builds a new one on any change and swaps the reference; a Check reads one index to the end.
 import type { Address } from '../net/address.ts';
 import { RangeIndex } from '../net/range-index.ts';
-import type { Clock } from '../detect/clock.ts';
-import type { FeedMatch, FeedMatcher, ThreatLevelName } from '../decide/threat.ts';
+import type { Clock } from '../clock.ts';
+import type { FeedMatch, FeedMatcher, ThreatLevel } from '../decide/threat.ts';
 import type { CompiledDynamicZone, CompiledFeed } from './config.ts';
 import { matchesDynamicZone, requiredDatabases } from './dynamic-zone.ts';
 import type { GeoDbKind, GeoFacts } from './geo.ts';
@@ -39,7 +39,7 @@ export interface FeedIndexInput {
   readonly cacheSize?: number;
 }
 
-const LEVELS: readonly ThreatLevelName[] = ['NONE', 'LOW', 'MEDIUM', 'HIGH'];
+const LEVELS: readonly ThreatLevel[] = ['NONE', 'LOW', 'MEDIUM', 'HIGH'];
 const NO_FEEDS: readonly string[] = Object.freeze([]);
 export const NO_MATCH: FeedMatch = Object.freeze({ exemptZone: undefined, blockZone: undefined, blockFeed: undefined, threatLevel: 'NONE', threatFeeds: NO_FEEDS });
 const NO_ZONE: ZoneHit = Object.freeze({ exempt: undefined, block: undefined });

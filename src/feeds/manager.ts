@@ -1,8 +1,7 @@
 // Runs the feeds of the current snapshot: one FeedRunner per ThreatFeed, refreshed from one shared timer,
 // and an immutable FeedIndex rebuilt whenever contents or config change, swapped by reference so a Check
 // never waits and never sees a half-built index. Also the status source for Kubernetes and metrics.
-import type { Snapshot } from '../config/snapshot.ts';
-import type { Clock } from '../detect/clock.ts';
+import type { Clock } from '../clock.ts';
 import type { FeedMatch, FeedMatcher } from '../decide/threat.ts';
 import type { Address } from '../net/address.ts';
 import { forEachSensitiveOverlap, type OverlapKind, type SensitiveOverlap } from './bogons.ts';
@@ -111,9 +110,13 @@ export class FeedManager implements FeedMatcher {
     return this.#initial.length === 0;
   }
 
-  /** A new snapshot: start, keep or stop runners, then rebuild the index before the next Check. */
-  apply(snapshot: Snapshot): void {
-    const config = snapshot.feeds ?? EMPTY_FEED_CONFIG;
+  /** The feed config in force (the last one applied). */
+  get config(): FeedConfig {
+    return this.#config;
+  }
+
+  /** A new config: start, keep or stop runners, then rebuild the index before the next Check. */
+  apply(config: FeedConfig = EMPTY_FEED_CONFIG): void {
     const wanted = new Map(config.threatFeeds.map((f) => [f.name, f]));
     for (const [name, runner] of this.#runners) {
       const f = wanted.get(name);

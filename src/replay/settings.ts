@@ -1,4 +1,4 @@
-import { ManualClock } from '../detect/clock.ts';
+import { ManualClock } from '../clock.ts';
 import { DEFAULT_ORG_ATTACK, OrgAttackDetector } from '../detect/org-attack.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, validateThresholds, type Thresholds } from '../detect/thresholds.ts';
 import { PortcullisError } from '../errors.ts';

@@ -1,7 +1,7 @@
-import type { ConfigSource } from '../config/file-source.ts';
-import type { ConfigObject } from '../config/objects.ts';
+import type { ConfigSource } from '../sources/files.ts';
+import type { ConfigObject } from '../api/objects.ts';
 import { validateObject } from '../config/validate.ts';
-import { ManualClock } from '../detect/clock.ts';
+import { ManualClock } from '../clock.ts';
 import type { HTTPAccessLogEntry } from '../gen/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
 import { startPortcullis } from '../main.ts';
 import { readSettings } from '../settings.ts';
@@ -148,7 +148,7 @@ export async function drive(scenario: Scenario, options: DriveOptions = {}): Pro
       active = false;
       clock.set(nextTick);
       if (flushMs > 0 && (nextTick - SIM_START_MS) % flushMs === 0) await flush();
-      running.threats.tick();
+      running.learner.tick();
     }
     if (ms > clock.nowMs()) clock.set(ms);
   };

@@ -3,7 +3,7 @@ import { OVERLAP_KINDS } from '../feeds/bogons.ts';
 import type { GeoDbStatus } from '../feeds/geo.ts';
 import type { DynamicZoneStatus, FeedObserver, FeedStatus } from '../feeds/manager.ts';
 import { REFRESH_RESULTS, type RefreshResult } from '../feeds/runner.ts';
-import type { Clock } from '../detect/clock.ts';
+import type { Clock } from '../clock.ts';
 import type { EventSink, SecurityEvent } from './events.ts';
 import type { Logger } from './logger.ts';
 

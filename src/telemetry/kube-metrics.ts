@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { KINDS, type Kind } from '../config/schema.ts';
+import { KINDS, type Kind } from '../api/schema.ts';
 
 export const KUBE_RELIST_REASONS = ['initial', 'expired', 'resync', 'error'] as const;
 export const KUBE_WATCH_END_REASONS = ['closed', 'expired', 'error', 'resync', 'stalled'] as const;

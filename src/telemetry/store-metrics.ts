@@ -1,5 +1,19 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.ts';
 import { STORE_MODES, type StoreCounters, type StoreHealth } from '../store/store.ts';
+import { storeHealthEvent, type EventSink } from './events.ts';
+import type { Logger } from './logger.ts';
+
+/** Store health changes as a log line and an event (the store itself knows nothing of either). */
+export function storeHealthObserver(d: { readonly logger: Logger; readonly events: EventSink; readonly clock: Clock }): (h: StoreHealth, reason: string) => void {
+  return (h, reason) => {
+    const line = { store: 'redis', reason, bufferedEvents: h.buffered };
+    if (h.degraded) d.logger.warn(line, 'store degraded: deciding and counting on local state');
+    else d.logger.info(line, 'store recovered: shared state again');
+    d.events.emit(storeHealthEvent(randomUUID(), d.clock.nowMs(), { degraded: h.degraded, reason, mode: h.mode, buffered: h.buffered }));
+  };
+}
 
 /**
  * Store metrics, read at scrape time. Counters follow the store's own cumulative numbers (prom-client counters

@@ -1,8 +1,15 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { THREAT_LEVELS, THREAT_REASONS, type ThreatLevel, type ThreatReason } from '../detect/levels.ts';
 
-export const OUTCOME_RESULTS = ['failure', 'success', 'unknown', 'ignored'] as const;
-export type OutcomeResultLabel = (typeof OUTCOME_RESULTS)[number];
+import { OUTCOME_RESULTS, type OutcomeResultLabel } from '../decide/outcome.ts';
+import type { Clock } from '../clock.ts';
+import type { CompiledPolicy } from '../decide/snapshot.ts';
+import { formatIpKey, type IpKey } from '../detect/ip-key.ts';
+import type { AttackTransition } from '../detect/org-attack.ts';
+import type { Verdict } from '../detect/verdict.ts';
+import { attackEvent, blockStartedEvent, type EventSink } from './events.ts';
+import type { Logger } from './logger.ts';
+export { OUTCOME_RESULTS, type OutcomeResultLabel };
 
 /** What the threat path reads at scrape time. */
 export interface ThreatGauges {
@@ -64,4 +71,32 @@ export class ThreatMetrics {
   accessLogEntry(accepted: boolean): void {
     this.#alsEntries.get(accepted ? 'true' : 'false')!.inc();
   }
+}
+
+/**
+ * What learning reports, turned into metrics, events and log lines. `onAttack` lets main hand the transition to
+ * whoever else wants it (the Kubernetes source records an Event) without telemetry knowing of Kubernetes.
+ */
+export function threatObserver(d: {
+  readonly metrics: ThreatMetrics;
+  readonly events: EventSink;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly newId: () => string;
+  readonly onAttack?: (policy: string, type: 'start' | 'end', message: string) => void;
+}) {
+  return {
+    outcome: (r: OutcomeResultLabel) => d.metrics.outcome(r),
+    blockStarted: (key: IpKey, clientText: string | undefined, v: Verdict, policy: CompiledPolicy) => {
+      d.metrics.blockStarted(v.blockLevel);
+      d.events.emit(blockStartedEvent(d.newId(), d.clock.nowMs(), { clientText, level: v.blockLevel, detections: v.detections, untilMs: v.blockedUntilMs, policy: policy.name }));
+      d.logger.info({ key: formatIpKey(key), level: v.blockLevel, until: new Date(v.blockedUntilMs).toISOString() }, 'block started');
+    },
+    attack: (t: AttackTransition, policy: CompiledPolicy) => {
+      d.metrics.attackTransition(t.type);
+      d.events.emit(attackEvent(d.newId(), d.clock.nowMs(), { type: t.type, score: t.score, signals: { ...t.signals }, policy: policy.name }));
+      d.logger.warn({ type: t.type, score: t.score, signals: t.signals }, t.type === 'start' ? 'org under attack' : 'attack over');
+      d.onAttack?.(policy.name, t.type, t.type === 'start' ? `Org Under Attack: sign-in failures anomalous (score ${t.score.toFixed(1)})` : 'Org Under Attack ended');
+    },
+  };
 }

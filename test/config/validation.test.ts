@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/config/compile.ts';
-import { loadPaths } from '../../src/config/file-source.ts';
+import { loadPaths } from '../../src/sources/files.ts';
 import { formatIssues } from '../../src/config/reloader.ts';
 
 const BAD = 'test/fixtures/config/bad';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/config/compile.ts';
-import type { ConfigObject } from '../../src/config/objects.ts';
+import type { ConfigObject } from '../../src/api/objects.ts';
 import { decide, type DecideOptions } from '../../src/decide/decide.ts';
 import type { RequestFacts } from '../../src/decide/decision.ts';
-import type { ThreatAssessor } from '../../src/decide/threat.ts';
+import type { DetectorView } from '../../src/decide/threat.ts';
 import { parseAddress } from '../../src/net/address.ts';
 
 const origin = { source: 'test' };
@@ -52,14 +52,22 @@ describe('decide', () => {
   });
 
   it('threat assessments become 403, 429 with Retry-After, or an audited allow', () => {
-    const threat = (enforce: 'none' | 'block' | 'rate_limit'): ThreatAssessor => ({
-      assess: () => ({ level: enforce === 'rate_limit' ? 'MEDIUM' : 'HIGH', detections: { brute_force: 'HIGH' }, enforce, retryAfterSeconds: 30 }),
+    // Detector facts that the policy (Block) turns into each enforcement: a HIGH block, a MEDIUM block, no block.
+    const now = 1_000_000_000;
+    const threat = (enforce: 'none' | 'block' | 'rate_limit'): DetectorView => ({
+      facts: () => ({
+        verdict: {
+          level: enforce === 'rate_limit' ? 'MEDIUM' : 'HIGH', detections: { brute_force: 'HIGH' },
+          blockedUntilMs: enforce === 'none' ? 0 : now + 30_000, blockLevel: enforce === 'block' ? 'HIGH' : enforce === 'rate_limit' ? 'MEDIUM' : 'NONE',
+        },
+        account: 'NONE', nowMs: now,
+      }),
     });
-    expect(decide(facts('198.18.0.9'), snapshot, { ...options, threats: threat('block') })).toMatchObject({ verdict: 'deny', reason: 'threat_block', httpStatus: 403 });
-    expect(decide(facts('198.18.0.9'), snapshot, { ...options, threats: threat('rate_limit') })).toMatchObject({ verdict: 'rate_limit', httpStatus: 429, retryAfterSeconds: 30 });
-    expect(decide(facts('198.18.0.9'), snapshot, { ...options, threats: threat('none') })).toMatchObject({ verdict: 'allow', reason: 'threat_detected' });
+    expect(decide(facts('198.18.0.9'), snapshot, { ...options, detectors: threat('block') })).toMatchObject({ verdict: 'deny', reason: 'threat_block', httpStatus: 403 });
+    expect(decide(facts('198.18.0.9'), snapshot, { ...options, detectors: threat('rate_limit') })).toMatchObject({ verdict: 'rate_limit', httpStatus: 429, retryAfterSeconds: 30 });
+    expect(decide(facts('198.18.0.9'), snapshot, { ...options, detectors: threat('none') })).toMatchObject({ verdict: 'allow', reason: 'threat_detected' });
     // Exempt zones are never evaluated.
-    expect(decide(facts('203.0.113.9'), snapshot, { ...options, threats: threat('block') })).toMatchObject({ verdict: 'allow', reason: 'exempt_zone' });
+    expect(decide(facts('203.0.113.9'), snapshot, { ...options, detectors: threat('block') })).toMatchObject({ verdict: 'allow', reason: 'exempt_zone' });
   });
 
   it('is pure over the snapshot: same facts, same answer', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { compile } from '../../src/config/compile.ts';
-import { loadPaths } from '../../src/config/file-source.ts';
+import { loadPaths } from '../../src/sources/files.ts';
 import { checkEnvoyConfig, envoyPath } from './envoy-essentials.ts';
 import { CHART, find, get, helm, render, type K8sObject } from './helm.ts';
 import { validateObjects } from './k8s-validate.ts';

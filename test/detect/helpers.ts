@@ -1,4 +1,4 @@
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { DetectionEngine, type EngineOptions } from '../../src/detect/engine.ts';
 import { ipKey } from '../../src/detect/ip-key.ts';
 import { DEFAULT_THRESHOLDS, type LevelCounts, type Thresholds } from '../../src/detect/thresholds.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
 import { OrgAttackDetector, type AttackTransition } from '../../src/detect/org-attack.ts';
 import { HOUR, MIN, poisson, rng, SEC, T0, v4 } from './helpers.ts';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runDetectMemory } from '../../bench/detect-memory.ts';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
 import { THREAT_REASONS } from '../../src/detect/levels.ts';
 import {

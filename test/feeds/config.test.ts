@@ -3,11 +3,11 @@ import { compile } from '../../src/config/compile.ts';
 import { parseDuration } from '../../src/feeds/config.ts';
 import { FEED_FORMATS } from '../../src/feeds/formats/index.ts';
 import { parsePrefix } from '../../src/feeds/prefix.ts';
-import { dynamicZone, feed, LB, policy, snapshotOf } from './helpers.ts';
+import { dynamicZone, feed, feedsOf, LB, policy, snapshotOf } from './helpers.ts';
 
 describe('compiling ThreatFeed and DynamicZone objects', () => {
   it('carries feeds and zones in the snapshot, sorted, with protected ranges from Policy zones', () => {
-    const s = snapshotOf([
+    const f = feedsOf([
       LB,
       feed('z-inline', { source: { inline: [{ address: '192.0.2.0/24', expires: '2026-09-01T00:00:00+02:00' }, { address: '198.51.100.1-198.51.100.9' }] } }),
       feed('a-http', { source: { http: { url: 'https://feeds.example/drop.txt', interval: '1h30m', timeout: '45s' } }, format: 'spamhaus-drop', semantics: 'Blocklist' }),
@@ -15,7 +15,6 @@ describe('compiling ThreatFeed and DynamicZone objects', () => {
       dynamicZone('office', { usage: 'Policy', locations: [{ country: 'us', region: 'ca' }] }),
       policy('Audit', ['office']),
     ]);
-    const f = s.feeds!;
     expect(f.threatFeeds.map((x) => [x.name, x.source.type, x.semantics, x.level, x.torExits])).toEqual([
       ['a-http', 'http', 'Blocklist', 'HIGH', false],
       ['tor', 'file', 'ThreatLevel', 'HIGH', true],

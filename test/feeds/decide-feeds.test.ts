@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { decide, type DecideOptions } from '../../src/decide/decide.ts';
 import type { RequestFacts } from '../../src/decide/decision.ts';
-import type { ThreatAssessment } from '../../src/decide/threat.ts';
+import type { DetectorFacts } from '../../src/decide/threat.ts';
 import { FeedManager } from '../../src/feeds/manager.ts';
-import type { ConfigObject } from '../../src/config/objects.ts';
-import { feed, ip, LB, policy, snapshotOf } from './helpers.ts';
+import type { ConfigObject } from '../../src/api/objects.ts';
+import { feed, ip, LB, policy, snapshotOf, feedsOf } from './helpers.ts';
 
 let m: FeedManager | undefined;
 afterEach(() => m?.stop());
@@ -21,13 +21,14 @@ const feeds: ConfigObject[] = [
 ];
 
 let n = 0;
-function setup(action: 'None' | 'Audit' | 'Block', assess?: ThreatAssessment) {
-  const snapshot = snapshotOf([...feeds, policy(action, ['office'])]);
+function setup(action: 'None' | 'Audit' | 'Block', detected?: DetectorFacts) {
+  const objects = [...feeds, policy(action, ['office'])];
+  const snapshot = snapshotOf(objects);
   m = new FeedManager({ clock: new ManualClock(0), tickMs: 60_000 });
-  m.apply(snapshot);
+  m.apply(feedsOf(objects));
   const options: DecideOptions = {
     clientIp: { mode: 'xff', maxHops: 10 }, failureMode: 'allow', newId: () => `id-${++n}`, feeds: m,
-    ...(assess ? { threats: { assess: () => assess } } : {}),
+    ...(detected ? { detectors: { facts: () => detected } } : {}),
   };
   return (peer: string, xff?: string, path = '/login') => decide({
     peer: ip(peer), xForwardedFor: xff, forwarded: undefined, envoyExternalAddress: undefined, method: 'POST', path, host: 'h', requestId: undefined, userAgent: undefined,
@@ -78,7 +79,8 @@ describe('decide() with threat feeds', () => {
   });
 
   it('merges with the detectors: their reasons stay, the strongest enforcement wins', () => {
-    const limited: ThreatAssessment = { level: 'MEDIUM', detections: { brute_force: 'MEDIUM' }, enforce: 'rate_limit', retryAfterSeconds: 42 };
+    // The detectors hold the client under a 42 s MEDIUM rate limit.
+    const limited: DetectorFacts = { verdict: { level: 'MEDIUM', detections: { brute_force: 'MEDIUM' }, blockedUntilMs: 1_000_042_000, blockLevel: 'MEDIUM' }, account: 'NONE', nowMs: 1_000_000_000 };
     const withMedium = setup('Block', limited)('10.0.0.5', '45.155.205.3');
     expect(withMedium).toMatchObject({ verdict: 'rate_limit', httpStatus: 429, retryAfterSeconds: 42 });
     expect(withMedium.threat?.detections).toEqual({ brute_force: 'MEDIUM', threat_feed: 'MEDIUM' });

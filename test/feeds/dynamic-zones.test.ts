@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { decide, type DecideOptions } from '../../src/decide/decide.ts';
 import type { RequestFacts } from '../../src/decide/decision.ts';
 import { FeedIndex, NO_MATCH, type GeoSource } from '../../src/feeds/feed-index.ts';
 import { GeoDatabases } from '../../src/feeds/geo.ts';
 import { FeedManager } from '../../src/feeds/manager.ts';
-import { dynamicZone, feed, fixture, ip, LB, mmdb, policy, RecordingObserver, snapshotOf } from './helpers.ts';
+import { dynamicZone, feed, fixture, ip, LB, feedsOf, mmdb, policy, RecordingObserver, snapshotOf } from './helpers.ts';
 
 let geo: GeoDatabases;
 beforeAll(async () => {
@@ -36,7 +36,7 @@ describe('dynamic zones through decide(), on MaxMind test databases', () => {
   it('blocks by ASN (IPv4, IPv4-mapped, 6to4), exempts by country + region, blocks anonymizers and Tor', async () => {
     m = new FeedManager({ clock: new ManualClock(0), geo, tickMs: 60_000 });
     const s = snapshotOf(objects);
-    m.apply(s);
+    m.apply(feedsOf(objects));
     await m.refresh('tor-exits');
     await new Promise((r) => setImmediate(r));
     const o = options(m);
@@ -56,14 +56,14 @@ describe('dynamic zones through decide(), on MaxMind test databases', () => {
     const obs = new RecordingObserver();
     const onlyAsn: GeoSource = { lookup: (t) => geo.lookup(t), has: (db) => db === 'asn', generation: 1 };
     m = new FeedManager({ clock: new ManualClock(0), geo: onlyAsn, observer: obs, tickMs: 60_000 });
-    m.apply(snapshotOf([dynamicZone('eu', { usage: 'Blocklist', locations: [{ country: 'SE' }], asns: [29518] }), dynamicZone('tor', { usage: 'Blocklist', proxyType: 'Tor' })]));
+    m.apply(feedsOf([dynamicZone('eu', { usage: 'Blocklist', locations: [{ country: 'SE' }], asns: [29518] }), dynamicZone('tor', { usage: 'Blocklist', proxyType: 'Tor' })]));
     expect(m.zoneStatus()).toEqual([
       { name: 'eu', usage: 'Blocklist', exempt: false, ready: false, missingDatabases: ['country'], message: expect.stringContaining('--geoip-country') },
       { name: 'tor', usage: 'Blocklist', exempt: false, ready: false, missingDatabases: ['anonymous'], message: expect.stringContaining('a Tor exit ThreatFeed') },
     ]);
     expect(obs.zones.map((z) => [z.name, z.ready])).toEqual([['eu', false], ['tor', false]]);
     // Adding a Tor exit feed makes the Tor zone ready; the change is reported once.
-    m.apply(snapshotOf([dynamicZone('eu', { usage: 'Blocklist', locations: [{ country: 'SE' }], asns: [29518] }), dynamicZone('tor', { usage: 'Blocklist', proxyType: 'Tor' }),
+    m.apply(feedsOf([dynamicZone('eu', { usage: 'Blocklist', locations: [{ country: 'SE' }], asns: [29518] }), dynamicZone('tor', { usage: 'Blocklist', proxyType: 'Tor' }),
       feed('exits', { source: { inline: [{ address: '185.220.101.18' }] }, format: 'tor-bulk', level: 'LOW' })], 2));
     expect(obs.zones.map((z) => [z.name, z.ready])).toEqual([['eu', false], ['tor', false], ['tor', true]]);
     expect(m.match(ip('185.220.101.18'))).toMatchObject({ blockZone: 'tor', threatLevel: 'LOW' });

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { compile } from '../../src/config/compile.ts';
-import type { ConfigObject, DynamicZoneSpec, ThreatFeedSpec } from '../../src/config/objects.ts';
-import type { Snapshot } from '../../src/config/snapshot.ts';
+import type { ConfigObject, DynamicZoneSpec, ThreatFeedSpec } from '../../src/api/objects.ts';
+import type { Snapshot } from '../../src/decide/snapshot.ts';
+import type { FeedConfig } from '../../src/feeds/config.ts';
 import type { DynamicZoneStatus, FeedObserver, FeedStatus } from '../../src/feeds/manager.ts';
 import type { RefreshResult } from '../../src/feeds/runner.ts';
 import { parseAddress, type Address } from '../../src/net/address.ts';
@@ -19,6 +20,13 @@ export function snapshotOf(objects: ConfigObject[], version = 1): Snapshot {
   const { snapshot, issues } = compile(objects, version, 0);
   if (issues.length > 0) throw new Error(issues.map((i) => `${i.name} ${i.field}: ${i.message}`).join('\n'));
   return snapshot;
+}
+
+/** The compiled feed config of objects (what the feed manager applies); throws on any compile issue. */
+export function feedsOf(objects: ConfigObject[], version = 1): FeedConfig {
+  const { feeds, issues } = compile(objects, version, 0);
+  if (issues.length > 0) throw new Error(issues.map((i) => `${i.name} ${i.field}: ${i.message}`).join('\n'));
+  return feeds;
 }
 
 export function ip(text: string): Address {

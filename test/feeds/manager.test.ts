@@ -2,12 +2,12 @@ import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { FeedManager } from '../../src/feeds/manager.ts';
 import { NO_MATCH } from '../../src/feeds/feed-index.ts';
 import { eventually } from '../helpers/portcullis.ts';
 import { FeedServer } from '../helpers/feed-server.ts';
-import { feed, fixture, ip, LB, policy, RecordingObserver, snapshotOf } from './helpers.ts';
+import { feed, feedsOf, fixture, ip, LB, policy, RecordingObserver, snapshotOf } from './helpers.ts';
 
 const LEVEL1 = readFileSync(fixture('firehol_level1.netset.sample'), 'utf8');
 const HTML = readFileSync(fixture('html-error-page.txt'), 'utf8');
@@ -31,7 +31,7 @@ describe('HTTP feed: conditional refresh, and the last good contents survive eve
     const obs = new RecordingObserver();
     const clock = new ManualClock(Date.UTC(2026, 7, 5));
     m = new FeedManager({ clock, observer: obs });
-    m.apply(snapshotOf([LB, feed('level1', { source: { http: { url: server.url('/level1.netset'), timeout: '300ms', maxBytes: 100_000 } }, format: 'firehol', level: 'HIGH' })]));
+    m.apply(feedsOf([LB, feed('level1', { source: { http: { url: server.url('/level1.netset'), timeout: '300ms', maxBytes: 100_000 } }, format: 'firehol', level: 'HIGH' })]));
     expect(await m.refresh('level1')).toBe('ok');
     await eventually(() => m!.match(ip('1.10.16.7')) !== NO_MATCH);
     const first = m.feedStatus()[0]!;
@@ -69,7 +69,7 @@ describe('HTTP feed: conditional refresh, and the last good contents survive eve
     server.routes.set('/tor.txt', { body: '185.220.101.1\n', etag: '"t1"' });
     const clock = new ManualClock(Date.UTC(2026, 7, 5));
     m = new FeedManager({ clock, tickMs: 60_000 });
-    m.apply(snapshotOf([feed('tor', { source: { http: { url: server.url('/tor.txt'), interval: '1h' } }, format: 'tor-bulk' })]));
+    m.apply(feedsOf([feed('tor', { source: { http: { url: server.url('/tor.txt'), interval: '1h' } }, format: 'tor-bulk' })]));
     await m.refresh('tor');
     const before = server.requests.filter((r) => r.path === '/tor.txt').length;
     clock.advance(30 * 60_000);
@@ -93,7 +93,7 @@ describe('file feed', () => {
     writeFileSync(path, '# ours\n192.0.2.10\n');
     const obs = new RecordingObserver();
     m = new FeedManager({ clock: new ManualClock(0), observer: obs, tickMs: 60_000 });
-    m.apply(snapshotOf([LB, feed('ours', { source: { path }, semantics: 'Blocklist' })]));
+    m.apply(feedsOf([LB, feed('ours', { source: { path }, semantics: 'Blocklist' })]));
     await m.refresh('ours');
     await eventually(() => m!.match(ip('192.0.2.10')).blockFeed === 'ours');
 
@@ -119,7 +119,7 @@ describe('inline feed', () => {
     const t0 = Date.UTC(2026, 7, 5, 12);
     const clock = new ManualClock(t0);
     m = new FeedManager({ clock, tickMs: 60_000 });
-    m.apply(snapshotOf([feed('incident-42', {
+    m.apply(feedsOf([feed('incident-42', {
       source: { inline: [{ address: '203.0.113.7', expires: '2026-08-05T12:01:00Z' }, { address: '2001:db8:bad::/48' }, { address: '198.51.100.1', expires: '2026-08-05T11:00:00Z' }] },
       level: 'MEDIUM',
     })]));
@@ -142,18 +142,18 @@ describe('inline feed', () => {
 
   it('a reload that changes only the level keeps the source and applies the new level at once', () => {
     m = new FeedManager({ clock: new ManualClock(0), tickMs: 60_000 });
-    m.apply(snapshotOf([feed('a', { source: { inline: [{ address: '192.0.2.1' }] }, level: 'LOW' })]));
+    m.apply(feedsOf([feed('a', { source: { inline: [{ address: '192.0.2.1' }] }, level: 'LOW' })]));
     expect(m.match(ip('192.0.2.1')).threatLevel).toBe('LOW');
-    m.apply(snapshotOf([feed('a', { source: { inline: [{ address: '192.0.2.1' }] }, semantics: 'Blocklist' })], 2));
+    m.apply(feedsOf([feed('a', { source: { inline: [{ address: '192.0.2.1' }] }, semantics: 'Blocklist' })], 2));
     expect(m.match(ip('192.0.2.1'))).toMatchObject({ blockFeed: 'a', threatLevel: 'NONE' });
-    m.apply(snapshotOf([], 3));
+    m.apply(feedsOf([], 3));
     expect(m.match(ip('192.0.2.1'))).toBe(NO_MATCH);
     expect(m.feedStatus()).toEqual([]);
   });
   it('a reload that edits inline entries serves the new entries', () => {
     m = new FeedManager({ clock: new ManualClock(0), tickMs: 60_000 });
-    m.apply(snapshotOf([feed('a', { source: { inline: [{ address: '192.0.2.1' }] } })]));
-    m.apply(snapshotOf([feed('a', { source: { inline: [{ address: '192.0.2.2' }] } })], 2));
+    m.apply(feedsOf([feed('a', { source: { inline: [{ address: '192.0.2.1' }] } })]));
+    m.apply(feedsOf([feed('a', { source: { inline: [{ address: '192.0.2.2' }] } })], 2));
     expect(m.match(ip('192.0.2.1'))).toBe(NO_MATCH);
     expect(m.match(ip('192.0.2.2')).threatLevel).toBe('HIGH');
     expect(m.feedStatus()[0]).toMatchObject({ entries: 1 });
@@ -169,7 +169,7 @@ describe('guard rail', () => {
       { kind: 'IPZone', name: 'office', origin: { source: 'test' }, spec: { usage: 'Policy', gateways: ['100.70.0.1-100.70.0.9'] } } as const,
       feed('level1', { source: { inline: [{ address: '10.0.0.0/8' }, { address: '100.64.0.0/10' }, { address: '192.0.2.0/24' }, { address: '185.220.101.1' }] }, semantics: 'Blocklist' }),
     ];
-    m.apply(snapshotOf(objects));
+    m.apply(feedsOf(objects));
     expect(obs.overlaps).toHaveLength(1);
     const st = obs.overlaps[0]!;
     expect(st.sensitiveOverlaps.counts).toEqual({ protected: 2, private: 2, bogon: 1 });
@@ -177,9 +177,9 @@ describe('guard rail', () => {
     expect(st.sensitiveOverlaps.examples).toContainEqual({ entry: '100.64.0.0/10', overlaps: '100.70.0.1-100.70.0.9 (gateways of IPZone office)', kind: 'protected' });
     expect(m.feedStatus()[0]!.sensitiveOverlaps).toEqual(st.sensitiveOverlaps);
 
-    m.apply(snapshotOf(objects, 2)); // recompiled, same ranges: no second warning
+    m.apply(feedsOf(objects, 2)); // recompiled, same ranges: no second warning
     expect(obs.overlaps).toHaveLength(1);
-    m.apply(snapshotOf([objects[0]!, objects[2]!], 3)); // the office zone is gone: one protected overlap fewer
+    m.apply(feedsOf([objects[0]!, objects[2]!], 3)); // the office zone is gone: one protected overlap fewer
     expect(obs.overlaps).toHaveLength(2);
     expect(obs.overlaps[1]!.sensitiveOverlaps.counts.protected).toBe(1);
   });
@@ -190,7 +190,7 @@ describe('status', () => {
     server.routes.set('/slow', { hang: true });
     m = new FeedManager({ clock: new ManualClock(0), tickMs: 60_000 });
     expect(m.initialLoadDone).toBe(false);
-    m.apply(snapshotOf([
+    m.apply(feedsOf([
       feed('inline', { source: { inline: [{ address: '192.0.2.1' }] } }),
       feed('slow', { source: { http: { url: server.url('/slow'), timeout: '200ms' } } }),
       policy('Audit'),

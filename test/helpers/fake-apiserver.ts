@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
-import { RESOURCE_LIST } from '../../src/config/kubernetes/resources.ts';
+import { RESOURCE_LIST } from '../../src/sources/kubernetes/resources.ts';
 
 /**
  * A stand-in for kube-apiserver (none can be installed here), faithful for what Portcullis uses: list with

@@ -3,7 +3,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { forkTs, serveParent, type ChildHandle } from '../../bench/lib/child.ts';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import type { SecurityEvent } from '../../src/telemetry/events.ts';
 import { startTestInstance } from './portcullis.ts';
 
@@ -82,7 +82,7 @@ if (process.send && process.argv[1] && import.meta.url === pathToFileURL(process
     },
     advance: (ms) => clock!.advance(ms as number),
     tick: async () => {
-      inst.running.threats.tick();
+      inst.running.learner.tick();
       await store.settled();
     },
     settled: () => store.settled(),

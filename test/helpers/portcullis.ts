@@ -5,8 +5,8 @@ import { pino } from 'pino';
 import { startPortcullis, type Running } from '../../src/main.ts';
 import { readSettings } from '../../src/settings.ts';
 import { MemoryEventSink } from '../../src/telemetry/events.ts';
-import { FileSource } from '../../src/config/file-source.ts';
-import type { Clock } from '../../src/detect/clock.ts';
+import { FileSource } from '../../src/sources/files.ts';
+import type { Clock } from '../../src/clock.ts';
 
 export interface TestInstance {
   readonly running: Running;

@@ -152,7 +152,7 @@ describe.skipIf(!available)('Portcullis behind a real nginx (auth_request + acce
     expect(appSaw.at(-1)!['x-portcullis-threat-level']).toBeUndefined();
     // Correlated by nginx's $request_id: the auth subrequest and the access-log line carry the same one.
     await eventually(async () => (await metric('portcullis_outcomes_total{result="success"}')) === success + 1);
-    expect(inst.running.threats.pendingOutcomes).toBe(0);
+    expect(inst.running.correlator.size).toBe(0);
   });
 
   it('brute force through nginx: failures reported by syslog get the attacker a 429 with Retry-After from nginx', async () => {

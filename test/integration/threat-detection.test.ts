@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { AlsClient, alsEntry } from '../helpers/als-client.ts';
 import { envoyCheckRequest } from '../helpers/envoy-request.ts';
 import { AuthzClient, headerValue } from '../helpers/grpc-client.ts';

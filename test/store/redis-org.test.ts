@@ -1,7 +1,7 @@
 // Org Under Attack shared by three replicas through Redis: the baseline is learnt from everyone's outcomes,
 // the attack is declared once (one replica reports it), and every replica switches to the aggressive profile.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
 import type { AttackTransition } from '../../src/detect/org-attack.ts';
 import { OrgAttackDetector } from '../../src/detect/org-attack.ts';

@@ -1,7 +1,7 @@
 // The Redis store must decide exactly as the in-memory engine does: same counters, levels, blocks and
 // escalation, because its Lua scripts keep the engine's own row and blocks are decided by the engine's rules.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { DetectionEngine, type Outcome } from '../../src/detect/engine.ts';
 import { OrgAttackDetector } from '../../src/detect/org-attack.ts';
 import { Redis } from 'ioredis';

@@ -2,7 +2,7 @@
 // decision across replicas, TTL on every key, hash tags, NOSCRIPT recovery, and an outage with its replay.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/detect/clock.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { DetectionEngine, type Verdict } from '../../src/detect/engine.ts';
 import { OrgAttackDetector } from '../../src/detect/org-attack.ts';
 import { SCRIPT_SHAS, type RedisSettings } from '../../src/store/redis/client.ts';

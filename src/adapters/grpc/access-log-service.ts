@@ -2,8 +2,8 @@ import type { ServerReadableStream, sendUnaryData, UntypedServiceImplementation 
 import type { HTTPAccessLogEntry__Output } from '../../gen/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
 import type { StreamAccessLogsMessage__Output } from '../../gen/envoy/service/accesslog/v3/StreamAccessLogsMessage.ts';
 import type { StreamAccessLogsResponse } from '../../gen/envoy/service/accesslog/v3/StreamAccessLogsResponse.ts';
-import type { OutcomeIngest } from '../../outcomes/ingest.ts';
-import type { OutcomeReport } from '../../outcomes/outcome.ts';
+import type { OutcomeIngest } from '../../service/ingest.ts';
+import type { OutcomeReport } from '../../decide/outcome.ts';
 
 export interface AccessLogOptions {
   /** Response header the app sets with the sign-in result; Envoy must list it in additional_response_headers_to_log. */

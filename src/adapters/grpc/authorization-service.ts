@@ -1,16 +1,10 @@
 import type { sendUnaryData, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { RequestFacts } from '../../decide/decision.ts';
-import type { Gate } from '../gate.ts';
+import { MALFORMED_FACTS } from '../../decide/decision.ts';
+import type { Gate } from '../../service/check.ts';
 import { decodeCheckRequest, type DecodedCheck } from './wire/check-request-decoder.ts';
 import { encodeCheckResponse } from './wire/check-response-encoder.ts';
 
-const MALFORMED: DecodedCheck = Object.freeze({
-  facts: Object.freeze({
-    peer: undefined, xForwardedFor: undefined, forwarded: undefined, envoyExternalAddress: undefined,
-    method: '', path: '', host: '', requestId: undefined, userAgent: undefined,
-  }) satisfies RequestFacts,
-  forged: Object.freeze([]),
-});
+const MALFORMED: DecodedCheck = Object.freeze({ facts: MALFORMED_FACTS, forged: Object.freeze([]) });
 
 /**
  * One Check, bytes in and bytes out, for any transport: decode (wire/check-request-decoder.ts), decide, encode

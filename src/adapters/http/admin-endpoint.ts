@@ -2,14 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DetectionEngine } from '../../detect/engine.ts';
 import { formatIpKey } from '../../detect/ip-key.ts';
 import type { OrgAttackDetector } from '../../detect/org-attack.ts';
-import type { ThreatService } from '../../detect/threat-service.ts';
 import { parseAddress } from '../../net/address.ts';
+import type { DetectorStore } from '../../store/store.ts';
+import type { RouteHandler } from './ops-server.ts';
 
 /**
  * GET /admin/ip?ip=<address> — what the detectors know about one client: counters, levels, reasons, active
  * block, and the org's attack state. Read-only; serve it on the ops port, which must not be public.
  */
-export function adminIpEndpoint(engine: DetectionEngine, org: OrgAttackDetector, threats: ThreatService) {
+export function adminIpEndpoint(engine: DetectionEngine, org: OrgAttackDetector): RouteHandler {
   return (req: IncomingMessage, res: ServerResponse, url: URL): void => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -19,7 +20,7 @@ export function adminIpEndpoint(engine: DetectionEngine, org: OrgAttackDetector,
     const text = url.searchParams.get('ip') ?? '';
     const ip = parseAddress(text);
     if (!ip) return send(400, { error: 'invalid_ip', detail: 'give ?ip=<IPv4 or IPv6 address>' });
-    const key = threats.keyOf(ip);
+    const key = engine.keyOfAddress(ip);
     const inspection = engine.inspect(key);
     send(200, {
       ip: ip.text,
@@ -30,3 +31,14 @@ export function adminIpEndpoint(engine: DetectionEngine, org: OrgAttackDetector,
     });
   };
 }
+
+/** Wraps the admin endpoint so it shows the shared state of the client asked about, not only the local copy. */
+export function withStoreRefresh(handler: RouteHandler, store: DetectorStore): RouteHandler {
+  if (store.mode === 'memory') return handler;
+  return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const ip = parseAddress(url.searchParams.get('ip') ?? '');
+    if (ip) await store.refresh(store.engine.keyOfAddress(ip));
+    return handler(req, res, url);
+  };
+}
+

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { OutcomeIngest } from '../../outcomes/ingest.ts';
-import type { OutcomeReport } from '../../outcomes/outcome.ts';
+import type { OutcomeIngest } from '../../service/ingest.ts';
+import type { OutcomeReport } from '../../decide/outcome.ts';
 
 const MAX_BODY = 256 * 1024;
 const MAX_ITEMS = 1000;

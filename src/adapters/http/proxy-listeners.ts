@@ -1,11 +1,24 @@
 import type { SnapshotHolder } from '../../config/snapshot-holder.ts';
-import type { OutcomeIngest } from '../../outcomes/ingest.ts';
-import type { Settings } from '../../settings.ts';
+import type { OutcomeIngest } from '../../service/ingest.ts';
+import type { ClientHeader } from './original-request.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
-import type { Gate } from '../gate.ts';
+import type { Gate } from '../../service/check.ts';
 import { startSyslogListener, trustedProxySource, type SyslogHandle } from '../syslog/syslog-server.ts';
 import { startDecisionServer, type DecisionServerHandle } from './decision-server.ts';
+
+/** The --authz-* and --syslog-* settings slice (read by src/settings.ts). */
+export interface ProxyListenerSettings {
+  readonly authz: { readonly host: string; readonly port: number } | undefined;
+  readonly authzClientHeader: ClientHeader;
+  readonly authzDenialPage: string | undefined;
+  readonly syslogUdp: { readonly host: string; readonly port: number } | undefined;
+  readonly syslogTcp: { readonly host: string; readonly port: number } | undefined;
+  readonly syslogMaxLineBytes: number;
+  readonly syslogMaxConnections: number;
+  readonly syslogLinesPerSecond: number;
+  readonly drainSeconds: number;
+}
 
 export interface ProxyListeners {
   readonly authzPort: number | undefined;
@@ -19,7 +32,7 @@ export interface ProxyListeners {
  * endpoint (same Gate as gRPC) and the syslog outcome listener (same ingest as Envoy's access-log service).
  */
 export async function startProxyListeners(
-  settings: Settings,
+  settings: ProxyListenerSettings,
   deps: { gate: Gate; ingest: OutcomeIngest; holder: SnapshotHolder; metrics: Metrics; logger: Logger; nowMs: () => number },
 ): Promise<ProxyListeners> {
   let authz: DecisionServerHandle | undefined;

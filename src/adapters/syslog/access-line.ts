@@ -1,4 +1,4 @@
-import type { OutcomeReport } from '../../outcomes/outcome.ts';
+import type { OutcomeReport } from '../../decide/outcome.ts';
 
 /**
  * Field names accepted in one JSON access-log line, lower-case, first match wins. The first name of each list is

@@ -2,7 +2,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { SnapshotHolder } from '../../config/snapshot-holder.ts';
 import { parseAddress } from '../../net/address.ts';
-import type { OutcomeIngest } from '../../outcomes/ingest.ts';
+import type { OutcomeIngest } from '../../service/ingest.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics, SyslogResult, SyslogTransport } from '../../telemetry/metrics.ts';
 import { accessLineToOutcome } from './access-line.ts';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../../detect/clock.ts';
+import type { Clock } from '../../clock.ts';
 import type { AttemptFacts, BlockPlan, DetectionEngine, Outcome, OutcomeFacts } from '../../detect/engine.ts';
 import type { IpKey } from '../../detect/ip-key.ts';
 import { ROW_BYTES } from '../../detect/ip-table.ts';

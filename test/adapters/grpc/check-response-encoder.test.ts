@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { loadEnvoyProtos, serviceDefinition } from '../../../src/adapters/grpc/protos.ts';
 import { toCheckResponse } from '../../../src/adapters/grpc/check-response.ts';
 import { encodeCheckResponse } from '../../../src/adapters/grpc/wire/check-response-encoder.ts';
-import { DECISION_REASONS, type Decision, type DecisionReason, type Verdict } from '../../../src/decide/decision.ts';
-import type { ThreatAssessment, ThreatLevelName } from '../../../src/decide/threat.ts';
+import { DECISION_REASONS, type Answer as Verdict, type Decision, type DecisionReason } from '../../../src/decide/decision.ts';
+import type { ThreatAssessment, ThreatLevel as ThreatLevelName } from '../../../src/decide/threat.ts';
 import { parseAddress } from '../../../src/net/address.ts';
 import { seeded } from './wire-fuzz.ts';
 
@@ -14,7 +14,7 @@ function decision(over: Partial<Decision> & { verdict: Verdict; reason: Decision
 }
 
 const threat = (level: ThreatLevelName, enforce: ThreatAssessment['enforce'] = 'none', retryAfterSeconds?: number): ThreatAssessment =>
-  ({ level, detections: { velocity: level }, enforce, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) });
+  ({ level, detections: { velocity: level }, enforce, retryAfterSeconds, feeds: undefined });
 
 /** Every kind of answer the decision can give. */
 function everyKind(): Array<[string, Decision, string[]]> {

@@ -97,7 +97,7 @@ describe('HTTP decision endpoint', () => {
 
   it('rate limits: 429 + Retry-After for Traefik/Caddy/Envoy; 403 + x-portcullis-status 429 for nginx (auth_request cannot pass a 429)', async () => {
     for (let i = 0; i < 5; i++) {
-      inst.running.threats.report({ requestId: undefined, method: 'POST', path: '/login', host: 'app.example.com', status: 401, resultHeader: undefined, clientIp: '198.51.100.99' });
+      inst.running.learner.report({ requestId: undefined, method: 'POST', path: '/login', host: 'app.example.com', status: 401, resultHeader: undefined, clientIp: '198.51.100.99' });
     }
     const t = await ask(base, '/auth/traefik', traefik('198.51.100.99'));
     expect(t.status).toBe(429);

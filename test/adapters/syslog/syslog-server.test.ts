@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSyslogListener, type SyslogHandle, type SyslogOptions } from '../../../src/adapters/syslog/syslog-server.ts';
 import { SnapshotHolder } from '../../../src/config/snapshot-holder.ts';
-import type { OutcomeReport } from '../../../src/outcomes/outcome.ts';
+import type { OutcomeReport } from '../../../src/decide/outcome.ts';
 import { Metrics } from '../../../src/telemetry/metrics.ts';
 import { eventually } from '../../helpers/portcullis.ts';
 

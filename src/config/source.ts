@@ -1,0 +1,14 @@
+import type { ConfigIssue, ConfigObject } from '../api/objects.ts';
+
+/** One whole delivery from a config source: the objects, or the problems that stopped them being read. */
+export interface SourceBatch {
+  readonly objects: readonly ConfigObject[];
+  readonly issues: readonly ConfigIssue[];
+}
+
+/** Where config objects come from (a provider). Files and Kubernetes both deliver whole batches to the same compile step. */
+export interface ConfigSource {
+  /** Delivers the first batch before resolving, then one batch per change. */
+  start(onBatch: (batch: SourceBatch) => void): Promise<void>;
+  stop(): void;
+}

@@ -1,0 +1,124 @@
+import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { extname, join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { ConfigIssue, ConfigObject } from '../api/objects.ts';
+import type { ConfigSource, SourceBatch } from '../config/source.ts';
+import { validateObject } from '../config/validate.ts';
+
+export type { ConfigSource, SourceBatch } from '../config/source.ts';
+
+const CONFIG_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+
+function listFiles(path: string): string[] {
+  const st = statSync(path);
+  if (!st.isDirectory()) return [path];
+  // Kubernetes ConfigMap mounts hold "..data"-style entries; dot-files are never config.
+  return readdirSync(path)
+    .filter((n) => !n.startsWith('.') && CONFIG_EXTENSIONS.has(extname(n)))
+    .sort()
+    .map((n) => join(path, n));
+}
+
+/** Reads every YAML/JSON document under the given files or folders (folders: not recursive). */
+export function loadPaths(paths: readonly string[]): SourceBatch {
+  const objects: ConfigObject[] = [];
+  const issues: ConfigIssue[] = [];
+  for (const root of paths) {
+    let files: string[];
+    try {
+      files = listFiles(root);
+    } catch (err) {
+      issues.push({ origin: { source: root }, code: 'CONFIG_IO', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      continue;
+    }
+    for (const file of files) {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        issues.push({ origin: { source: file }, code: 'CONFIG_IO', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+        continue;
+      }
+      parseAllDocuments(text).forEach((doc, document) => {
+        const origin = { source: file, document };
+        if (doc.errors.length > 0) {
+          for (const e of doc.errors) issues.push({ origin, code: 'CONFIG_PARSE', message: `YAML: ${e.message.split('\n')[0]}` });
+          return;
+        }
+        const raw = doc.toJS({ maxAliasCount: 100 });
+        if (raw === null || raw === undefined) return; // empty document between "---"
+        const r = validateObject(raw, origin);
+        if ('issues' in r) issues.push(...r.issues);
+        else objects.push(r.object);
+      });
+    }
+  }
+  return { objects, issues };
+}
+
+/**
+ * Files and folders, reloaded on change. fs.watch catches edits and ConfigMap symlink swaps; a slow poll of
+ * modification times backs it up, because watch events are not guaranteed on every filesystem.
+ */
+export class FileSource implements ConfigSource {
+  readonly #paths: readonly string[];
+  readonly #pollMs: number;
+  readonly #debounceMs: number;
+  #watchers: FSWatcher[] = [];
+  #poll: NodeJS.Timeout | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+  #signature = '';
+
+  constructor(paths: readonly string[], options: { pollMs?: number; debounceMs?: number } = {}) {
+    this.#paths = paths;
+    this.#pollMs = options.pollMs ?? 5000;
+    this.#debounceMs = options.debounceMs ?? 150;
+  }
+
+  async start(onBatch: (batch: SourceBatch) => void): Promise<void> {
+    const reload = () => {
+      this.#signature = this.#currentSignature();
+      onBatch(loadPaths(this.#paths));
+    };
+    reload();
+    const schedule = () => {
+      clearTimeout(this.#debounce);
+      this.#debounce = setTimeout(reload, this.#debounceMs);
+    };
+    for (const p of this.#paths) {
+      try {
+        const w = watch(p, schedule);
+        w.on('error', () => undefined); // the poll still covers this path
+        this.#watchers.push(w);
+      } catch {
+        // missing path: reported by loadPaths; the poll notices when it appears
+      }
+    }
+    this.#poll = setInterval(() => {
+      if (this.#currentSignature() !== this.#signature) schedule();
+    }, this.#pollMs);
+    this.#poll.unref();
+  }
+
+  stop(): void {
+    for (const w of this.#watchers) w.close();
+    this.#watchers = [];
+    clearInterval(this.#poll);
+    clearTimeout(this.#debounce);
+  }
+
+  #currentSignature(): string {
+    const parts: string[] = [];
+    for (const p of this.#paths) {
+      try {
+        for (const f of listFiles(p)) {
+          const st = statSync(f);
+          parts.push(`${f}:${st.mtimeMs}:${st.size}`);
+        }
+      } catch {
+        parts.push(`${p}:missing`);
+      }
+    }
+    return parts.join('|');
+  }
+}
