@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ERROR_CODES, type ErrorCode } from '../errors.ts';
 import type { SnapshotHolder } from '../config/snapshot-holder.ts';
-import { DECISION_REASONS, VERDICTS, type DecisionReason, type Verdict } from '../decide/decision.ts';
+import { DECISION_REASONS, VERDICTS, type DecisionReason, type Answer } from '../decide/decision.ts';
 
 export const TRANSPORTS = ['grpc', 'http'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -80,7 +80,7 @@ export class Metrics {
     this.syslogConnections = new Gauge({ name: 'portcullis_syslog_tcp_connections', help: 'Syslog TCP connections open now.', registers });
   }
 
-  check(verdict: Verdict, reason: DecisionReason): void {
+  check(verdict: Answer, reason: DecisionReason): void {
     this.#checks.get(`${verdict}|${reason}`)!.inc();
   }
 
