@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   INTERNAL: 'an unexpected failure while deciding',
   USAGE: 'the command line is wrong',
   LISTEN: 'a listener cannot bind its address (in use, or not allowed)',
+  UNSAFE_LISTEN: 'a listener would be reachable beyond loopback without the credential it needs',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
