@@ -154,9 +154,13 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       evictions: engine.evictions,
       underAttack: org.state.underAttack,
       pendingOutcomes: correlator.size,
+      pendingOutcomeBytes: correlator.bytes,
+      correlatorDropped: correlator.dropped,
     }));
     const learner = new Learner({
       store, correlator, clock, feeds, maxChainHops: settings.maxHops, snapshot: () => holder.current,
+      // Outcome transports carry X-Forwarded-For, not Forwarded: the client match would fail on every outcome.
+      verifyClient: settings.clientIpMode !== 'forwarded',
       observer: threatObserver({ metrics: threatMetrics, events, logger, clock, newId: randomUUID, onAttack: (p, t, m) => void kube?.orgUnderAttack(p, t, m) }),
     });
     holder.onSwap((s) => learner.applyPolicy(s.policy));
