@@ -140,6 +140,13 @@ describe('listening beyond loopback', () => {
   });
 });
 
+describe('--grpc-insecure-allow-remote', () => {
+  it('is the explicit opt-out: a non-loopback address without a token then listens', async () => {
+    inst = await startTestInstance({ 'zones.yaml': ZONES_YAML }, { 'grpc-address': '0.0.0.0:0', 'grpc-insecure-allow-remote': 'true' });
+    expect((await check(`127.0.0.1:${inst.running.grpcPort}`, envoyCheckRequest({ peer: '10.0.1.5', headers: { 'x-forwarded-for': '192.0.2.44' } }))).status?.code).toBe(7);
+  });
+});
+
 describe('the admin listener (--admin-address)', () => {
   it('serves /admin/ip on its own port; the ops port answers 404 for it', async () => {
     inst = await startTestInstance({ 'zones.yaml': ZONES_YAML });
