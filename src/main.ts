@@ -20,8 +20,9 @@ import { detectorView } from './service/detector-view.ts';
 import { Learner } from './service/learn.ts';
 import { usernameKeyFrom } from './service/username-key.ts';
 import type { IpKey } from './detect/ip-key.ts';
-import { accessLogService } from './adapters/grpc/access-log-service.ts';
-import { authorizationService, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
+import { accessLogMessageHandler, accessLogService, rawAccessLogHandler } from './adapters/grpc/access-log-service.ts';
+import { authorizationService, checkHandler, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
+import { startH2GrpcServer } from './adapters/grpc/h2/server.ts';
 import { loadEnvoyProtos, serviceDefinition } from './adapters/grpc/protos.ts';
 import { HEALTH_SERVICES, startGrpcServer, type GrpcServerHandle } from './adapters/grpc/server.ts';
 import { adminIpEndpoint, withStoreRefresh } from './adapters/http/admin-endpoint.ts';
@@ -168,17 +169,20 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
 
     let inFlight = 0;
     const protos = loadEnvoyProtos();
-    const grpc: GrpcServerHandle = await startGrpcServer(
-      { address: `${settings.grpc.host.includes(':') ? `[${settings.grpc.host}]` : settings.grpc.host}:${settings.grpc.port}`, unixSocket: settings.grpc.unixSocket },
-      [
-        { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, (d) => { inFlight += d; }) },
-        {
-          definition: serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService'),
-          // The result header is per policy; read it per entry so a reload applies at once.
-          implementation: accessLogService(learner, { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' }, (ok) => threatMetrics.accessLogEntry(ok)),
-        },
-      ],
-    );
+    const grpcListen = { address: `${settings.grpc.host.includes(':') ? `[${settings.grpc.host}]` : settings.grpc.host}:${settings.grpc.port}`, unixSocket: settings.grpc.unixSocket };
+    // The result header is per policy; read it per entry so a reload applies at once.
+    const alsOptions = { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' };
+    const onInFlight = (d: 1 | -1) => { inFlight += d; };
+    const als = serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService');
+    const grpc: GrpcServerHandle = settings.grpcTransport === 'http2'
+      ? await startH2GrpcServer(grpcListen, {
+        check: checkHandler(gate, onInFlight),
+        accessLog: rawAccessLogHandler(als, accessLogMessageHandler(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok))),
+      }, HEALTH_SERVICES)
+      : await startGrpcServer(grpcListen, [
+        { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, onInFlight) },
+        { definition: als, implementation: accessLogService(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok)) },
+      ]);
     closers.push(async () => {
       for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'NOT_SERVING');
       logger.info({ inFlight }, 'draining');

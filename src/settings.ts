@@ -14,6 +14,8 @@ export type { KubernetesSettings };
 export interface Settings extends ProxyListenerSettings {
   readonly configPaths: readonly string[];
   readonly grpc: { readonly host: string; readonly port: number; readonly unixSocket?: string };
+  /** Which gRPC implementation serves Check, health and ALS: node:http2 (src/adapters/grpc/h2/) or grpc-js. */
+  readonly grpcTransport: GrpcTransport;
   readonly http: { readonly host: string; readonly port: number };
   readonly clientIpMode: ClientIpMode;
   readonly maxHops: number;
@@ -48,10 +50,14 @@ export interface Settings extends ProxyListenerSettings {
 }
 
 
+export const GRPC_TRANSPORTS = ['http2', 'grpc-js'] as const;
+export type GrpcTransport = (typeof GRPC_TRANSPORTS)[number];
+
 /** One row per setting: flag, environment variable, default, help. The CLI help and docs are built from it. */
 export const SETTING_FLAGS = {
   config: { env: 'PORTCULLIS_CONFIG', default: '', help: 'Config file or folder; repeat the flag (or separate with "," in the variable).', multiple: true },
   'grpc-address': { env: 'PORTCULLIS_GRPC_ADDRESS', default: '0.0.0.0:9001', help: 'host:port for ext_authz and health gRPC.' },
+  'grpc-transport': { env: 'PORTCULLIS_GRPC_TRANSPORT', default: 'http2', help: `gRPC implementation: ${GRPC_TRANSPORTS.join(' | ')} (http2: hand-written on node:http2, faster; grpc-js: the library, as reference).` },
   'grpc-socket': { env: 'PORTCULLIS_GRPC_SOCKET', default: '', help: 'Also listen on this Unix domain socket path.' },
   'http-address': { env: 'PORTCULLIS_HTTP_ADDRESS', default: '0.0.0.0:9090', help: 'host:port for /metrics, /healthz, /readyz and admin endpoints.' },
   'client-ip-mode': { env: 'PORTCULLIS_CLIENT_IP_MODE', default: 'xff', help: `Forwarding header to walk: ${CLIENT_IP_MODES.join(' | ')}.` },
@@ -140,6 +146,7 @@ export function readSettings(values: Record<string, string | string[] | boolean 
   return Object.freeze({
     configPaths: Object.freeze([...configPaths]),
     grpc: Object.freeze(socket ? { ...grpc, unixSocket: socket } : grpc),
+    grpcTransport: oneOf('grpc-transport', get('grpc-transport'), GRPC_TRANSPORTS),
     http: Object.freeze(parseHostPort('http-address', get('http-address'))),
     clientIpMode: oneOf('client-ip-mode', get('client-ip-mode'), CLIENT_IP_MODES),
     maxHops: positiveInt('max-hops', get('max-hops')),
