@@ -20,8 +20,9 @@ import { detectorView } from './service/detector-view.ts';
 import { Learner } from './service/learn.ts';
 import { usernameKeyFrom } from './service/username-key.ts';
 import type { IpKey } from './detect/ip-key.ts';
-import { accessLogService } from './adapters/grpc/access-log-service.ts';
-import { authorizationService, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
+import { accessLogMessageHandler, accessLogService, rawAccessLogHandler } from './adapters/grpc/access-log-service.ts';
+import { authorizationService, checkHandler, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
+import { startH2GrpcServer } from './adapters/grpc/h2/server.ts';
 import { loadEnvoyProtos, serviceDefinition } from './adapters/grpc/protos.ts';
 import { HEALTH_SERVICES, startGrpcServer, type GrpcServerHandle } from './adapters/grpc/server.ts';
 import { adminIpEndpoint, withStoreRefresh } from './adapters/http/admin-endpoint.ts';
@@ -187,17 +188,21 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const listenerMetrics = new ListenerMetrics(metrics.registry);
     // Check and StreamAccessLogs need the token when one is set (settings.ts refuses a remote address without).
     const grpcCredential = countingRefusals(bearerCredential(settings.grpcToken), listenerMetrics.unauthenticated('grpc'));
-    const grpc: GrpcServerHandle = await startGrpcServer(
-      { host: settings.grpc.host, port: settings.grpc.port, unixSocket: settings.grpc.unixSocket, limits: settings.grpcLimits, onRejected: listenerMetrics.rejected('grpc') },
-      [
-        { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, (d) => { inFlight += d; }, grpcCredential) },
-        {
-          definition: serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService'),
-          // The result header is per policy; read it per entry so a reload applies at once.
-          implementation: accessLogService(learner, { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' }, (ok) => threatMetrics.accessLogEntry(ok), grpcCredential),
-        },
-      ],
-    );
+    const grpcListen = { host: settings.grpc.host, port: settings.grpc.port, unixSocket: settings.grpc.unixSocket, limits: settings.grpcLimits, onRejected: listenerMetrics.rejected('grpc') };
+    // The result header is per policy; read it per entry so a reload applies at once.
+    const alsOptions = { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' };
+    const onInFlight = (d: 1 | -1) => { inFlight += d; };
+    const als = serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService');
+    const grpc: GrpcServerHandle = settings.grpcTransport === 'http2'
+      ? await startH2GrpcServer(grpcListen, {
+        check: checkHandler(gate, onInFlight),
+        accessLog: rawAccessLogHandler(als, accessLogMessageHandler(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok))),
+        credential: grpcCredential,
+      }, HEALTH_SERVICES)
+      : await startGrpcServer(grpcListen, [
+        { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, onInFlight, grpcCredential) },
+        { definition: als, implementation: accessLogService(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok), grpcCredential) },
+      ]);
     closers.push(async () => {
       for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'NOT_SERVING');
       logger.info({ inFlight }, 'closing the gRPC listener');

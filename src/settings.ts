@@ -16,6 +16,8 @@ export type { KubernetesSettings };
 export interface Settings extends ProxyListenerSettings {
   readonly configPaths: readonly string[];
   readonly grpc: { readonly host: string; readonly port: number; readonly unixSocket?: string };
+  /** Which gRPC implementation serves Check, health and ALS: node:http2 (src/adapters/grpc/h2/) or grpc-js. */
+  readonly grpcTransport: GrpcTransport;
   readonly http: { readonly host: string; readonly port: number };
   /** Bearer token Check and StreamAccessLogs calls must carry; empty: none (loopback only). */
   readonly grpcToken: string;
@@ -57,10 +59,14 @@ export interface Settings extends ProxyListenerSettings {
 }
 
 
+export const GRPC_TRANSPORTS = ['http2', 'grpc-js'] as const;
+export type GrpcTransport = (typeof GRPC_TRANSPORTS)[number];
+
 /** One row per setting: flag, environment variable, default, help. The CLI help and docs are built from it. */
 export const SETTING_FLAGS = {
   config: { env: 'PORTCULLIS_CONFIG', default: '', help: 'Config file or folder; repeat the flag (or separate with "," in the variable).', multiple: true },
   'grpc-address': { env: 'PORTCULLIS_GRPC_ADDRESS', default: '127.0.0.1:9001', help: 'host:port for ext_authz, the access-log service and health gRPC. Beyond loopback it needs --grpc-token.' },
+  'grpc-transport': { env: 'PORTCULLIS_GRPC_TRANSPORT', default: 'grpc-js', help: `gRPC implementation: ${GRPC_TRANSPORTS.join(' | ')} (grpc-js: the library; http2: hand-written on node:http2, faster, opt-in until it has run the listener-security suite).` },
   'grpc-socket': { env: 'PORTCULLIS_GRPC_SOCKET', default: '', help: 'Also listen on this Unix domain socket path.' },
   'grpc-token': { env: 'PORTCULLIS_GRPC_TOKEN', default: '', help: 'Bearer token (>= 16 chars of A-Z a-z 0-9 - . _ ~ + / =, or file:<path>) that Check and StreamAccessLogs calls must send as "authorization: Bearer <token>" metadata; others get UNAUTHENTICATED. Health stays open.' },
   'grpc-insecure-allow-remote': { env: 'PORTCULLIS_GRPC_INSECURE_ALLOW_REMOTE', default: 'false', help: 'true: allow a non-loopback --grpc-address without --grpc-token (only behind mTLS or a network policy that admits Envoy alone: anyone who reaches the port can get any IP blocked).' },
@@ -174,6 +180,7 @@ export function readSettings(values: Record<string, string | string[] | boolean 
   return Object.freeze({
     configPaths: Object.freeze([...configPaths]),
     grpc: Object.freeze(socket ? { ...grpc, unixSocket: socket } : grpc),
+    grpcTransport: oneOf('grpc-transport', get('grpc-transport'), GRPC_TRANSPORTS),
     http: Object.freeze(parseHostPort('http-address', get('http-address'))),
     grpcToken,
     grpcLimits: Object.freeze({

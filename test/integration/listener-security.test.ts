@@ -65,9 +65,10 @@ const victimCheck = () => envoyCheckRequest({ peer: '10.0.0.5', body: 'username=
 // A dozen failed sign-ins "from" the victim, with no Check behind them: what an attacker on the port forges.
 const forged = () => Array.from({ length: 15 }, () => alsEntry({ status: 401, xff: victim, peer: '10.0.0.5' }));
 
-describe('the gRPC credential (--grpc-token)', () => {
+// Both transports enforce the token the same way (src/adapters/grpc/credential.ts).
+for (const transport of ['grpc-js', 'http2'] as const) describe(`the gRPC credential (--grpc-token) on ${transport}`, () => {
   it('forged access-log entries without the token are refused and change no decision; with it they count', async () => {
-    inst = await startTestInstance({ 'p.yaml': lbPolicyYaml('Block') }, { 'grpc-token': TOKEN });
+    inst = await startTestInstance({ 'p.yaml': lbPolicyYaml('Block') }, { 'grpc-token': TOKEN, 'grpc-transport': transport });
     const t = inst.grpcTarget;
     expect((await check(t, victimCheck(), TOKEN)).status?.code).toBe(0);
 
@@ -88,7 +89,7 @@ describe('the gRPC credential (--grpc-token)', () => {
   });
 
   it('a Check without the token is UNAUTHENTICATED (not a CheckResponse); health stays open', async () => {
-    inst = await startTestInstance({ 'zones.yaml': ZONES_YAML }, { 'grpc-token': TOKEN });
+    inst = await startTestInstance({ 'zones.yaml': ZONES_YAML }, { 'grpc-token': TOKEN, 'grpc-transport': transport });
     const t = inst.grpcTarget;
     const blocked = envoyCheckRequest({ peer: '10.0.1.5', headers: { 'x-forwarded-for': '192.0.2.44' } });
     await expect(check(t, blocked)).rejects.toMatchObject({ code: 16, details: expect.stringContaining('bearer token') });
@@ -100,7 +101,7 @@ describe('the gRPC credential (--grpc-token)', () => {
   });
 
   it('no token: loopback callers are served as before', async () => {
-    inst = await startTestInstance({ 'zones.yaml': ZONES_YAML });
+    inst = await startTestInstance({ 'zones.yaml': ZONES_YAML }, { 'grpc-transport': transport });
     expect((await check(inst.grpcTarget, envoyCheckRequest({ peer: '10.0.1.5', headers: { 'x-forwarded-for': '192.0.2.44' } }))).status?.code).toBe(7);
   });
 });

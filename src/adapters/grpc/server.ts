@@ -32,10 +32,13 @@ export interface GrpcListen {
   readonly onRejected?: () => void;
 }
 
+/** grpc.health.v1 serving status. */
+export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+
+/** What main needs of a gRPC server, whichever transport serves it (grpc-js here, node:http2 in h2/). */
 export interface GrpcServerHandle {
-  readonly server: Server;
   readonly port: number;
-  readonly health: HealthImplementation;
+  readonly health: { setStatus(service: string, status: HealthStatus): void };
   /** Connections open now (TCP and Unix socket). */
   readonly connections: number;
   /** Stops accepting, lets in-flight calls finish for up to graceMs, then forces. */
@@ -113,9 +116,8 @@ export async function startGrpcServer(
   }
 
   return {
-    server,
     port,
-    health,
+    health: { setStatus: (service, status) => health.setStatus(service, status === 'SERVICE_UNKNOWN' ? 'UNKNOWN' : status) },
     get connections() {
       return open;
     },
