@@ -1,10 +1,10 @@
 import { PortcullisError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
-import { fmix32, pairKey, xorshift32 } from './hash.ts';
+import { fmix32, pairKey } from './hash.ts';
 import { ipKey, type IpKey } from './ip-key.ts';
 import * as T from './ip-table.ts';
 import { LEVEL_HIGH, LEVEL_MEDIUM, levelName, type ThreatLevel } from './levels.ts';
-import { inspectRow, pickVictim, type KeyInspection } from './inspect.ts';
+import { inspectRow, type KeyInspection } from './inspect.ts';
 import { PairTable } from './pair-table.ts';
 import { accountTargetedLevel, Profile, rememberedOffences } from './profile.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, validateThresholds } from './thresholds.ts';
@@ -70,9 +70,9 @@ export class DetectionEngine {
   private blocking: boolean;
   private blocks = 0;
   private evicted = 0;
+  private refused = 0;
   private cursor = 0;
   private pairCursor = 0;
-  private rng = 0x9e3779b9;
   private planUntil = 0;
   private planFlags = 0;
 
@@ -105,6 +105,13 @@ export class DetectionEngine {
   /** Entries evicted to stay under maxTrackedIps. */
   get evictions(): number {
     return this.evicted;
+  }
+  /**
+   * New keys not tracked because the table was full of keys with more failures (or blocks): a fresh key never
+   * displaces a key with more evidence against it.
+   */
+  get untrackedNewKeys(): number {
+    return this.refused;
   }
   get trackedPairCount(): number {
     return this.pairs.size;
@@ -154,7 +161,8 @@ export class DetectionEngine {
   /** A sign-in attempt passed the gate. A key already at MEDIUM/HIGH is blocked from the next request on. */
   recordAttempt(key: IpKey, facts: AttemptFacts = {}): RecordResult {
     const now = this.clock.nowMs();
-    const id = this.upsert(key, now);
+    const id = this.upsert(key, now, 0);
+    if (id < 0) return { verdict: NONE_VERDICT, newlyBlocked: false };
     this.table.inc(id, T.B_ATT);
     if (facts.usernameHash !== undefined) this.table.addStuffUser(id, fmix32(facts.usernameHash ^ U_SALT) >>> 8);
     return this.finish(id, now);
@@ -164,7 +172,8 @@ export class DetectionEngine {
   recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts = {}): RecordResult {
     const now = this.clock.nowMs();
     if (outcome !== 'failure' && outcome !== 'success') return { verdict: this.evaluate(key, now), newlyBlocked: false };
-    const id = this.upsert(key, now);
+    const id = this.upsert(key, now, outcome === 'failure' ? 1 : 0);
+    if (id < 0) return { verdict: NONE_VERDICT, newlyBlocked: false };
     const t = this.table;
     const uh = facts.usernameHash;
     if (outcome === 'failure') {
@@ -220,9 +229,13 @@ export class DetectionEngine {
         t.blockedUntilSec(i) * 1000 <= now &&
         rememberedOffences(t, i, now, this.profile) === 0
       ) {
-        t.index.remove(i);
+        t.remove(i);
         removed++;
-      } else i++;
+      } else {
+        // Failures age out of their windows without a write: keep the entry's class honest (its age is kept).
+        t.queues.reclass(i, this.evictClass(i, now));
+        i++;
+      }
     }
     this.cursor = i;
     const p = this.pairs.sweep(budget, nowSec, this.pairCursor);
@@ -258,7 +271,7 @@ export class DetectionEngine {
    */
   loadRow(key: IpKey, row: Uint8Array, nowMs?: number): void {
     const now = nowMs ?? this.clock.nowMs();
-    const id = this.upsert(key, now);
+    const id = this.upsert(key, now, T.EVICT_BLOCKED); // the shared store's rows always get a place
     const t = this.table;
     const until = t.blockedUntilSec(id);
     const blockBits = t.flags(id) & (3 << T.F_BLOCK_LEVEL_SHIFT);
@@ -268,6 +281,7 @@ export class DetectionEngine {
       t.setFlags(id, (t.flags(id) & ~(3 << T.F_BLOCK_LEVEL_SHIFT)) | blockBits);
     }
     this.recount(id, now);
+    t.queues.touch(id, this.evictClass(id, now));
   }
 
   /** Failures of one (IP, username) pair as a shared store holds them (0: the pair was reset by a success). */
@@ -278,14 +292,15 @@ export class DetectionEngine {
   /** An active block learnt from a block index (no counters); never shortens a longer local block. */
   loadBlock(key: IpKey, untilMs: number, level: 'MEDIUM' | 'HIGH', nowMs?: number): void {
     const now = nowMs ?? this.clock.nowMs();
-    const id = this.upsert(key, now);
+    const id = this.upsert(key, now, T.EVICT_BLOCKED);
     const t = this.table;
     const untilSec = Math.ceil(untilMs / 1000);
-    if (untilSec <= t.blockedUntilSec(id)) return;
+    if (untilSec <= t.blockedUntilSec(id)) return t.queues.touch(id, this.evictClass(id, now));
     t.setBlockedUntilSec(id, untilSec);
     const lv = level === 'HIGH' ? LEVEL_HIGH : LEVEL_MEDIUM;
     t.setFlags(id, (t.flags(id) & ~(3 << T.F_BLOCK_LEVEL_SHIFT)) | (lv << T.F_BLOCK_LEVEL_SHIFT));
     this.recount(id, now);
+    t.queues.touch(id, this.evictClass(id, now));
   }
 
   /**
@@ -339,6 +354,7 @@ export class DetectionEngine {
   private finish(id: number, now: number): RecordResult {
     const combo = this.combo(id, now, this.profile);
     const newlyBlocked = this.maybeBlock(id, now, comboLevel(combo));
+    this.table.queues.touch(id, this.evictClass(id, now));
     return { verdict: this.verdictOf(id, combo, now), newlyBlocked };
   }
 
@@ -384,7 +400,12 @@ export class DetectionEngine {
     }
   }
 
-  private upsert(key: IpKey, now: number): number {
+  /**
+   * Id of `key`'s row, created if absent. At the cap the least recently used key of the lowest eviction class
+   * makes room, but only if that class is at most `newClass` (what the new key will be worth after this event):
+   * otherwise the new key is not tracked (-1). O(1) whatever the table holds.
+   */
+  private upsert(key: IpKey, now: number, newClass: number): number {
     const t = this.table;
     const nowSec = Math.floor(now / 1000);
     let id = t.index.find(key);
@@ -395,19 +416,29 @@ export class DetectionEngine {
     }
     if (t.index.size < t.index.capacity) id = t.index.insert(key);
     else {
-      id = this.victim(now);
+      id = t.queues.victim();
+      if (t.queues.classOf(id) > newClass) {
+        this.refused++;
+        return -1;
+      }
       if ((t.flags(id) & T.F_BLOCK_COUNTED) !== 0) this.blocks--;
+      t.queues.unlink(id);
       t.index.rekey(id, key);
       this.evicted++;
     }
     t.resetRow(id, nowSec);
+    t.queues.push(id, 0);
     return id;
   }
 
-  private victim(now: number): number {
-    return pickVictim(this.table, now, this.profile, () => {
-      this.rng = xorshift32(this.rng);
-      return this.rng >>> 0;
-    });
+  /**
+   * Eviction class of a row: active blocks last; then by failures in the longest window plus remembered offences,
+   * in log2 buckets (1, 2-3, 4-7, ... 64+); keys with neither (attempts, successes only) first.
+   */
+  private evictClass(id: number, now: number): number {
+    const t = this.table;
+    if (t.blockedUntilSec(id) * 1000 > now) return T.EVICT_BLOCKED;
+    const w = Math.floor(t.count(id, T.B_LONG, t.wLong, now)) + 16 * rememberedOffences(t, id, now, this.profile);
+    return w <= 0 ? 0 : Math.min(T.EVICT_BLOCKED - 1, 32 - Math.clz32(w));
   }
 }

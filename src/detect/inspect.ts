@@ -3,7 +3,7 @@ import * as T from './ip-table.ts';
 import type { IpTable } from './ip-table.ts';
 import { levelName, THREAT_REASONS } from './levels.ts';
 import type { ThreatLevel, ThreatReason } from './levels.ts';
-import { rememberedOffences, riskOf, type Profile } from './profile.ts';
+import { rememberedOffences, type Profile } from './profile.ts';
 import { comboLevel, detectionsOf, type Detections } from './verdict.ts';
 
 export interface KeyInspection {
@@ -65,35 +65,4 @@ export function inspectRow(t: IpTable, id: number, key: IpKey, now: number, p: P
       level: active ? levelName((t.flags(id) >>> T.F_BLOCK_LEVEL_SHIFT) & 3) : 'NONE',
     },
   };
-}
-
-const SAMPLES = 8;
-
-/** Least risky of a few random entries; an actively blocked one only if no unblocked entry exists. */
-export function pickVictim(t: IpTable, now: number, p: Profile, random: () => number): number {
-  const size = t.index.size;
-  let best = -1;
-  let bestRisk = Infinity;
-  let soonest = 0;
-  let soonestUntil = Infinity;
-  // Independent samples, not a run of neighbours: keys inserted in one burst sit next to each other.
-  for (let k = 0; k < SAMPLES; k++) {
-    const id = random() % size;
-    const r = riskOf(t, id, now, p);
-    if (r < bestRisk) {
-      best = id;
-      bestRisk = r;
-      if (r === 0) break;
-    } else if (r === Infinity && t.blockedUntilSec(id) < soonestUntil) {
-      soonest = id;
-      soonestUntil = t.blockedUntilSec(id);
-    }
-  }
-  if (best >= 0) return best;
-  const start = random() % size;
-  for (let k = 0; k < size; k++) {
-    const id = (start + k) % size;
-    if (t.blockedUntilSec(id) * 1000 <= now) return id;
-  }
-  return soonest;
 }

@@ -7,6 +7,7 @@ import type { Thresholds } from './thresholds.ts';
  *   key f64 (8) + index slot (5) + u32 row (20) + u8 row (26)
  *   u32 row: lastSec | blockedUntilSec | spray sketch cur | spray sketch prev | stuffing sketch cur:prev (16+16)
  *   u8 row:  7 counter pairs (cur, prev) | flags | short-window ring (11 slots)
+ * Plus 9 bytes of local eviction bookkeeping (EvictionQueues: prev, next, class), never part of a store row.
  * Every counter pair is an approximate sliding window: two fixed buckets as wide as the window, the
  * previous one weighted by how much of it still overlaps the window. The short brute-force window is exact
  * instead (a ring of RING_SLOTS sub-buckets, see ringCount): a burst is counted whole wherever bucket edges
@@ -50,6 +51,8 @@ export class IpTable {
   readonly index: KeyIndex;
   readonly u32: Uint32Array;
   readonly u8: Uint8Array;
+  /** Which entry goes when the table is full (O(1), no scan). */
+  readonly queues: EvictionQueues;
   // Window widths in seconds.
   readonly wShort: number;
   /** Short ring: sub-bucket width (s) and the number of whole sub-buckets behind the current one that are counted. */
@@ -70,7 +73,11 @@ export class IpTable {
     const cap = t.maxTrackedIps;
     this.u32 = new Uint32Array(cap * U32_STRIDE);
     this.u8 = new Uint8Array(cap * U8_STRIDE);
-    this.index = new KeyIndex(cap, (from, to) => this.copyRow(from, to));
+    this.queues = new EvictionQueues(cap);
+    this.index = new KeyIndex(cap, (from, to) => {
+      this.copyRow(from, to);
+      this.queues.move(from, to);
+    });
     this.wShort = t.bruteForceShort.windowMs / 1000;
     this.gShort = Math.ceil(this.wShort / (RING_SLOTS - 1));
     this.kShort = Math.ceil(this.wShort / this.gShort);
@@ -85,7 +92,13 @@ export class IpTable {
   }
 
   get byteLength(): number {
-    return this.index.byteLength + this.u32.byteLength + this.u8.byteLength;
+    return this.index.byteLength + this.u32.byteLength + this.u8.byteLength + this.queues.byteLength;
+  }
+
+  /** Forgets entry `id` (the last entry moves into its place). */
+  remove(id: number): void {
+    this.queues.unlink(id);
+    this.index.remove(id);
   }
 
   private copyRow(from: number, to: number): void {
@@ -277,5 +290,101 @@ export class IpTable {
 
   setFlags(id: number, f: number): void {
     this.u8[id * U8_STRIDE + B_FLAGS] = f;
+  }
+}
+
+/** Eviction classes: 0 (no failure, no offence) evicted first, then by failures (log2 buckets), blocked last. */
+export const EVICT_CLASSES = 9;
+export const EVICT_BLOCKED = EVICT_CLASSES - 1;
+const NIL = -1;
+
+/**
+ * Segregated LRU over dense entry ids: one doubly-linked list per eviction class, oldest at the head. The victim
+ * is the head of the lowest non-empty class: O(classes), whatever the table holds, so a table full of blocked or
+ * rate-limited keys costs no scan, and a spray of fresh keys only ever displaces keys with as few failures as it.
+ * Entries are indices of the caller's dense columns; `move` follows KeyIndex's compaction.
+ */
+export class EvictionQueues {
+  readonly #prev: Int32Array;
+  readonly #next: Int32Array;
+  readonly #cls: Uint8Array;
+  readonly #head = new Int32Array(EVICT_CLASSES).fill(NIL);
+  readonly #tail = new Int32Array(EVICT_CLASSES).fill(NIL);
+  readonly #count = new Int32Array(EVICT_CLASSES);
+
+  constructor(capacity: number) {
+    this.#prev = new Int32Array(capacity);
+    this.#next = new Int32Array(capacity);
+    this.#cls = new Uint8Array(capacity);
+  }
+
+  get byteLength(): number {
+    return this.#prev.byteLength + this.#next.byteLength + this.#cls.byteLength;
+  }
+
+  classOf(id: number): number {
+    return this.#cls[id]!;
+  }
+
+  /** Entries in class `c`. */
+  size(c: number): number {
+    return this.#count[c]!;
+  }
+
+  /** The next victim: the least recently used entry of the lowest non-empty class; -1 when empty. */
+  victim(): number {
+    for (let c = 0; c < EVICT_CLASSES; c++) if (this.#head[c] !== NIL) return this.#head[c]!;
+    return NIL;
+  }
+
+  /** Appends a new (unlinked) entry as the most recently used of class `c`. */
+  push(id: number, c: number): void {
+    this.#cls[id] = c;
+    const t = this.#tail[c]!;
+    this.#prev[id] = t;
+    this.#next[id] = NIL;
+    if (t === NIL) this.#head[c] = id;
+    else this.#next[t] = id;
+    this.#tail[c] = id;
+    this.#count[c]!++;
+  }
+
+  /** Entry `id` was used and now belongs to class `c`: it becomes that class's most recently used. */
+  touch(id: number, c: number): void {
+    if (this.#tail[c] === id && this.#cls[id] === c) return;
+    this.unlink(id);
+    this.push(id, c);
+  }
+
+  /** Puts `id` in class `c` keeping its age when the class is unchanged (sweeps reclassify without refreshing). */
+  reclass(id: number, c: number): void {
+    if (this.#cls[id] === c) return;
+    this.unlink(id);
+    this.push(id, c);
+  }
+
+  unlink(id: number): void {
+    const c = this.#cls[id]!;
+    const p = this.#prev[id]!;
+    const n = this.#next[id]!;
+    if (p === NIL) this.#head[c] = n;
+    else this.#next[p] = n;
+    if (n === NIL) this.#tail[c] = p;
+    else this.#prev[n] = p;
+    this.#count[c]!--;
+  }
+
+  /** The entry at `from` now lives at `to` (dense compaction after a removal; `to` was unlinked). */
+  move(from: number, to: number): void {
+    const c = this.#cls[from]!;
+    const p = this.#prev[from]!;
+    const n = this.#next[from]!;
+    this.#cls[to] = c;
+    this.#prev[to] = p;
+    this.#next[to] = n;
+    if (p === NIL) this.#head[c] = to;
+    else this.#next[p] = to;
+    if (n === NIL) this.#tail[c] = to;
+    else this.#prev[n] = to;
   }
 }

@@ -115,21 +115,3 @@ export function rememberedOffences(t: IpTable, id: number, now: number, p: Profi
   if (off === 0) return 0;
   return now >= t.blockedUntilSec(id) * 1000 + p.offenceMemoryMs ? 0 : off;
 }
-
-/**
- * Eviction score: higher means keep. Active blocks are Infinity; an entry whose windows all expired and
- * that has no remembered offence scores 0 and is evicted first.
- */
-export function riskOf(t: IpTable, id: number, now: number, p: Profile): number {
-  if (t.blockedUntilSec(id) * 1000 > now) return Infinity;
-  return (
-    64 * rememberedOffences(t, id, now, p) +
-    16 * t.ringCount(id, now) +
-    4 * t.count(id, T.B_MID, t.wMid, now) +
-    t.count(id, T.B_LONG, t.wLong, now) +
-    4 * t.count(id, T.B_UNK, t.wUnk, now) +
-    4 * t.sprayUsers(id, now) +
-    t.count(id, T.B_ATT, t.wStuff, now) +
-    8 * t.peak(id, T.B_TGT, t.wTgt, now)
-  );
-}
