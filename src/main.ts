@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { systemClock, type Clock } from './clock.ts';
 import type { ConfigSource } from './config/source.ts';
-import { Reloader } from './config/reloader.ts';
+import { Reloader, startupConfigError } from './config/reloader.ts';
 import { SnapshotHolder } from './config/snapshot-holder.ts';
 import { DetectionEngine } from './detect/engine.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS } from './detect/thresholds.ts';
@@ -10,6 +9,7 @@ import { OrgAttackDetector } from './detect/org-attack.ts';
 import { FeedManager } from './feeds/manager.ts';
 import { GeoDatabases } from './feeds/geo.ts';
 import { createStore } from './store/create.ts';
+import { requireSharedUsernameKey } from './store/settings.ts';
 import type { DetectorStore } from './store/store.ts';
 import { FileSource } from './sources/files.ts';
 import type { KubernetesSource } from './sources/kubernetes/source.ts';
@@ -33,7 +33,7 @@ import { startOpsServer, type OpsServerHandle, type RouteHandler } from './adapt
 import { outcomeEndpoint } from './adapters/http/outcome-endpoint.ts';
 import { startProxyListeners, type ProxyListeners } from './adapters/http/proxy-listeners.ts';
 import { configReadiness, feedsReadiness, storeReadiness } from './adapters/http/readiness.ts';
-import { StreamEventSink, type EventSink } from './telemetry/events.ts';
+import { openEventSink, type EventSink } from './telemetry/events.ts';
 import { FeedMetrics, feedObserver } from './telemetry/feed-telemetry.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
@@ -82,17 +82,12 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-function eventSinkFor(target: string): EventSink {
-  if (target === 'none') return { emit: () => undefined };
-  if (target === 'stdout') return new StreamEventSink(process.stdout);
-  return new StreamEventSink(createWriteStream(target, { flags: 'a' }));
-}
-
 /** Wiring only: settings → sources → compile → snapshot → services → adapters. Behaviour lives in the modules. */
 export async function startPortcullis(settings: Settings, overrides: Overrides = {}): Promise<Running> {
+  requireSharedUsernameKey(settings.store, settings.usernameKey);
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(settings.logLevel);
-  const events = overrides.events ?? eventSinkFor(settings.events);
+  const events = overrides.events ?? openEventSink(settings.events);
   const holder = new SnapshotHolder();
   const metrics = new Metrics(holder);
   // Everything started is closed in reverse order, on a failed start and on stop().
@@ -122,7 +117,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const feeds: FeedManager = new FeedManager({ clock, geo, observer: feedObserver({ metrics: feedMetrics, logger, events, clock, newId: randomUUID }) });
     closers.push(() => feeds.stop());
 
-    const reloader = new Reloader(holder, () => clock.nowMs(), reloadObserver({ metrics, logger, nowMs: () => clock.nowMs(), current: () => holder.current }), (f) => feeds.apply(f));
+    const reloader = new Reloader(holder, () => clock.nowMs(), reloadObserver({ metrics, logger, events, newId: randomUUID, nowMs: () => clock.nowMs(), current: () => holder.current }), (f) => feeds.apply(f));
 
     // Detection: one engine and one Org Under Attack detector per process (the one policy in force).
     const max = settings.maxTrackedIps;
@@ -229,6 +224,8 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     // Releasing the Lease lets another replica take over status at once rather than after it expires.
     closers.push(() => (kube ? kube.stopAndRelease() : source.stop()));
     await source.start((batch) => reloader.apply(batch));
+    // Fail fast: without a first good config there is nothing safe to serve (only reloads keep the last good one).
+    if (!holder.ready) throw startupConfigError(reloader.lastReport);
     logger.info({ grpcPort: grpc.port, unixSocket: settings.grpc.unixSocket, httpPort: ops.port, adminPort: admin ? admin.port : undefined, grpcToken: settings.grpcToken !== '' }, 'portcullis listening');
 
     return {

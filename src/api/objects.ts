@@ -75,6 +75,7 @@ export interface ConfigIssue {
 export function describeIssue(i: ConfigIssue): string {
   const where = i.origin.document === undefined ? i.origin.source : `${i.origin.source} (document ${i.origin.document + 1})`;
   const what = i.kind ? ` ${i.kind}${i.name ? ` "${i.name}"` : ''}` : '';
+  if (!what && !i.field) return `${where}: ${i.message}`;
   const field = i.field ? ` ${i.field}:` : ':';
   return `${where}:${what}${field} ${i.message}`;
 }

@@ -18,6 +18,11 @@ export interface CompileResult {
 /** The policy in force when no ThreatPolicy object exists: audit on the default sign-in routes. */
 const IMPLICIT_POLICY_NAME = '(default)';
 
+/** True for the policy compile() puts in force when no ThreatPolicy exists (no object name can contain "("). */
+export function isImplicitPolicy(p: CompiledPolicy): boolean {
+  return p.name === IMPLICIT_POLICY_NAME;
+}
+
 /**
  * Turns validated objects into an immutable snapshot. An object with a problem is left out and reported;
  * callers choose whether that rejects the whole reload (files) or only that object (Kubernetes).
