@@ -6,7 +6,7 @@ import * as T from './ip-table.ts';
 import { LEVEL_HIGH, LEVEL_MEDIUM, levelName, type ThreatLevel } from './levels.ts';
 import { inspectRow, pickVictim, type KeyInspection } from './inspect.ts';
 import { PairTable } from './pair-table.ts';
-import { accountTargetedLevel, Profile, rememberedOffences } from './profile.ts';
+import { accountTargetedLevel, PERSIST_SHIFT, Profile, rememberedOffences } from './profile.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, validateThresholds } from './thresholds.ts';
 import type { Thresholds } from './thresholds.ts';
 import { comboLevel, detectionsOf, NONE_VERDICT, unblockedVerdict, type Detections, type Verdict } from './verdict.ts';
@@ -160,6 +160,18 @@ export class DetectionEngine {
     return this.finish(id, now);
   }
 
+  /**
+   * A sign-in attempt that Portcullis refused (an active block, or a refused account): evidence of persistence,
+   * never a failed sign-in (no account counter moves). Three within 10 min from an IP never seen to succeed is
+   * HIGH (docs/detection.md, Persistence).
+   */
+  recordRefused(key: IpKey): RecordResult {
+    const now = this.clock.nowMs();
+    const id = this.upsert(key, now);
+    this.table.inc(id, T.B_REF);
+    return this.finish(id, now);
+  }
+
   /** Outcome of a sign-in that was not blocked (the caller guarantees blocked requests never get here). */
   recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts = {}): RecordResult {
     const now = this.clock.nowMs();
@@ -296,7 +308,7 @@ export class DetectionEngine {
     const id = this.table.index.find(key);
     if (id < 0) return undefined;
     const now = nowMs ?? this.clock.nowMs();
-    if (!this.plan(id, now, comboLevel(this.combo(id, now, this.profile)))) return undefined;
+    if (!this.plan(id, now, this.combo(id, now, this.profile))) return undefined;
     const t = this.table;
     return { expectUntilSec: t.blockedUntilSec(id), expectFlags: t.flags(id) & ~T.F_BLOCK_COUNTED, untilSec: this.planUntil, flags: this.planFlags };
   }
@@ -338,13 +350,13 @@ export class DetectionEngine {
 
   private finish(id: number, now: number): RecordResult {
     const combo = this.combo(id, now, this.profile);
-    const newlyBlocked = this.maybeBlock(id, now, comboLevel(combo));
+    const newlyBlocked = this.maybeBlock(id, now, combo);
     return { verdict: this.verdictOf(id, combo, now), newlyBlocked };
   }
 
   /** HIGH: block, escalating with remembered offences. MEDIUM: short rate-limit block. */
-  private maybeBlock(id: number, now: number, level: number): boolean {
-    if (!this.plan(id, now, level)) return false;
+  private maybeBlock(id: number, now: number, combo: number): boolean {
+    if (!this.plan(id, now, combo)) return false;
     const t = this.table;
     let flags = this.planFlags;
     if ((t.flags(id) & T.F_BLOCK_COUNTED) === 0) this.blocks++;
@@ -354,19 +366,25 @@ export class DetectionEngine {
     return true;
   }
 
-  /** Sets planUntil / planFlags (without F_BLOCK_COUNTED) to the block `level` calls for; false: none. */
-  private plan(id: number, now: number, level: number): boolean {
+  /** Sets planUntil / planFlags (without F_BLOCK_COUNTED) to the block `combo` calls for; false: none. */
+  private plan(id: number, now: number, combo: number): boolean {
+    let level = comboLevel(combo);
     if (!this.blocking || level < LEVEL_MEDIUM) return false;
     const t = this.table;
     const p = this.profile;
     const untilSec = t.blockedUntilSec(id);
     const flags = t.flags(id) & ~T.F_BLOCK_COUNTED;
     const active = untilSec * 1000 > now;
-    if (active && level <= ((flags >>> T.F_BLOCK_LEVEL_SHIFT) & 3)) return false;
     let offences = rememberedOffences(t, id, now, p);
+    // Persistence across blocks: an IP never seen to succeed that earns a rate limit again after serving a HIGH
+    // block has not stopped, so it is blocked HIGH (escalated) instead of getting one more guess a minute.
+    const persistent = ((combo >>> PERSIST_SHIFT) & 3) === LEVEL_HIGH || (p.persistenceOn && level === LEVEL_MEDIUM && offences > 0 && (flags & T.F_PROVEN) === 0);
+    if (persistent) level = LEVEL_HIGH;
+    if (active && level <= ((flags >>> T.F_BLOCK_LEVEL_SHIFT) & 3)) return false;
     let ms = p.rateLimitMs;
     if (level === LEVEL_HIGH) {
-      ms = Math.min(p.blockMs * p.escalationFactor ** offences, p.maxBlockMs);
+      const base = persistent ? Math.max(p.blockMs, p.persistenceBlockMs) : p.blockMs;
+      ms = Math.min(base * p.escalationFactor ** offences, p.maxBlockMs);
       offences = Math.min(offences + 1, T.F_OFFENCES);
     }
     this.planUntil = Math.max(Math.ceil((now + ms) / 1000), active ? untilSec : 0);

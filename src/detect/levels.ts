@@ -14,6 +14,7 @@ export const THREAT_REASONS = [
   'account_targeted', // failures per (IP, username)
   'repeat_offender', // remembered earlier HIGH blocks
   'threat_feed', // listed by a ThreatFeed (the feed's name is in the event's debugData, never a label)
+  'persistence', // sign-in attempts sent while refused (429/403): an IP that keeps going through its rate limit
 ] as const;
 export type ThreatReason = (typeof THREAT_REASONS)[number];
 

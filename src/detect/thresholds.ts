@@ -31,6 +31,12 @@ export interface SuccessTolerance {
   readonly levelsDown: number;
 }
 
+/** Persistence: sign-in attempts an IP sends while refused (429/403), counted over windowMs. */
+export interface PersistenceThresholds extends WindowThresholds {
+  /** A HIGH block caused by persistence lasts at least this (escalated like any HIGH block). */
+  readonly blockMs: number;
+}
+
 export interface Thresholds {
   /** Failed sign-ins per IP, short window. */
   readonly bruteForceShort: WindowThresholds;
@@ -46,6 +52,11 @@ export interface Thresholds {
   readonly credentialStuffing: StuffingThresholds;
   /** Failures per (IP, username) since its last success; windowMs: forgotten after that long without one. */
   readonly accountTargeted: WindowThresholds;
+  /**
+   * Refused sign-in attempts (attempts that arrived while the IP was refused). Counted for IPs never seen to
+   * succeed only: a shared address (office NAT) whose users retry during a 429 is not escalated.
+   */
+  readonly persistence: PersistenceThresholds;
   /** Remembered HIGH blocks. medium/high here re-block on sight until the offence memory expires. */
   readonly repeatOffender: LevelCounts;
   readonly successTolerance: SuccessTolerance;
@@ -87,6 +98,9 @@ export const DEFAULT_THRESHOLDS: Thresholds = deepFreeze({
   credentialStuffing: { windowMs: 60_000, low: 10, medium: 20, high: 40, minDistinctUsernames: 5 },
   // Auth0: 10 consecutive failures for one account from one IP blocks that pair.
   accountTargeted: { windowMs: DAY, low: 5, medium: 7, high: 9 },
+  // Three sign-ins sent into a block within 10 min: the client does not heed 429 (a person retries once or
+  // twice; Retry-After tells a well-behaved client when). Blocked for an hour: fail2ban's recidive jail idea.
+  persistence: { windowMs: 10 * MIN, low: 1, medium: 2, high: 3, blockMs: HOUR },
   repeatOffender: { low: 1, medium: 0, high: 0 },
   successTolerance: { minSuccesses: 5, maxFailureRatio: 0.25, levelsDown: 2 },
   unprovenFactor: 1,
@@ -122,6 +136,7 @@ const BYTE_COUNTERS = [
   'unknownUserSpray',
   'credentialStuffing',
   'accountTargeted',
+  'persistence',
 ] as const;
 const WINDOWED = [...BYTE_COUNTERS, 'passwordSpray'] as const;
 
@@ -149,6 +164,8 @@ export function validateThresholds(t: Thresholds, normal?: Thresholds): string[]
   for (const name of BYTE_COUNTERS) levels(name, t[name], 250);
   levels('passwordSpray', t.passwordSpray, 60);
   levels('repeatOffender', t.repeatOffender, 15);
+  const pb = t.persistence.blockMs;
+  if (!(pb >= 1000 && pb <= t.maxBlockMs)) errs.push('persistence.blockMs: 1 s..maxBlockMs');
   const cs = t.credentialStuffing.minDistinctUsernames;
   if (!Number.isInteger(cs) || cs < 0 || cs > 16) errs.push('credentialStuffing.minDistinctUsernames: 0..16');
   const st = t.successTolerance;

@@ -82,6 +82,8 @@ export class Gate {
     const key = a.keyOf(d.client);
     const denied = d.verdict !== 'allow';
     if (!denied) a.store.recordAttempt(key, { usernameHash: d.usernameHash }, d.client.text);
+    // Sent while refused by the detectors: persistence evidence (never a failed sign-in for any account).
+    else if (d.reason === 'threat_block' || d.reason === 'threat_rate_limit') a.store.recordRefused(key, d.client.text);
     if (facts.requestId) {
       const pending: PendingAttempt<IpKey> = { key, clientText: d.client.text, usernameHash: d.usernameHash, denied, atMs: this.deps.clock.nowMs() };
       a.correlator.remember(facts.requestId, pending);
