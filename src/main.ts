@@ -21,7 +21,7 @@ import { Learner } from './service/learn.ts';
 import { usernameKeyFrom } from './service/username-key.ts';
 import type { IpKey } from './detect/ip-key.ts';
 import { accessLogService } from './adapters/grpc/access-log-service.ts';
-import { authorizationService } from './adapters/grpc/authorization-service.ts';
+import { authorizationService, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
 import { loadEnvoyProtos, serviceDefinition } from './adapters/grpc/protos.ts';
 import { HEALTH_SERVICES, startGrpcServer, type GrpcServerHandle } from './adapters/grpc/server.ts';
 import { adminIpEndpoint, withStoreRefresh } from './adapters/http/admin-endpoint.ts';
@@ -171,7 +171,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const grpc: GrpcServerHandle = await startGrpcServer(
       { address: `${settings.grpc.host.includes(':') ? `[${settings.grpc.host}]` : settings.grpc.host}:${settings.grpc.port}`, unixSocket: settings.grpc.unixSocket },
       [
-        { definition: serviceDefinition(protos, 'envoy.service.auth.v3.Authorization'), implementation: authorizationService(gate, (d) => { inFlight += d; }) },
+        { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, (d) => { inFlight += d; }) },
         {
           definition: serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService'),
           // The result header is per policy; read it per entry so a reload applies at once.

@@ -85,7 +85,7 @@ export class Profile {
     if (t.stuffUsers(id, now) >= this.minDistinct) stuff = lv(t.count(id, T.B_ATT, t.wStuff, now), th, D_STUFF);
     // Failures on one account say the account is targeted, not that every user behind this IP is an attacker
     // (one forgetful colleague behind an office NAT would lock out the office). At the IP level it is only
-    // informational; the account is protected per (IP, account) by ThreatService via accountTargetedLevel().
+    // informational; the account is protected per (IP, account) by decide/threat.ts (assessThreat) via accountLevel().
     const tgt = Math.min(1, lv(t.peak(id, T.B_TGT, t.wTgt, now), th, D_TGT));
     const succ = stuff | bf | spray | unk ? t.count(id, T.B_SUCC, t.wMid, now) : 0;
     // Stuffing is mostly failing: more successes than failures is a busy NAT, not a combo list.

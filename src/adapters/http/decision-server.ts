@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { Decision, RequestFacts } from '../../decide/decision.ts';
+import { MALFORMED_FACTS, type Decision, type RequestFacts } from '../../decide/decision.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { copyableUpstreamHeaders, denialBody, denialHeaders, denialHtml, prefersHtml } from '../answer.ts';
 import type { Gate } from '../../service/check.ts';
@@ -23,11 +23,6 @@ export interface DecisionServerHandle {
   readonly port: number;
   close(): Promise<void>;
 }
-
-const MALFORMED: RequestFacts = Object.freeze({
-  peer: undefined, xForwardedFor: undefined, forwarded: undefined, envoyExternalAddress: undefined,
-  method: '', path: '', host: '', requestId: undefined, userAgent: undefined,
-});
 
 const NOT_FOUND_BODY = JSON.stringify({ error: 'not_found', paths: [...CONVENTION_PATHS.keys(), `${ENVOY_PREFIX}/<original path>`] });
 
@@ -56,7 +51,7 @@ export async function startDecisionServer(gate: Gate, options: DecisionServerOpt
     try {
       facts = factsFromAuthRequest(route.convention, h, req.socket?.remoteAddress, req.method ?? '', route.envoyPath, options.clientHeader);
     } catch {
-      facts = MALFORMED; // decided as malformed_request by the failure mode
+      facts = MALFORMED_FACTS; // decided as malformed_request by the failure mode
     }
     if (!warned.has(route.convention)) {
       const missing = missingOriginalHeader(route.convention, h);
