@@ -1,7 +1,8 @@
 import { PortcullisError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import { fmix32, pairKey, xorshift32 } from './hash.ts';
-import { ipKey, type IpKey } from './ip-key.ts';
+import { ipKey, networkKey, type IpKey } from './ip-key.ts';
+import { NetTable, type NetworkCounts } from './net-table.ts';
 import * as T from './ip-table.ts';
 import { LEVEL_HIGH, LEVEL_MEDIUM, levelName, type ThreatLevel } from './levels.ts';
 import { inspectRow, pickVictim, type KeyInspection } from './inspect.ts';
@@ -24,6 +25,8 @@ import type { Outcome } from './levels.ts';
 export interface OutcomeFacts {
   usernameHash?: number;
   unknownUser?: boolean;
+  /** networkKey() of the client: the outcome also counts for its /24 or /48. */
+  netKey?: number;
 }
 export interface RecordResult {
   readonly verdict: Verdict;
@@ -64,6 +67,9 @@ export class DetectionEngine {
   private readonly clock: Clock;
   private readonly table: T.IpTable;
   private readonly pairs: PairTable;
+  private readonly nets: NetTable;
+  private readonly netCounts: NetworkCounts = { failures: 0, successes: 0, distinctIps: 0 };
+  private netCursor = 0;
   private readonly normal: Profile;
   private readonly aggr: Profile;
   private profile: Profile;
@@ -89,6 +95,7 @@ export class DetectionEngine {
     this.clock = opts.clock;
     this.table = new T.IpTable(normal);
     this.pairs = new PairTable(normal.maxTrackedPairs, normal.accountTargeted.windowMs / 1000);
+    this.nets = new NetTable(normal.maxTrackedNetworks, normal.network.windowMs / 1000);
     this.normal = new Profile(normal);
     this.aggr = new Profile(aggr);
     this.profile = this.normal;
@@ -114,7 +121,7 @@ export class DetectionEngine {
     return this.table.byteLength;
   }
   get memoryBytes(): number {
-    return this.table.byteLength + this.pairs.byteLength;
+    return this.table.byteLength + this.pairs.byteLength + this.nets.byteLength;
   }
   get blockingEnabled(): boolean {
     return this.blocking;
@@ -136,6 +143,42 @@ export class DetectionEngine {
   /** ipKey() with this engine's ipv6PrefixLength. */
   keyOf(family: 4 | 6, w0: number, w1: number, w2: number, w3: number): IpKey {
     return ipKey(family, w0, w1, w2, w3, this.thresholds.ipv6PrefixLength);
+  }
+
+  /** Network (IPv4 /24, IPv6 /48) of a parsed address, for OutcomeFacts.netKey and networkLevel. */
+  networkKeyOf(a: { readonly family: 4 | 6; readonly w0: number; readonly w1: number; readonly w2: number; readonly w3: number }): number {
+    return networkKey(a.family, a.w0, a.w1, a.w2, a.w3);
+  }
+
+  get trackedNetworkCount(): number {
+    return this.nets.index.size;
+  }
+
+  /**
+   * One outcome for the client's network aggregate only (recordOutcome does it when facts.netKey is given; a
+   * shared store calls it directly: network aggregates are per replica).
+   */
+  recordNetworkOutcome(netKey: number, key: IpKey, outcome: Outcome): void {
+    if (outcome !== 'failure' && outcome !== 'success') return;
+    this.nets.record(netKey, key, outcome === 'failure', Math.floor(this.clock.nowMs() / 1000));
+  }
+
+  /**
+   * Level of the client's network under the profile in force, as it applies to this client: NONE for an IP
+   * seen to succeed (the owner at home in an attacked network goes on). Read-only, allocation-free.
+   */
+  networkLevel(netKey: number, key: IpKey, nowMs?: number): ThreatLevel {
+    const now = nowMs ?? this.clock.nowMs();
+    if (!this.nets.counts(netKey, now, this.netCounts)) return 'NONE';
+    const id = this.table.index.find(key);
+    if (id >= 0 && (this.table.flags(id) & T.F_PROVEN) !== 0) return 'NONE';
+    return levelName(this.profile.networkLevel(this.netCounts));
+  }
+
+  /** Aggregate counts of a network (explain, tests); undefined when untracked or idle. */
+  networkCounts(netKey: number, nowMs?: number): NetworkCounts | undefined {
+    const out = { failures: 0, successes: 0, distinctIps: 0 };
+    return this.nets.counts(netKey, nowMs ?? this.clock.nowMs(), out) ? out : undefined;
   }
 
   /** Tracking key of a parsed address, with this engine's ipv6PrefixLength. */
@@ -176,6 +219,7 @@ export class DetectionEngine {
   recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts = {}): RecordResult {
     const now = this.clock.nowMs();
     if (outcome !== 'failure' && outcome !== 'success') return { verdict: this.evaluate(key, now), newlyBlocked: false };
+    if (facts.netKey !== undefined) this.recordNetworkOutcome(facts.netKey, key, outcome);
     const id = this.upsert(key, now);
     const t = this.table;
     const uh = facts.usernameHash;
@@ -237,6 +281,7 @@ export class DetectionEngine {
       } else i++;
     }
     this.cursor = i;
+    this.netCursor = this.nets.sweep(budget, nowSec, this.netCursor);
     const p = this.pairs.sweep(budget, nowSec, this.pairCursor);
     this.pairCursor = p.cursor;
     return removed;

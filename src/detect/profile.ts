@@ -1,5 +1,6 @@
 import * as T from './ip-table.ts';
 import type { IpTable } from './ip-table.ts';
+import type { NetworkCounts } from './net-table.ts';
 import type { LevelCounts, Thresholds } from './thresholds.ts';
 
 // Detector slots in the compiled threshold arrays (3 numbers each: low, medium, high).
@@ -12,6 +13,7 @@ const D_STUFF = 15;
 const D_TGT = 18;
 const D_REPEAT = 21;
 const D_PERSIST = 24;
+const D_NET = 27;
 
 /**
  * A thresholds object compiled for the hot path: numbers in typed arrays, 0 ("off") as Infinity, and a
@@ -32,6 +34,17 @@ export class Profile {
   readonly persistenceBlockMs: number;
   /** persistence.high set: also a rate limit earned again after a HIGH block is HIGH. */
   readonly persistenceOn: boolean;
+  readonly netMinDistinct: number;
+
+  /** Level of a network's aggregate counts (not scaled by unprovenFactor: it applies to unproven IPs only). */
+  networkLevel(c: NetworkCounts): number {
+    if (c.distinctIps < this.netMinDistinct) return 0;
+    const l = lv(c.failures, this.proven, D_NET);
+    if (l === 0 || this.tolLevelsDown === 0 || this.tolMinSuccesses === 0) return l;
+    // A busy network that mostly succeeds (a university, a CGNAT pool) is not attacking.
+    if (c.successes >= this.tolMinSuccesses && c.failures <= this.tolMaxFailureRatio * (c.failures + c.successes)) return Math.max(0, l - this.tolLevelsDown);
+    return l;
+  }
 
   constructor(t: Thresholds) {
     const order: LevelCounts[] = [
@@ -44,6 +57,7 @@ export class Profile {
       t.accountTargeted,
       t.repeatOffender,
       t.persistence,
+      t.network,
     ];
     this.proven = new Float64Array(order.length * 3);
     this.unproven = new Float64Array(order.length * 3);
@@ -67,6 +81,7 @@ export class Profile {
     this.offenceMemoryMs = t.offenceMemoryMs;
     this.persistenceBlockMs = t.persistence.blockMs;
     this.persistenceOn = t.persistence.high !== 0;
+    this.netMinDistinct = t.network.minDistinctIps;
   }
 
   /** Levels of the reasons for row `id` at `now`, packed 2 bits each in THREAT_REASONS order (threat_feed: 0). */

@@ -71,6 +71,7 @@ export class Learner implements OutcomeIngest {
 
     let key = attempt?.key;
     let clientText = attempt?.clientText;
+    let netKey: number | undefined;
     if (key === undefined) {
       // Not correlated (no request id, or it aged out): resolve the client from what the transport saw.
       const peer = o.clientIp ? parseAddress(o.clientIp) : undefined;
@@ -79,11 +80,15 @@ export class Learner implements OutcomeIngest {
       if (exemptionOf(chain.client, snapshot, this.#d.feeds?.match(chain.client))) return observer.outcome('ignored');
       key = store.engine.keyOfAddress(chain.client);
       clientText = chain.client.text;
+      netKey = store.engine.networkKeyOf(chain.client);
+    } else if (clientText !== undefined) {
+      const a = parseAddress(clientText);
+      if (a) netKey = store.engine.networkKeyOf(a);
     }
     const result = classifyOutcome(o, policy.outcomes);
     const unknownUser = o.resultHeader?.trim().toLowerCase() === 'unknown_user';
     observer.outcome(result);
-    store.recordOutcome(key, result, { usernameHash: attempt?.usernameHash, unknownUser }, clientText);
+    store.recordOutcome(key, result, { usernameHash: attempt?.usernameHash, unknownUser, netKey }, clientText);
     if (policy.orgUnderAttack) store.recordOrgOutcome(result, { clientKey: key, unknownUser }, now);
   }
 

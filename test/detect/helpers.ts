@@ -24,6 +24,7 @@ export function isolated(over: Partial<Thresholds>, base: Thresholds = DEFAULT_T
     accountTargeted: { ...base.accountTargeted, ...OFF },
     repeatOffender: OFF,
     persistence: { ...base.persistence, ...OFF },
+    network: { ...base.network, ...OFF },
     ...over,
   };
 }

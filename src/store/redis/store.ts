@@ -119,6 +119,8 @@ export class RedisStore implements DetectorStore {
 
   recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts, clientText: string | undefined): void {
     if (outcome !== 'failure' && outcome !== 'success') return;
+    // Network aggregates are per replica (not in Redis): counted in the local view only.
+    if (facts.netKey !== undefined) this.engine.recordNetworkOutcome(facts.netKey, key, outcome);
     const kind = outcome === 'success' ? EV_SUCCESS : facts.unknownUser ? EV_UNKNOWN_USER_FAILURE : EV_FAILURE;
     this.#submit({ key, kind, sec: this.#nowSec(), usernameHash: facts.usernameHash, clientText });
   }
