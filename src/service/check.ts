@@ -10,7 +10,7 @@ import type { DetectorStore } from '../store/store.ts';
 import { eventForDecision, type EventSink } from '../telemetry/events.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics, Transport } from '../telemetry/metrics.ts';
-import type { AttemptCorrelator, PendingAttempt } from './correlator.ts';
+import type { AttemptCorrelator } from './correlator.ts';
 import type { IpKey } from '../detect/ip-key.ts';
 import type { Address } from '../net/address.ts';
 
@@ -84,9 +84,7 @@ export class Gate {
     if (!denied) a.store.recordAttempt(key, { usernameHash: d.usernameHash }, d.client.text);
     // Sent while refused by the detectors: persistence evidence (never a failed sign-in for any account).
     else if (d.reason === 'threat_block' || d.reason === 'threat_rate_limit') a.store.recordRefused(key, d.client.text);
-    if (facts.requestId) {
-      const pending: PendingAttempt<IpKey> = { key, clientText: d.client.text, usernameHash: d.usernameHash, denied, atMs: this.deps.clock.nowMs() };
-      a.correlator.remember(facts.requestId, pending);
-    }
+    // First Check with an id wins; a reused or oversized id is counted by the correlator, not remembered.
+    if (facts.requestId) a.correlator.remember(facts.requestId, key, d.client.text, d.usernameHash, denied, this.deps.clock.nowMs());
   }
 }
