@@ -24,6 +24,8 @@ export interface KeyInspection {
     readonly distinctAttemptedUsernames: number;
     readonly maxAccountFailures: number;
     readonly offences: number;
+    /** Sign-in attempts refused (429/403) in the persistence window. */
+    readonly refusedAttempts: number;
   };
   readonly levels: Readonly<Record<ThreatReason, ThreatLevel>>;
   readonly level: ThreatLevel;
@@ -55,6 +57,7 @@ export function inspectRow(t: IpTable, id: number, key: IpKey, now: number, p: P
       distinctAttemptedUsernames: r2(t.stuffUsers(id, now)),
       maxAccountFailures: t.peak(id, T.B_TGT, t.wTgt, now),
       offences: rememberedOffences(t, id, now, p),
+      refusedAttempts: r2(t.count(id, T.B_REF, t.wRef, now)),
     },
     levels,
     level: levelName(comboLevel(combo)),

@@ -81,7 +81,7 @@ export class IpTable {
     this.wShort = t.bruteForceShort.windowMs / 1000;
     this.gShort = Math.ceil(this.wShort / (RING_SLOTS - 1));
     this.kShort = Math.ceil(this.wShort / this.gShort);
-    this.wRef = t.bruteForce.windowMs / 1000;
+    this.wRef = t.persistence.windowMs / 1000;
     this.wMid = t.bruteForce.windowMs / 1000;
     this.wLong = t.bruteForceLong.windowMs / 1000;
     this.wUnk = t.unknownUserSpray.windowMs / 1000;

@@ -30,22 +30,22 @@ end
  * record: batches of sign-in events for one or more clients (one client per call in a Cluster, where each
  * client's keys are on their own slot), each applied in order. Returns, per client in KEYS order, its new row
  * and the (username hash, failures) pairs the batch changed (0: reset by a success), flat.
- * KEYS: row, pairs for each client. ARGV: 7 window widths (s: short, medium, long, unknown users, spray,
- * stuffing, account), idle (s), offence memory (s), caller's now (s), pair cap, then the events as one binary
- * string: per client (KEYS order) its event count (u16), then 10 bytes per event: kind (u8: 1 attempt,
- * 2 failure, 3 success, 4 failure for an unknown user; +128 when a username hash follows), sketch bit (u8,
+ * KEYS: row, pairs for each client. ARGV: 8 window widths (s: short, medium, long, unknown users, spray,
+ * stuffing, account, persistence), idle (s), offence memory (s), caller's now (s), pair cap, then the events as
+ * one binary string: per client (KEYS order) its event count (u16), then 10 bytes per event: kind (u8: 1 attempt,
+ * 2 failure, 3 success, 4 failure for an unknown user, 5 refused attempt; +128 when a username hash follows), sketch bit (u8,
  * 255 none), second (u32), username hash (u32). Binary because bytes on the wire cost the most here.
  */
 export const RECORD_LUA = `${ROW_LIB}
 local W = {}
-for i = 1, 7 do W[i] = tonumber(ARGV[i]) end
-local idle, offMem, now, cap = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+for i = 1, 8 do W[i] = tonumber(ARGV[i]) end
+local idle, offMem, now, cap = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
 -- counter pairs: 1-based offset of the current bucket, window (pair 1: refused attempts)
-local PAIRS = {{1, 2}, {3, 2}, {5, 2}, {7, 3}, {9, 4}, {11, 6}, {13, 7}}
+local PAIRS = {{1, 8}, {3, 2}, {5, 2}, {7, 3}, {9, 4}, {11, 6}, {13, 7}}
 -- the short window's ring: 11 one-byte sub-buckets from 1-based offset 16, each G seconds wide
 local G = math.ceil(W[1] / 10)
 local function ringAt(sec) return 16 + math.floor(sec / G) % 11 end
-local blob, pos = ARGV[12], 1
+local blob, pos = ARGV[13], 1
 local function record(rowKey, pairsKey, n)
   local s = redis.call('GET', rowKey)
   local u, b = parse(s)
@@ -113,6 +113,8 @@ local function record(rowKey, pairsKey, n)
           if b[13] < c then b[13] = c end
         end
       end
+    elseif kind == 5 then
+      inc(1)
     elseif kind == 3 then
       inc(5)
       if bit.band(b[15], 64) == 0 then b[15] = b[15] + 64 end
