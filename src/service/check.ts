@@ -83,8 +83,17 @@ export class Gate {
     const denied = d.verdict !== 'allow';
     if (!denied) a.store.recordAttempt(key, { usernameHash: d.usernameHash }, d.client.text);
     // Sent while refused by the detectors: persistence evidence (never a failed sign-in for any account).
-    else if (d.reason === 'threat_block' || d.reason === 'threat_rate_limit') a.store.recordRefused(key, d.client.text);
+    // A refusal that only a ThreatFeed caused is the feed's business: it must not turn into a detector block.
+    else if ((d.reason === 'threat_block' || d.reason === 'threat_rate_limit') && refusedByDetectors(d)) a.store.recordRefused(key, d.client.text);
     // First Check with an id wins; a reused or oversized id is counted by the correlator, not remembered.
     if (facts.requestId) a.correlator.remember(facts.requestId, key, d.client.text, d.usernameHash, denied, this.deps.clock.nowMs());
   }
+}
+
+/** The detectors (not only a ThreatFeed) stand behind this threat refusal. */
+function refusedByDetectors(d: Decision): boolean {
+  const detections = d.threat?.detections;
+  if (!detections) return false;
+  for (const r in detections) if (r !== 'threat_feed') return true;
+  return false;
 }
