@@ -27,9 +27,9 @@ function asRoot() {
   return undefined;
 }
 
-function run(argv) {
-  say(`$ ${argv.join(' ')}`);
-  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+function run(argv, quiet = false) {
+  if (!quiet) say(`$ ${argv.join(' ')}`);
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', quiet ? 'ignore' : 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   return r.status === 0;
 }
 
@@ -56,6 +56,15 @@ function main() {
     need = missing();
     if (need.length > 0) {
       for (const { t, r } of need) say(`${t.name} still unusable after installing ${t.apt}: ${r.problem}`);
+      return 1;
+    }
+  }
+  // gRPC C-core for the cross-implementation tests (test/integration/grpc-h2.test.ts): Python grpcio, from pip's
+  // configured index (a local mirror on these machines).
+  if (!run(['python3', '-c', 'import grpc, google.protobuf'], true)) {
+    say('python grpcio missing: pip install grpcio protobuf');
+    if (process.env.PORTCULLIS_PROVISION === 'check' || !run(['python3', '-m', 'pip', 'install', '-q', 'grpcio', 'protobuf'])) {
+      say('cannot install grpcio; run it yourself: python3 -m pip install grpcio protobuf');
       return 1;
     }
   }

@@ -23,7 +23,7 @@ export const TOOLS = [
   },
   { name: 'caddy', apt: 'caddy', candidates: ['/usr/bin/caddy'], usedBy: 'test/integration/caddy.test.ts' },
   { name: 'haproxy', apt: 'haproxy', candidates: ['/usr/sbin/haproxy'], usedBy: 'test/integration/haproxy.test.ts' },
-  { name: 'kubectl', apt: 'kubernetes-client', candidates: [], usedBy: 'test/config/kubernetes/crd.test.ts (client dry run)' },
+  { name: 'kubectl', apt: 'kubernetes-client', candidates: [], usedBy: 'test/sources/kubernetes/crd.test.ts (client dry run)' },
   { name: 'chromium', apt: 'chromium', candidates: ['/usr/bin/chromium'], usedBy: 'test/integration/report-html.test.ts (simulate/replay --report)' },
 ];
 

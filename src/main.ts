@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { systemClock, type Clock } from './clock.ts';
 import type { ConfigSource } from './config/source.ts';
-import { Reloader } from './config/reloader.ts';
+import { Reloader, startupConfigError } from './config/reloader.ts';
 import { SnapshotHolder } from './config/snapshot-holder.ts';
 import { DetectionEngine } from './detect/engine.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS } from './detect/thresholds.ts';
@@ -10,6 +9,7 @@ import { OrgAttackDetector } from './detect/org-attack.ts';
 import { FeedManager } from './feeds/manager.ts';
 import { GeoDatabases } from './feeds/geo.ts';
 import { createStore } from './store/create.ts';
+import { requireSharedUsernameKey } from './store/settings.ts';
 import type { DetectorStore } from './store/store.ts';
 import { FileSource } from './sources/files.ts';
 import type { KubernetesSource } from './sources/kubernetes/source.ts';
@@ -20,16 +20,20 @@ import { detectorView } from './service/detector-view.ts';
 import { Learner } from './service/learn.ts';
 import { usernameKeyFrom } from './service/username-key.ts';
 import type { IpKey } from './detect/ip-key.ts';
-import { accessLogService } from './adapters/grpc/access-log-service.ts';
-import { authorizationService, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
+import { accessLogMessageHandler, accessLogService, rawAccessLogHandler } from './adapters/grpc/access-log-service.ts';
+import { authorizationService, checkHandler, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
+import { startH2GrpcServer } from './adapters/grpc/h2/server.ts';
 import { loadEnvoyProtos, serviceDefinition } from './adapters/grpc/protos.ts';
 import { HEALTH_SERVICES, startGrpcServer, type GrpcServerHandle } from './adapters/grpc/server.ts';
 import { adminIpEndpoint, withStoreRefresh } from './adapters/http/admin-endpoint.ts';
+import { startAdminServer } from './adapters/http/admin-server.ts';
+import { bearerCredential, countingRefusals } from './adapters/grpc/credential.ts';
+import { ListenerMetrics } from './telemetry/listener-metrics.ts';
 import { startOpsServer, type OpsServerHandle, type RouteHandler } from './adapters/http/ops-server.ts';
 import { outcomeEndpoint } from './adapters/http/outcome-endpoint.ts';
 import { startProxyListeners, type ProxyListeners } from './adapters/http/proxy-listeners.ts';
 import { configReadiness, feedsReadiness, storeReadiness } from './adapters/http/readiness.ts';
-import { StreamEventSink, type EventSink } from './telemetry/events.ts';
+import { openEventSink, type EventSink } from './telemetry/events.ts';
 import { FeedMetrics, feedObserver } from './telemetry/feed-telemetry.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
@@ -48,6 +52,8 @@ export interface Overrides {
 export interface Running {
   readonly grpcPort: number;
   readonly httpPort: number;
+  /** The /admin/* listener's port; undefined when --admin-address is empty. */
+  readonly adminPort: number | undefined;
   readonly holder: SnapshotHolder;
   readonly metrics: Metrics;
   readonly reloader: Reloader;
@@ -67,28 +73,30 @@ export interface Running {
   readonly feeds: FeedManager;
   /** MaxMind databases, when any --geoip-* flag is set. */
   readonly geo?: GeoDatabases;
-  /** Drains in-flight checks (up to settings.drainSeconds) and closes every listener. */
+  /**
+   * The drain before stop() (SIGTERM): gRPC health and /readyz turn NOT_SERVING at once while Checks are still
+   * answered normally, for settings.drainSeconds, so Envoy moves away before the port closes.
+   */
+  drain(): Promise<void>;
+  /** Closes every listener (in-flight calls get a short grace). Safe to call more than once. */
   stop(): Promise<void>;
-}
-
-function eventSinkFor(target: string): EventSink {
-  if (target === 'none') return { emit: () => undefined };
-  if (target === 'stdout') return new StreamEventSink(process.stdout);
-  return new StreamEventSink(createWriteStream(target, { flags: 'a' }));
 }
 
 /** Wiring only: settings → sources → compile → snapshot → services → adapters. Behaviour lives in the modules. */
 export async function startPortcullis(settings: Settings, overrides: Overrides = {}): Promise<Running> {
+  requireSharedUsernameKey(settings.store, settings.usernameKey);
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(settings.logLevel);
-  const events = overrides.events ?? eventSinkFor(settings.events);
+  const events = overrides.events ?? openEventSink(settings.events);
   const holder = new SnapshotHolder();
   const metrics = new Metrics(holder);
   // Everything started is closed in reverse order, on a failed start and on stop().
   const closers: Array<() => unknown> = [];
-  const closeAll = async () => {
+  let closed: Promise<void> | undefined;
+  const closeAll = () => (closed ??= (async () => {
     for (const close of closers.reverse()) await close();
-  };
+  })());
+  let draining = false;
 
   try {
     // Threat feeds and dynamic zones: read off the request path; decide() reads one immutable index per Check.
@@ -109,7 +117,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const feeds: FeedManager = new FeedManager({ clock, geo, observer: feedObserver({ metrics: feedMetrics, logger, events, clock, newId: randomUUID }) });
     closers.push(() => feeds.stop());
 
-    const reloader = new Reloader(holder, () => clock.nowMs(), reloadObserver({ metrics, logger, nowMs: () => clock.nowMs(), current: () => holder.current }), (f) => feeds.apply(f));
+    const reloader = new Reloader(holder, () => clock.nowMs(), reloadObserver({ metrics, logger, events, newId: randomUUID, nowMs: () => clock.nowMs(), current: () => holder.current }), (f) => feeds.apply(f));
 
     // Detection: one engine and one Org Under Attack detector per process (the one policy in force).
     const max = settings.maxTrackedIps;
@@ -172,41 +180,65 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
 
     let inFlight = 0;
     const protos = loadEnvoyProtos();
-    const grpc: GrpcServerHandle = await startGrpcServer(
-      { address: `${settings.grpc.host.includes(':') ? `[${settings.grpc.host}]` : settings.grpc.host}:${settings.grpc.port}`, unixSocket: settings.grpc.unixSocket },
-      [
-        { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, (d) => { inFlight += d; }) },
-        {
-          definition: serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService'),
-          // The result header is per policy; read it per entry so a reload applies at once.
-          implementation: accessLogService(learner, { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' }, (ok) => threatMetrics.accessLogEntry(ok)),
-        },
-      ],
-    );
+    const listenerMetrics = new ListenerMetrics(metrics.registry);
+    // Check and StreamAccessLogs need the token when one is set (settings.ts refuses a remote address without).
+    const grpcCredential = countingRefusals(bearerCredential(settings.grpcToken), listenerMetrics.unauthenticated('grpc'));
+    const grpcListen = { host: settings.grpc.host, port: settings.grpc.port, unixSocket: settings.grpc.unixSocket, limits: settings.grpcLimits, onRejected: listenerMetrics.rejected('grpc') };
+    // The result header is per policy; read it per entry so a reload applies at once.
+    const alsOptions = { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' };
+    const onInFlight = (d: 1 | -1) => { inFlight += d; };
+    const als = serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService');
+    const grpc: GrpcServerHandle = settings.grpcTransport === 'http2'
+      ? await startH2GrpcServer(grpcListen, {
+        check: checkHandler(gate, onInFlight),
+        accessLog: rawAccessLogHandler(als, accessLogMessageHandler(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok))),
+        credential: grpcCredential,
+      }, HEALTH_SERVICES)
+      : await startGrpcServer(grpcListen, [
+        { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, onInFlight, grpcCredential) },
+        { definition: als, implementation: accessLogService(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok), grpcCredential) },
+      ]);
     closers.push(async () => {
       for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'NOT_SERVING');
-      logger.info({ inFlight }, 'draining');
-      await grpc.shutdown(settings.drainSeconds * 1000);
+      logger.info({ inFlight }, 'closing the gRPC listener');
+      // The drain window is over (or skipped): in-flight calls get a short grace, then streams are cut.
+      await grpc.shutdown(Math.min(2000, settings.drainSeconds * 1000));
     });
     holder.onSwap(() => {
+      if (draining) return; // a reload during the drain must not announce SERVING again
       for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'SERVING');
     });
 
-    const routes = new Map<string, RouteHandler>([['/admin/ip', withStoreRefresh(adminIpEndpoint(engine, org), store)]]);
+    const routes = new Map<string, RouteHandler>();
     if (settings.outcomeToken) routes.set('/v1/outcomes', outcomeEndpoint(learner, settings.outcomeToken));
-    const ops: OpsServerHandle = await startOpsServer(settings.http, metrics.registry, [configReadiness(holder), storeReadiness(store), feedsReadiness(feeds)], routes);
+    const drainReadiness = { name: 'shutdown', check: () => ({ ok: !draining, detail: draining ? 'draining' : 'not draining' }) };
+    const ops: OpsServerHandle = await startOpsServer(settings.http, metrics.registry, [configReadiness(holder), storeReadiness(store), feedsReadiness(feeds), drainReadiness], routes, { limits: settings.httpLimits, onRejected: listenerMetrics.rejected('http') });
     closers.push(() => ops.close());
-    const proxies = await startProxyListeners(settings, { gate, ingest: learner, holder, metrics, logger, nowMs: () => clock.nowMs() });
+    const admin = settings.admin && await startAdminServer(settings.admin, new Map([['/admin/ip', withStoreRefresh(adminIpEndpoint(engine, org), store)]]), {
+      token: settings.adminToken, limits: settings.httpLimits, onRejected: listenerMetrics.rejected('admin'), onUnauthenticated: listenerMetrics.unauthenticated('admin'),
+    });
+    if (admin) closers.push(() => admin.close());
+    const proxies = await startProxyListeners(settings, { gate, ingest: learner, holder, metrics, logger, nowMs: () => clock.nowMs(), onAuthzRejected: listenerMetrics.rejected('authz') });
     closers.push(() => proxies.close());
 
     // Releasing the Lease lets another replica take over status at once rather than after it expires.
     closers.push(() => (kube ? kube.stopAndRelease() : source.stop()));
     await source.start((batch) => reloader.apply(batch));
-    logger.info({ grpcPort: grpc.port, unixSocket: settings.grpc.unixSocket, httpPort: ops.port }, 'portcullis listening');
+    // Fail fast: without a first good config there is nothing safe to serve (only reloads keep the last good one).
+    if (!holder.ready) throw startupConfigError(reloader.lastReport);
+    logger.info({ grpcPort: grpc.port, unixSocket: settings.grpc.unixSocket, httpPort: ops.port, adminPort: admin ? admin.port : undefined, grpcToken: settings.grpcToken !== '' }, 'portcullis listening');
 
     return {
       grpcPort: grpc.port,
       httpPort: ops.port,
+      adminPort: admin ? admin.port : undefined,
+      drain: async () => {
+        if (draining) return;
+        draining = true;
+        for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'NOT_SERVING');
+        logger.info({ drainSeconds: settings.drainSeconds, inFlight }, 'draining: health NOT_SERVING, checks still answered');
+        await new Promise((r) => setTimeout(r, settings.drainSeconds * 1000));
+      },
       holder, metrics, reloader, learner, correlator, engine, org, store, proxies, feeds,
       ...(geo ? { geo } : {}),
       ...(kube ? { kubernetes: kube } : {}),

@@ -68,13 +68,14 @@ export interface ConfigIssue {
   /** JSON-path-like field, e.g. "spec.gateways[3]". */
   readonly field?: string;
   readonly message: string;
-  /** Stable code for logs and portcullis_errors_total; absent means CONFIG_SCHEMA. */
-  readonly code?: ErrorCode;
+  /** Stable code for logs and portcullis_errors_total (docs/errors.md). */
+  readonly code: ErrorCode;
 }
 
 export function describeIssue(i: ConfigIssue): string {
   const where = i.origin.document === undefined ? i.origin.source : `${i.origin.source} (document ${i.origin.document + 1})`;
   const what = i.kind ? ` ${i.kind}${i.name ? ` "${i.name}"` : ''}` : '';
+  if (!what && !i.field) return `${where}: ${i.message}`;
   const field = i.field ? ` ${i.field}:` : ':';
   return `${where}:${what}${field} ${i.message}`;
 }

@@ -1,7 +1,9 @@
-import { compile } from './compile.ts';
+import { compile, isImplicitPolicy } from './compile.ts';
 import type { FeedConfig } from '../feeds/config.ts';
 import type { SourceBatch } from './source.ts';
 import { describeIssue, type ConfigIssue } from '../api/objects.ts';
+import type { Snapshot } from '../decide/snapshot.ts';
+import { PortcullisError } from '../errors.ts';
 import type { SnapshotHolder } from './snapshot-holder.ts';
 
 export interface ReloadReport {
@@ -9,6 +11,11 @@ export interface ReloadReport {
   readonly version: number | undefined;
   readonly issues: readonly ConfigIssue[];
   readonly compileMs: number;
+  /**
+   * Set when a config that compiled was refused anyway: it drops the ThreatPolicy in force, and the implicit
+   * Audit policy taking its place would lift every block without anyone deciding so.
+   */
+  readonly refusedPolicyRemoval?: { readonly policy: string; readonly action: string };
 }
 
 /**
@@ -33,14 +40,17 @@ export class Reloader {
 
   apply(batch: SourceBatch): ReloadReport {
     const started = performance.now();
+    const current = this.holder.current;
     let report: ReloadReport;
     if (batch.issues.length > 0) {
-      report = { accepted: false, version: this.holder.current?.version, issues: batch.issues, compileMs: 0 };
+      report = { accepted: false, version: current?.version, issues: batch.issues, compileMs: 0 };
     } else {
       const result = compile(batch.objects, this.#version + 1, this.nowMs());
       const compileMs = performance.now() - started;
       if (result.issues.length > 0) {
-        report = { accepted: false, version: this.holder.current?.version, issues: result.issues, compileMs };
+        report = { accepted: false, version: current?.version, issues: result.issues, compileMs };
+      } else if (current && !isImplicitPolicy(current.policy) && isImplicitPolicy(result.snapshot.policy)) {
+        report = { accepted: false, version: current.version, issues: [policyRemovedIssue(current)], compileMs, refusedPolicyRemoval: { policy: current.policy.name, action: current.policy.action } };
       } else {
         this.#version += 1;
         this.holder.swap(result.snapshot);
@@ -54,6 +64,32 @@ export class Reloader {
   }
 }
 
-export function formatIssues(issues: readonly ConfigIssue[]): string[] {
-  return issues.map(describeIssue);
+function policyRemovedIssue(current: Snapshot): ConfigIssue {
+  const { name, action } = current.policy;
+  const object = current.objects.find((o) => o.kind === 'ThreatPolicy' && o.name === name);
+  return {
+    origin: object?.origin ?? { source: '(previous config)' },
+    kind: 'ThreatPolicy',
+    name,
+    code: 'CONFIG_POLICY_REMOVED',
+    message: `the ThreatPolicy in force (action ${action}) is no longer in the config; the reload is refused so its blocks are not lifted unseen. `
+      + 'Restore it, or replace it with a ThreatPolicy that says what you want (action: None stops enforcing).',
+  };
+}
+
+/** Issue lists in logs and error messages: the first LIMIT, then how many more (a reload can carry 100k). */
+export const ISSUE_LIST_LIMIT = 20;
+
+export function formatIssues(issues: readonly ConfigIssue[], limit = Infinity): string[] {
+  const shown = issues.length > limit ? issues.slice(0, limit) : issues;
+  const lines = shown.map(describeIssue);
+  if (issues.length > shown.length) lines.push(`… and ${issues.length - shown.length} more`);
+  return lines;
+}
+
+/** Start-up is fail-fast (as Envoy's is): no snapshot yet means nothing safe to serve, so the process exits. */
+export function startupConfigError(report: ReloadReport | undefined): PortcullisError {
+  const issues = report?.issues ?? [];
+  const lines = formatIssues(issues, ISSUE_LIST_LIMIT).map((l) => `  ${l}`).join('\n');
+  return new PortcullisError(issues[0]?.code ?? 'CONFIG_IO', `no valid config at start-up (${issues.length} problem(s)):\n${lines}`);
 }

@@ -22,6 +22,8 @@ export interface DetectorFacts {
   readonly verdict: DetectorVerdict;
   /** Level of the (client, account) pair; NONE when no username or nothing known. */
   readonly account: ThreatLevel;
+  /** Level of the client's network (/24, /48) as it applies to this client; NONE for a client seen to succeed. */
+  readonly network?: ThreatLevel;
   /** The time these facts are true at (ms since epoch): blocks are compared with it. */
   readonly nowMs: number;
 }
@@ -50,6 +52,8 @@ export interface FeedMatcher {
 }
 
 const RANK: Readonly<Record<ThreatLevel, number>> = { NONE: 0, LOW: 1, MEDIUM: 2, HIGH: 3 };
+/** Retry-After of a 429 for a network under attack: its failures are counted over minutes, not seconds. */
+export const NETWORK_RETRY_AFTER_SECONDS = 60;
 
 /**
  * Detector facts → what the policy enforces. An active block answers 403 (HIGH) or 429 (MEDIUM); otherwise a
@@ -58,22 +62,31 @@ const RANK: Readonly<Record<ThreatLevel, number>> = { NONE: 0, LOW: 1, MEDIUM: 2
  */
 export function assessThreat(f: DetectorFacts, signIn: boolean, policy: CompiledPolicy, nowMs: number): ThreatAssessment | undefined {
   const v = f.verdict;
+  const network = f.network ?? 'NONE';
   const blocked = v.blockedUntilMs > nowMs;
   if (!signIn && !blocked) return undefined;
-  if (v.level === 'NONE' && v.blockedUntilMs === 0 && f.account === 'NONE') return undefined;
+  if (v.level === 'NONE' && v.blockedUntilMs === 0 && f.account === 'NONE' && network === 'NONE') return undefined;
   let enforce: ThreatAssessment['enforce'] = 'none';
   let retryAfterSeconds: number | undefined;
   if (policy.action === 'Block' && blocked) {
     enforce = v.blockLevel === 'HIGH' ? 'block' : 'rate_limit';
     retryAfterSeconds = Math.ceil((v.blockedUntilMs - nowMs) / 1000);
-  } else if (policy.action === 'Block' && f.account === 'HIGH') {
+  } else if (policy.action === 'Block' && (f.account === 'HIGH' || (signIn && network === 'HIGH'))) {
     enforce = 'block';
+  } else if (policy.action === 'Block' && signIn && network === 'MEDIUM') {
+    // The client's network is attacking and this client was never seen to succeed: 429 first.
+    enforce = 'rate_limit';
+    retryAfterSeconds = NETWORK_RETRY_AFTER_SECONDS;
   }
   let level = v.level === 'NONE' ? v.blockLevel : v.level;
   let detections: Readonly<Record<string, ThreatLevel>> = v.detections;
   if (RANK[f.account] > RANK[detections.account_targeted ?? 'NONE']) {
     detections = Object.assign({}, detections, { account_targeted: f.account });
     if (RANK[f.account] > RANK[level]) level = f.account;
+  }
+  if (network !== 'NONE' && signIn) {
+    detections = Object.assign({}, detections, { network_attack: network });
+    if (RANK[network] > RANK[level]) level = network;
   }
   return { level, detections, enforce, retryAfterSeconds, feeds: undefined };
 }

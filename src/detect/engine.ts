@@ -1,12 +1,13 @@
 import { PortcullisError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
-import { fmix32, pairKey } from './hash.ts';
-import { ipKey, type IpKey } from './ip-key.ts';
+import { fmix32, pairKey, xorshift32 } from './hash.ts';
+import { ipKey, networkKey, type IpKey } from './ip-key.ts';
+import { NetTable, type NetworkCounts } from './net-table.ts';
 import * as T from './ip-table.ts';
 import { LEVEL_HIGH, LEVEL_MEDIUM, levelName, type ThreatLevel } from './levels.ts';
 import { inspectRow, type KeyInspection } from './inspect.ts';
 import { PairTable } from './pair-table.ts';
-import { accountTargetedLevel, Profile, rememberedOffences } from './profile.ts';
+import { accountTargetedLevel, PERSIST_SHIFT, Profile, rememberedOffences } from './profile.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, validateThresholds } from './thresholds.ts';
 import type { Thresholds } from './thresholds.ts';
 import { comboLevel, detectionsOf, NONE_VERDICT, unblockedVerdict, type Detections, type Verdict } from './verdict.ts';
@@ -24,6 +25,8 @@ import type { Outcome } from './levels.ts';
 export interface OutcomeFacts {
   usernameHash?: number;
   unknownUser?: boolean;
+  /** networkKey() of the client: the outcome also counts for its /24 or /48. */
+  netKey?: number;
 }
 export interface RecordResult {
   readonly verdict: Verdict;
@@ -64,6 +67,9 @@ export class DetectionEngine {
   private readonly clock: Clock;
   private readonly table: T.IpTable;
   private readonly pairs: PairTable;
+  private readonly nets: NetTable;
+  private readonly netCounts: NetworkCounts = { failures: 0, successes: 0, distinctIps: 0 };
+  private netCursor = 0;
   private readonly normal: Profile;
   private readonly aggr: Profile;
   private profile: Profile;
@@ -89,6 +95,7 @@ export class DetectionEngine {
     this.clock = opts.clock;
     this.table = new T.IpTable(normal);
     this.pairs = new PairTable(normal.maxTrackedPairs, normal.accountTargeted.windowMs / 1000);
+    this.nets = new NetTable(normal.maxTrackedNetworks, normal.network.windowMs / 1000);
     this.normal = new Profile(normal);
     this.aggr = new Profile(aggr);
     this.profile = this.normal;
@@ -121,7 +128,7 @@ export class DetectionEngine {
     return this.table.byteLength;
   }
   get memoryBytes(): number {
-    return this.table.byteLength + this.pairs.byteLength;
+    return this.table.byteLength + this.pairs.byteLength + this.nets.byteLength;
   }
   get blockingEnabled(): boolean {
     return this.blocking;
@@ -143,6 +150,42 @@ export class DetectionEngine {
   /** ipKey() with this engine's ipv6PrefixLength. */
   keyOf(family: 4 | 6, w0: number, w1: number, w2: number, w3: number): IpKey {
     return ipKey(family, w0, w1, w2, w3, this.thresholds.ipv6PrefixLength);
+  }
+
+  /** Network (IPv4 /24, IPv6 /48) of a parsed address, for OutcomeFacts.netKey and networkLevel. */
+  networkKeyOf(a: { readonly family: 4 | 6; readonly w0: number; readonly w1: number; readonly w2: number; readonly w3: number }): number {
+    return networkKey(a.family, a.w0, a.w1, a.w2, a.w3);
+  }
+
+  get trackedNetworkCount(): number {
+    return this.nets.index.size;
+  }
+
+  /**
+   * One outcome for the client's network aggregate only (recordOutcome does it when facts.netKey is given; a
+   * shared store calls it directly: network aggregates are per replica).
+   */
+  recordNetworkOutcome(netKey: number, key: IpKey, outcome: Outcome): void {
+    if (outcome !== 'failure' && outcome !== 'success') return;
+    this.nets.record(netKey, key, outcome === 'failure', Math.floor(this.clock.nowMs() / 1000));
+  }
+
+  /**
+   * Level of the client's network under the profile in force, as it applies to this client: NONE for an IP
+   * seen to succeed (the owner at home in an attacked network goes on). Read-only, allocation-free.
+   */
+  networkLevel(netKey: number, key: IpKey, nowMs?: number): ThreatLevel {
+    const now = nowMs ?? this.clock.nowMs();
+    if (!this.nets.counts(netKey, now, this.netCounts)) return 'NONE';
+    const id = this.table.index.find(key);
+    if (id >= 0 && (this.table.flags(id) & T.F_PROVEN) !== 0) return 'NONE';
+    return levelName(this.profile.networkLevel(this.netCounts));
+  }
+
+  /** Aggregate counts of a network (explain, tests); undefined when untracked or idle. */
+  networkCounts(netKey: number, nowMs?: number): NetworkCounts | undefined {
+    const out = { failures: 0, successes: 0, distinctIps: 0 };
+    return this.nets.counts(netKey, nowMs ?? this.clock.nowMs(), out) ? out : undefined;
   }
 
   /** Tracking key of a parsed address, with this engine's ipv6PrefixLength. */
@@ -168,16 +211,31 @@ export class DetectionEngine {
     return this.finish(id, now);
   }
 
+  /**
+   * A sign-in attempt that Portcullis refused (an active block, or a refused account): evidence of persistence,
+   * never a failed sign-in (no account counter moves). Three within 10 min from an IP never seen to succeed is
+   * HIGH (docs/detection.md, Persistence).
+   */
+  recordRefused(key: IpKey): RecordResult {
+    const now = this.clock.nowMs();
+    // Refused attempts are evidence like a failure: worth a place as much as one failure.
+    const id = this.upsert(key, now, 1);
+    if (id < 0) return { verdict: NONE_VERDICT, newlyBlocked: false };
+    this.table.inc(id, T.B_REF);
+    return this.finish(id, now);
+  }
+
   /** Outcome of a sign-in that was not blocked (the caller guarantees blocked requests never get here). */
   recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts = {}): RecordResult {
     const now = this.clock.nowMs();
     if (outcome !== 'failure' && outcome !== 'success') return { verdict: this.evaluate(key, now), newlyBlocked: false };
+    if (facts.netKey !== undefined) this.recordNetworkOutcome(facts.netKey, key, outcome);
     const id = this.upsert(key, now, outcome === 'failure' ? 1 : 0);
     if (id < 0) return { verdict: NONE_VERDICT, newlyBlocked: false };
     const t = this.table;
     const uh = facts.usernameHash;
     if (outcome === 'failure') {
-      t.inc(id, T.B_SHORT);
+      t.incRing(id);
       t.inc(id, T.B_MID);
       t.inc(id, T.B_LONG);
       if (facts.unknownUser) t.inc(id, T.B_UNK);
@@ -238,6 +296,7 @@ export class DetectionEngine {
       }
     }
     this.cursor = i;
+    this.netCursor = this.nets.sweep(budget, nowSec, this.netCursor);
     const p = this.pairs.sweep(budget, nowSec, this.pairCursor);
     this.pairCursor = p.cursor;
     return removed;
@@ -311,7 +370,7 @@ export class DetectionEngine {
     const id = this.table.index.find(key);
     if (id < 0) return undefined;
     const now = nowMs ?? this.clock.nowMs();
-    if (!this.plan(id, now, comboLevel(this.combo(id, now, this.profile)))) return undefined;
+    if (!this.plan(id, now, this.combo(id, now, this.profile))) return undefined;
     const t = this.table;
     return { expectUntilSec: t.blockedUntilSec(id), expectFlags: t.flags(id) & ~T.F_BLOCK_COUNTED, untilSec: this.planUntil, flags: this.planFlags };
   }
@@ -353,14 +412,14 @@ export class DetectionEngine {
 
   private finish(id: number, now: number): RecordResult {
     const combo = this.combo(id, now, this.profile);
-    const newlyBlocked = this.maybeBlock(id, now, comboLevel(combo));
+    const newlyBlocked = this.maybeBlock(id, now, combo);
     this.table.queues.touch(id, this.evictClass(id, now));
     return { verdict: this.verdictOf(id, combo, now), newlyBlocked };
   }
 
   /** HIGH: block, escalating with remembered offences. MEDIUM: short rate-limit block. */
-  private maybeBlock(id: number, now: number, level: number): boolean {
-    if (!this.plan(id, now, level)) return false;
+  private maybeBlock(id: number, now: number, combo: number): boolean {
+    if (!this.plan(id, now, combo)) return false;
     const t = this.table;
     let flags = this.planFlags;
     if ((t.flags(id) & T.F_BLOCK_COUNTED) === 0) this.blocks++;
@@ -370,19 +429,25 @@ export class DetectionEngine {
     return true;
   }
 
-  /** Sets planUntil / planFlags (without F_BLOCK_COUNTED) to the block `level` calls for; false: none. */
-  private plan(id: number, now: number, level: number): boolean {
+  /** Sets planUntil / planFlags (without F_BLOCK_COUNTED) to the block `combo` calls for; false: none. */
+  private plan(id: number, now: number, combo: number): boolean {
+    let level = comboLevel(combo);
     if (!this.blocking || level < LEVEL_MEDIUM) return false;
     const t = this.table;
     const p = this.profile;
     const untilSec = t.blockedUntilSec(id);
     const flags = t.flags(id) & ~T.F_BLOCK_COUNTED;
     const active = untilSec * 1000 > now;
-    if (active && level <= ((flags >>> T.F_BLOCK_LEVEL_SHIFT) & 3)) return false;
     let offences = rememberedOffences(t, id, now, p);
+    // Persistence across blocks: an IP never seen to succeed that earns a rate limit again after serving a HIGH
+    // block has not stopped, so it is blocked HIGH (escalated) instead of getting one more guess a minute.
+    const persistent = ((combo >>> PERSIST_SHIFT) & 3) === LEVEL_HIGH || (p.persistenceOn && level === LEVEL_MEDIUM && offences > 0 && (flags & T.F_PROVEN) === 0);
+    if (persistent) level = LEVEL_HIGH;
+    if (active && level <= ((flags >>> T.F_BLOCK_LEVEL_SHIFT) & 3)) return false;
     let ms = p.rateLimitMs;
     if (level === LEVEL_HIGH) {
-      ms = Math.min(p.blockMs * p.escalationFactor ** offences, p.maxBlockMs);
+      const base = persistent ? Math.max(p.blockMs, p.persistenceBlockMs) : p.blockMs;
+      ms = Math.min(base * p.escalationFactor ** offences, p.maxBlockMs);
       offences = Math.min(offences + 1, T.F_OFFENCES);
     }
     this.planUntil = Math.max(Math.ceil((now + ms) / 1000), active ? untilSec : 0);

@@ -24,6 +24,8 @@ export interface KeyInspection {
     readonly distinctAttemptedUsernames: number;
     readonly maxAccountFailures: number;
     readonly offences: number;
+    /** Sign-in attempts refused (429/403) in the persistence window. */
+    readonly refusedAttempts: number;
   };
   readonly levels: Readonly<Record<ThreatReason, ThreatLevel>>;
   readonly level: ThreatLevel;
@@ -45,7 +47,7 @@ export function inspectRow(t: IpTable, id: number, key: IpKey, now: number, p: P
     proven: (t.flags(id) & T.F_PROVEN) !== 0,
     profile: aggressive ? 'aggressive' : 'normal',
     counters: {
-      failuresShort: r2(t.count(id, T.B_SHORT, t.wShort, now)),
+      failuresShort: r2(t.ringCount(id, now)),
       failuresMedium: r2(t.count(id, T.B_MID, t.wMid, now)),
       failuresLong: r2(t.count(id, T.B_LONG, t.wLong, now)),
       successesMedium: r2(t.count(id, T.B_SUCC, t.wMid, now)),
@@ -55,6 +57,7 @@ export function inspectRow(t: IpTable, id: number, key: IpKey, now: number, p: P
       distinctAttemptedUsernames: r2(t.stuffUsers(id, now)),
       maxAccountFailures: t.peak(id, T.B_TGT, t.wTgt, now),
       offences: rememberedOffences(t, id, now, p),
+      refusedAttempts: r2(t.count(id, T.B_REF, t.wRef, now)),
     },
     levels,
     level: levelName(comboLevel(combo)),

@@ -48,3 +48,15 @@ export function formatIpKey(key: IpKey): string {
 /** IPv6 clients are tracked per /64 (one subscriber's allocation): the one place this prefix is set. */
 export const IPV6_TRACKING_PREFIX = 64;
 
+
+const NET_V6_PREFIX = 48;
+
+/**
+ * Key of the network a client is in, for the per-network aggregates: the IPv4 /24 (address >>> 8, in
+ * [0, 2^24)) or the IPv6 /48 (keyed like ipKey with prefix 48, in [2^52, 2^53)). IPv4-mapped IPv6 is IPv4.
+ */
+export function networkKey(family: 4 | 6, w0: number, w1: number, w2: number, w3: number): number {
+  if (family === 4) return w0 >>> 8;
+  if (w0 === 0 && w1 === 0 && w2 === 0xffff) return w3 >>> 8;
+  return ipKey(6, w0, w1, w2, w3, NET_V6_PREFIX);
+}

@@ -14,6 +14,8 @@ export const THREAT_REASONS = [
   'account_targeted', // failures per (IP, username)
   'repeat_offender', // remembered earlier HIGH blocks
   'threat_feed', // listed by a ThreatFeed (the feed's name is in the event's debugData, never a label)
+  'persistence', // sign-in attempts sent while refused (429/403): an IP that keeps going through its rate limit
+  'network_attack', // failures per /24 (IPv4) or /48 (IPv6) from many IPs: a botnet concentrated in a few networks
 ] as const;
 export type ThreatReason = (typeof THREAT_REASONS)[number];
 

@@ -1,5 +1,6 @@
 import * as T from './ip-table.ts';
 import type { IpTable } from './ip-table.ts';
+import type { NetworkCounts } from './net-table.ts';
 import type { LevelCounts, Thresholds } from './thresholds.ts';
 
 // Detector slots in the compiled threshold arrays (3 numbers each: low, medium, high).
@@ -11,6 +12,8 @@ const D_UNK = 12;
 const D_STUFF = 15;
 const D_TGT = 18;
 const D_REPEAT = 21;
+const D_PERSIST = 24;
+const D_NET = 27;
 
 /**
  * A thresholds object compiled for the hot path: numbers in typed arrays, 0 ("off") as Infinity, and a
@@ -28,6 +31,20 @@ export class Profile {
   readonly maxBlockMs: number;
   readonly rateLimitMs: number;
   readonly offenceMemoryMs: number;
+  readonly persistenceBlockMs: number;
+  /** persistence.high set: also a rate limit earned again after a HIGH block is HIGH. */
+  readonly persistenceOn: boolean;
+  readonly netMinDistinct: number;
+
+  /** Level of a network's aggregate counts (not scaled by unprovenFactor: it applies to unproven IPs only). */
+  networkLevel(c: NetworkCounts): number {
+    if (c.distinctIps < this.netMinDistinct) return 0;
+    const l = lv(c.failures, this.proven, D_NET);
+    if (l === 0 || this.tolLevelsDown === 0 || this.tolMinSuccesses === 0) return l;
+    // A busy network that mostly succeeds (a university, a CGNAT pool) is not attacking.
+    if (c.successes >= this.tolMinSuccesses && c.failures <= this.tolMaxFailureRatio * (c.failures + c.successes)) return Math.max(0, l - this.tolLevelsDown);
+    return l;
+  }
 
   constructor(t: Thresholds) {
     const order: LevelCounts[] = [
@@ -39,6 +56,8 @@ export class Profile {
       t.credentialStuffing,
       t.accountTargeted,
       t.repeatOffender,
+      t.persistence,
+      t.network,
     ];
     this.proven = new Float64Array(order.length * 3);
     this.unproven = new Float64Array(order.length * 3);
@@ -60,16 +79,19 @@ export class Profile {
     this.maxBlockMs = t.maxBlockMs;
     this.rateLimitMs = t.rateLimitMs;
     this.offenceMemoryMs = t.offenceMemoryMs;
+    this.persistenceBlockMs = t.persistence.blockMs;
+    this.persistenceOn = t.persistence.high !== 0;
+    this.netMinDistinct = t.network.minDistinctIps;
   }
 
-  /** Levels of the six reasons for row `id` at `now`, packed 2 bits each in THREAT_REASONS order. */
+  /** Levels of the reasons for row `id` at `now`, packed 2 bits each in THREAT_REASONS order (threat_feed: 0). */
   combo(t: IpTable, id: number, now: number): number {
     const flags = t.flags(id);
     // Idle past every window: nothing to count (the common case in a large table).
     if ((flags & T.F_OFFENCES) === 0 && now / 1000 - t.lastSec(id) >= 2 * t.wMax) return 0;
     const th = (flags & T.F_PROVEN) !== 0 ? this.proven : this.unproven;
     const fMid = t.count(id, T.B_MID, t.wMid, now);
-    let bf = lv(t.count(id, T.B_SHORT, t.wShort, now), th, D_SHORT);
+    let bf = lv(t.ringCount(id, now), th, D_SHORT);
     if (bf < 3) bf = Math.max(bf, lv(fMid, th, D_MID));
     if (bf < 3) bf = Math.max(bf, lv(t.count(id, T.B_LONG, t.wLong, now), th, D_LONG));
     let spray = lv(t.sprayUsers(id, now), th, D_SPRAY);
@@ -84,6 +106,8 @@ export class Profile {
     // Stuffing is mostly failing: more successes than failures is a busy NAT, not a combo list.
     if (stuff !== 0 && succ >= this.tolMinSuccesses && succ > fMid) stuff = 0;
     const rep = lv(rememberedOffences(t, id, now, this), th, D_REPEAT);
+    // Sign-ins sent while refused. Not for an address seen to succeed: behind a NAT, people retry after a 429.
+    const per = (flags & T.F_PROVEN) !== 0 ? 0 : lv(t.count(id, T.B_REF, t.wRef, now), th, D_PERSIST);
     if (this.tolLevelsDown > 0 && this.tolMinSuccesses > 0 && (bf | spray | unk | stuff) !== 0) {
       // Mostly-succeeding IPs (NAT, CGNAT): volume is not evidence on its own.
       if (succ >= this.tolMinSuccesses && fMid <= this.tolMaxFailureRatio * (fMid + succ)) {
@@ -94,9 +118,12 @@ export class Profile {
         stuff = Math.max(0, stuff - d);
       }
     }
-    return bf | (spray << 2) | (unk << 4) | (stuff << 6) | (tgt << 8) | (rep << 10);
+    return bf | (spray << 2) | (unk << 4) | (stuff << 6) | (tgt << 8) | (rep << 10) | (per << PERSIST_SHIFT);
   }
 }
+
+/** Bit position of `persistence` in a combo (its index in THREAT_REASONS × 2). */
+export const PERSIST_SHIFT = 14;
 
 /** Level of one (IP, account) pair's failure count, for per-attempt enforcement. */
 export function accountTargetedLevel(p: Profile, proven: boolean, failures: number): number {

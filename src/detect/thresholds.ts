@@ -31,6 +31,18 @@ export interface SuccessTolerance {
   readonly levelsDown: number;
 }
 
+/** Persistence: sign-in attempts an IP sends while refused (429/403), counted over windowMs. */
+export interface PersistenceThresholds extends WindowThresholds {
+  /** A HIGH block caused by persistence lasts at least this (escalated like any HIGH block). */
+  readonly blockMs: number;
+}
+
+/** Failures per network (IPv4 /24, IPv6 /48), once they come from at least minDistinctIps distinct IPs. */
+export interface NetworkThresholds extends WindowThresholds {
+  /** Distinct failing IPs of the network in the window (estimated, 32-bit sketch) before its failures count. */
+  readonly minDistinctIps: number;
+}
+
 export interface Thresholds {
   /** Failed sign-ins per IP, short window. */
   readonly bruteForceShort: WindowThresholds;
@@ -46,6 +58,16 @@ export interface Thresholds {
   readonly credentialStuffing: StuffingThresholds;
   /** Failures per (IP, username) since its last success; windowMs: forgotten after that long without one. */
   readonly accountTargeted: WindowThresholds;
+  /**
+   * Refused sign-in attempts (attempts that arrived while the IP was refused). Counted for IPs never seen to
+   * succeed only: a shared address (office NAT) whose users retry during a 429 is not escalated.
+   */
+  readonly persistence: PersistenceThresholds;
+  /**
+   * Failures per /24 (IPv4) or /48 (IPv6): a botnet concentrated in a few networks. Enforced on the network's IPs
+   * never seen to succeed (MEDIUM 429, HIGH 403); damped by successTolerance like the per-IP volume detectors.
+   */
+  readonly network: NetworkThresholds;
   /** Remembered HIGH blocks. medium/high here re-block on sight until the offence memory expires. */
   readonly repeatOffender: LevelCounts;
   readonly successTolerance: SuccessTolerance;
@@ -66,6 +88,8 @@ export interface Thresholds {
   readonly maxTrackedIps: number;
   /** Cap on tracked (IP, username) failure counters. */
   readonly maxTrackedPairs: number;
+  /** Cap on tracked networks (the quietest of 4 sampled is replaced beyond it). */
+  readonly maxTrackedNetworks: number;
 }
 
 const MIN = 60_000;
@@ -87,6 +111,12 @@ export const DEFAULT_THRESHOLDS: Thresholds = deepFreeze({
   credentialStuffing: { windowMs: 60_000, low: 10, medium: 20, high: 40, minDistinctUsernames: 5 },
   // Auth0: 10 consecutive failures for one account from one IP blocks that pair.
   accountTargeted: { windowMs: DAY, low: 5, medium: 7, high: 9 },
+  // Three sign-ins sent into a block within 10 min: the client does not heed 429 (a person retries once or
+  // twice; Retry-After tells a well-behaved client when). Blocked for an hour: fail2ban's recidive jail idea.
+  persistence: { windowMs: 10 * MIN, low: 1, medium: 2, high: 3, blockMs: HOUR },
+  // A /24 is up to 256 hosts: 10 failures in 10 min from 5 different IPs of it, mostly failing, is no household.
+  // AWS WAF ATP and Cloudflare aggregate by network/ASN the same way for distributed credential attacks.
+  network: { windowMs: 10 * MIN, low: 5, medium: 10, high: 20, minDistinctIps: 5 },
   repeatOffender: { low: 1, medium: 0, high: 0 },
   successTolerance: { minSuccesses: 5, maxFailureRatio: 0.25, levelsDown: 2 },
   unprovenFactor: 1,
@@ -98,6 +128,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = deepFreeze({
   ipv6PrefixLength: IPV6_TRACKING_PREFIX,
   maxTrackedIps: 1_000_000,
   maxTrackedPairs: 262_144,
+  maxTrackedNetworks: 65_536,
 });
 
 /** Org under attack: roughly half the counts, IPs never seen to succeed held to 0.6 of that, longer blocks. */
@@ -110,6 +141,7 @@ export const DEFAULT_AGGRESSIVE_THRESHOLDS: Thresholds = deepFreeze({
   unknownUserSpray: { windowMs: 10 * MIN, low: 2, medium: 3, high: 5 },
   credentialStuffing: { windowMs: 60_000, low: 5, medium: 10, high: 20, minDistinctUsernames: 3 },
   accountTargeted: { windowMs: DAY, low: 3, medium: 5, high: 7 },
+  network: { windowMs: 10 * MIN, low: 3, medium: 6, high: 12, minDistinctIps: 3 },
   unprovenFactor: 0.6,
   blockMs: 30 * MIN,
 });
@@ -122,6 +154,8 @@ const BYTE_COUNTERS = [
   'unknownUserSpray',
   'credentialStuffing',
   'accountTargeted',
+  'persistence',
+  'network',
 ] as const;
 const WINDOWED = [...BYTE_COUNTERS, 'passwordSpray'] as const;
 
@@ -149,6 +183,12 @@ export function validateThresholds(t: Thresholds, normal?: Thresholds): string[]
   for (const name of BYTE_COUNTERS) levels(name, t[name], 250);
   levels('passwordSpray', t.passwordSpray, 60);
   levels('repeatOffender', t.repeatOffender, 15);
+  const nd = t.network.minDistinctIps;
+  if (!(Number.isInteger(nd) && nd >= 1 && nd <= 30)) errs.push('network.minDistinctIps: 1..30');
+  const nc = t.maxTrackedNetworks;
+  if (!(Number.isInteger(nc) && nc >= 16 && nc <= 1 << 24)) errs.push('maxTrackedNetworks: 16..16777216');
+  const pb = t.persistence.blockMs;
+  if (!(pb >= 1000 && pb <= t.maxBlockMs)) errs.push('persistence.blockMs: 1 s..maxBlockMs');
   const cs = t.credentialStuffing.minDistinctUsernames;
   if (!Number.isInteger(cs) || cs < 0 || cs > 16) errs.push('credentialStuffing.minDistinctUsernames: 0..16');
   const st = t.successTolerance;

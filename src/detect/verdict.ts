@@ -16,10 +16,10 @@ export interface Verdict {
 
 export const EMPTY_DETECTIONS: Detections = Object.freeze({});
 
-// Levels of the six reasons pack into 12 bits ("combo"); verdicts without a block are interned per combo,
-// so evaluate() allocates only for blocked keys.
-const detectionsCache: (Detections | undefined)[] = new Array(4096);
-const verdictCache: (Verdict | undefined)[] = new Array(4096);
+// Levels of the reasons pack into 2 bits each in THREAT_REASONS order ("combo"; threat_feed's bits stay 0 here);
+// verdicts without a block are interned per combo, so evaluate() allocates only for blocked keys.
+const detectionsCache: (Detections | undefined)[] = new Array(1 << (2 * THREAT_REASONS.length));
+const verdictCache: (Verdict | undefined)[] = new Array(1 << (2 * THREAT_REASONS.length));
 
 export function comboLevel(combo: number): number {
   let m = 0;

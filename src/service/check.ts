@@ -82,6 +82,8 @@ export class Gate {
     const key = a.keyOf(d.client);
     const denied = d.verdict !== 'allow';
     if (!denied) a.store.recordAttempt(key, { usernameHash: d.usernameHash }, d.client.text);
+    // Sent while refused by the detectors: persistence evidence (never a failed sign-in for any account).
+    else if (d.reason === 'threat_block' || d.reason === 'threat_rate_limit') a.store.recordRefused(key, d.client.text);
     // First Check with an id wins; a reused or oversized id is counted by the correlator, not remembered.
     if (facts.requestId) a.correlator.remember(facts.requestId, key, d.client.text, d.usernameHash, denied, this.deps.clock.nowMs());
   }

@@ -11,7 +11,7 @@ import type { DetectorStore } from '../store/store.ts';
  * reads the facts at once and keeps nothing, and the event loop runs one Check at a time.
  */
 export function detectorView(store: DetectorStore, clock: Clock): DetectorView {
-  const scratch: { verdict: Verdict; account: ThreatLevel; nowMs: number } = { verdict: NONE_VERDICT, account: 'NONE', nowMs: 0 };
+  const scratch: { verdict: Verdict; account: ThreatLevel; network: ThreatLevel; nowMs: number } = { verdict: NONE_VERDICT, account: 'NONE', network: 'NONE', nowMs: 0 };
   return {
     facts(client: Address, usernameHash: number | undefined): DetectorFacts {
       const engine = store.engine;
@@ -20,6 +20,7 @@ export function detectorView(store: DetectorStore, clock: Clock): DetectorView {
       scratch.nowMs = now;
       scratch.verdict = engine.evaluate(key, now);
       scratch.account = usernameHash === undefined ? 'NONE' : engine.accountLevel(key, usernameHash);
+      scratch.network = engine.networkLevel(engine.networkKeyOf(client), key, now);
       return scratch;
     },
   };

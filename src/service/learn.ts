@@ -81,6 +81,7 @@ export class Learner implements OutcomeIngest {
     let key: IpKey;
     let clientText: string | undefined;
     let usernameHash: number | undefined;
+    let netKey: number | undefined;
     if (pending && (own === undefined || this.#d.verifyClient === false || store.engine.keyOfAddress(own) === pending.key)) {
       correlator.take(o.requestId!, now);
       // Our own denials never count; but when another Check reused the id, "denied" may be that other request's.
@@ -88,6 +89,9 @@ export class Learner implements OutcomeIngest {
       key = pending.key;
       clientText = pending.clientText;
       usernameHash = pending.usernameHash;
+      // The network of the client its Check resolved, for the /24 or /48 aggregate.
+      const a = own ?? (clientText !== undefined ? parseAddress(clientText) : undefined);
+      if (a) netKey = store.engine.networkKeyOf(a);
     } else {
       // Not correlated (no request id, it aged out, or it names another client's Check): count for the client
       // the outcome resolves to. A mismatch leaves the pending Check for its own outcome, and is never dropped
@@ -97,11 +101,12 @@ export class Learner implements OutcomeIngest {
       if (!own || exemptionOf(own, snapshot, this.#d.feeds?.match(own))) return observer.outcome('ignored');
       key = store.engine.keyOfAddress(own);
       clientText = own.text;
+      netKey = store.engine.networkKeyOf(own);
     }
     const result = classifyOutcome(o, policy.outcomes);
     const unknownUser = o.resultHeader?.trim().toLowerCase() === 'unknown_user';
     observer.outcome(result);
-    store.recordOutcome(key, result, { usernameHash, unknownUser }, clientText);
+    store.recordOutcome(key, result, { usernameHash, unknownUser, netKey }, clientText);
     if (policy.orgUnderAttack) store.recordOrgOutcome(result, { clientKey: key, unknownUser }, now);
   }
 

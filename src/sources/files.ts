@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { extname, join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { isAlias, LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
 import type { ConfigIssue, ConfigObject } from '../api/objects.ts';
 import type { ConfigSource, SourceBatch } from '../config/source.ts';
 import { validateObject } from '../config/validate.ts';
@@ -8,6 +8,36 @@ import { validateObject } from '../config/validate.ts';
 export type { ConfigSource, SourceBatch } from '../config/source.ts';
 
 const CONFIG_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+/** Aliases resolved per document at most; beyond it a few lines could expand to gigabytes (an alias bomb). */
+const MAX_ALIAS_COUNT = 100;
+
+/** Words the toJS failure for a person: which alias, at which line. One pass over the document. */
+function aliasProblem(doc: Document, lines: LineCounter, err: unknown): string {
+  const at = (offset: number | undefined) => {
+    if (offset === undefined) return '';
+    const p = lines.linePos(offset);
+    return ` at line ${p.line}, column ${p.col}`;
+  };
+  const anchors = new Set<string>();
+  let unresolved: { source: string; offset: number | undefined } | undefined;
+  let firstAlias: number | undefined;
+  visit(doc, {
+    Node(_key, node) {
+      if (isAlias(node)) {
+        firstAlias ??= node.range?.[0];
+        if (!anchors.has(node.source)) {
+          unresolved = { source: node.source, offset: node.range?.[0] };
+          return visit.BREAK;
+        }
+      } else if (node.anchor) anchors.add(node.anchor);
+      return undefined;
+    },
+  });
+  if (unresolved) return `alias *${unresolved.source} refers to no anchor defined before it${at(unresolved.offset)}`;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/alias count/i.test(message)) return `aliases expand to more than ${MAX_ALIAS_COUNT} nodes (an alias bomb?); first alias${at(firstAlias)}`;
+  return `${message.split('\n')[0]}${at(firstAlias)}`;
+}
 
 function listFiles(path: string): string[] {
   const st = statSync(path);
@@ -39,18 +69,31 @@ export function loadPaths(paths: readonly string[]): SourceBatch {
         issues.push({ origin: { source: file }, code: 'CONFIG_IO', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
         continue;
       }
-      parseAllDocuments(text).forEach((doc, document) => {
-        const origin = { source: file, document };
-        if (doc.errors.length > 0) {
-          for (const e of doc.errors) issues.push({ origin, code: 'CONFIG_PARSE', message: `YAML: ${e.message.split('\n')[0]}` });
-          return;
-        }
-        const raw = doc.toJS({ maxAliasCount: 100 });
-        if (raw === null || raw === undefined) return; // empty document between "---"
-        const r = validateObject(raw, origin);
-        if ('issues' in r) issues.push(...r.issues);
-        else objects.push(r.object);
-      });
+      try {
+        const lines = new LineCounter();
+        parseAllDocuments(text, { lineCounter: lines }).forEach((doc, document) => {
+          const origin = { source: file, document };
+          if (doc.errors.length > 0) {
+            for (const e of doc.errors) issues.push({ origin, code: 'CONFIG_PARSE', message: `YAML: ${e.message.split('\n')[0]}` });
+            return;
+          }
+          let raw: unknown;
+          try {
+            raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+          } catch (err) {
+            // toJS throws (ReferenceError) for an undefined alias or an alias bomb; it names no position, so find one.
+            issues.push({ origin, code: 'CONFIG_PARSE', message: `YAML: ${aliasProblem(doc, lines, err)}` });
+            return;
+          }
+          if (raw === null || raw === undefined) return; // empty document between "---"
+          const r = validateObject(raw, origin);
+          if ('issues' in r) issues.push(...r.issues);
+          else objects.push(r.object);
+        });
+      } catch (err) {
+        // Nothing in a file may escape as an exception: a watcher callback that throws ends the process.
+        issues.push({ origin: { source: file }, code: 'CONFIG_PARSE', message: `cannot parse: ${(err as Error)?.message?.split('\n')[0] ?? String(err)}` });
+      }
     }
   }
   return { objects, issues };

@@ -34,6 +34,11 @@ export class MemoryStore implements DetectorStore {
     if (r.newlyBlocked) this.#listener.blockStarted(key, clientText, r.verdict);
   }
 
+  recordRefused(key: IpKey, clientText: string | undefined): void {
+    const r = this.engine.recordRefused(key);
+    if (r.newlyBlocked) this.#listener.blockStarted(key, clientText, r.verdict);
+  }
+
   recordOrgOutcome(outcome: Outcome, facts: OrgOutcomeFacts, nowMs: number): void {
     this.org.record(outcome, facts, nowMs);
   }

@@ -66,3 +66,13 @@ export function readStoreSettings(get: (flag: StoreSettingFlag) => string, secre
   };
   return Object.freeze({ mode: 'redis', redis: Object.freeze(redis) });
 }
+
+/**
+ * Replicas sharing Redis count one account's failures together only if they hash its username with the same
+ * secret; a random per-process key would split every account's count by replica. Refused, not warned.
+ */
+export function requireSharedUsernameKey(store: StoreSettings, usernameKey: string): void {
+  if (store.mode === 'redis' && !usernameKey) {
+    throw new PortcullisError('USAGE', '--username-key (PORTCULLIS_USERNAME_KEY) is required with --redis-url: every replica must hash usernames with the same secret (>= 16 chars, or file:<path> from a mounted Secret)');
+  }
+}

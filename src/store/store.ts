@@ -54,6 +54,8 @@ export interface DetectorStore {
   setBlocking(enabled: boolean): void;
   recordAttempt(key: IpKey, facts: AttemptFacts, clientText: string | undefined): void;
   recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts, clientText: string | undefined): void;
+  /** A sign-in attempt the decision refused (429/403): persistence evidence, never a failed sign-in. */
+  recordRefused(key: IpKey, clientText: string | undefined): void;
   /** One sign-in outcome for Org Under Attack. */
   recordOrgOutcome(outcome: Outcome, facts: OrgOutcomeFacts, nowMs: number): void;
   /** From one shared 1 s interval: closes attack buckets, sweeps, retries the shared store. */

@@ -1,4 +1,6 @@
+import { createWriteStream, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { PortcullisError } from '../errors.ts';
 import type { Decision } from '../decide/decision.ts';
 
 /**
@@ -11,6 +13,7 @@ export const EVENT_TYPES = [
   'security.attack.start',
   'security.attack.end',
   'system.config.reload_failed',
+  'system.config.policy_removal_refused',
   'system.feed.sensitive_overlap',
   'system.store.degraded',
   'system.store.recovered',
@@ -39,10 +42,30 @@ export interface EventSink {
 }
 
 export class StreamEventSink implements EventSink {
-  constructor(private readonly out: Writable) {}
-  emit(event: SecurityEvent): void {
-    this.out.write(`${JSON.stringify(event)}\n`);
+  #failed = false;
+  constructor(private readonly out: Writable, onError: (err: Error) => void = (err) => process.stderr.write(`portcullis: events output failed: ${err.message}\n`)) {
+    // A write error later (disk full, pipe closed) must not end the process: report it once and stop writing.
+    out.on('error', (err: Error) => {
+      if (!this.#failed) onError(err);
+      this.#failed = true;
+    });
   }
+  emit(event: SecurityEvent): void {
+    if (!this.#failed) this.out.write(`${JSON.stringify(event)}\n`);
+  }
+}
+
+/** The sink for --events: stdout, none, or a file opened now, so a bad path is an error at start, not a crash later. */
+export function openEventSink(target: string): EventSink {
+  if (target === 'none') return { emit: () => undefined };
+  if (target === 'stdout') return new StreamEventSink(process.stdout);
+  let fd: number;
+  try {
+    fd = openSync(target, 'a');
+  } catch (err) {
+    throw new PortcullisError('EVENTS_OUTPUT', `--events: cannot open ${target} for appending: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return new StreamEventSink(createWriteStream('', { fd }));
 }
 
 /** Keeps events in memory: for tests and `explain`. */
@@ -159,5 +182,14 @@ export function storeHealthEvent(uuid: string, nowMs: number, h: { degraded: boo
       h.degraded ? 'Shared detector store unreachable: deciding on local state' : 'Shared detector store reachable again'),
     outcome: { result: h.degraded ? 'FAILURE' : 'SUCCESS', reason: h.degraded ? 'store_degraded' : 'store_recovered' },
     debugContext: { debugData: { store: h.mode, reason: h.reason, bufferedEvents: String(h.buffered) } },
+  };
+}
+
+/** A reload that would drop the ThreatPolicy in force was refused (the last good snapshot keeps serving). */
+export function policyRemovalRefusedEvent(uuid: string, nowMs: number, p: { policy: string; action: string; keepingVersion: number | undefined }): SecurityEvent {
+  return {
+    ...base('system.config.policy_removal_refused', uuid, nowMs, 'WARN', 'Config reload refused: it removes the ThreatPolicy in force, which would lift its blocks'),
+    outcome: { result: 'DENY', reason: 'policy_removal_refused' },
+    debugContext: { debugData: { policy: p.policy, action: p.action, keepingVersion: String(p.keepingVersion ?? '') } },
   };
 }

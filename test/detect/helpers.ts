@@ -23,6 +23,8 @@ export function isolated(over: Partial<Thresholds>, base: Thresholds = DEFAULT_T
     credentialStuffing: { ...base.credentialStuffing, ...OFF },
     accountTargeted: { ...base.accountTargeted, ...OFF },
     repeatOffender: OFF,
+    persistence: { ...base.persistence, ...OFF },
+    network: { ...base.network, ...OFF },
     ...over,
   };
 }

@@ -69,11 +69,14 @@ describe('bounded per-IP table', () => {
     expect(engine.activeBlockCount).toBe(0);
   });
 
-  it('uses 57 bytes per tracked IP at the cap (48 of counters and index, 9 of eviction queues)', () => {
+  // 59 of counters, ring and index + 9 of eviction queues: over the 64 B the detection issue set (said so in
+  // docs/detection.md); the test pins the figure so growth is a decision, not an accident.
+  it('uses 68 bytes per tracked IP at the cap (59 of counters, ring and index, 9 of eviction queues)', () => {
     const { engine } = setup({ thresholds: capped(100_000) });
-    expect(engine.ipTableBytes / 100_000).toBeLessThanOrEqual(57.001);
-    // The (IP, username) table is separate and bounded by its own cap.
-    expect((engine.memoryBytes - engine.ipTableBytes) / DEFAULT_THRESHOLDS.maxTrackedPairs).toBeLessThanOrEqual(18.001);
+    expect(engine.ipTableBytes / 100_000).toBeLessThanOrEqual(68.001);
+    // The (IP, username) and network tables are separate and bounded by their own caps: 18 and 29 bytes an entry.
+    const t = DEFAULT_THRESHOLDS;
+    expect(engine.memoryBytes - engine.ipTableBytes).toBeLessThanOrEqual(18.001 * t.maxTrackedPairs + 29.001 * t.maxTrackedNetworks);
   });
 
   it('collapses an IPv6 spray inside one /64 to one key and a spray of IPv4 to the cap', () => {

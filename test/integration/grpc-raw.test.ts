@@ -18,12 +18,12 @@ export function rawCheck(client: Raw, bytes: Buffer, deadlineMs = 5000): Promise
   return new Promise((resolve, reject) => client.Check(bytes, new Metadata(), { deadline: Date.now() + deadlineMs }, (e, r) => (e ? reject(e) : resolve(check.responseDeserialize(r) as CheckResponse__Output))));
 }
 
-for (const failureMode of ['allow', 'deny'] as const) {
-  describe(`Check with raw bytes (failure mode ${failureMode})`, () => {
+for (const [failureMode, transport] of [['allow', 'http2'], ['deny', 'http2'], ['allow', 'grpc-js'], ['deny', 'grpc-js']] as const) {
+  describe(`Check with raw bytes (failure mode ${failureMode}, ${transport})`, () => {
     let inst: TestInstance;
     let client: Raw;
     beforeAll(async () => {
-      inst = await startTestInstance({ 'zones.yaml': ZONES_YAML }, { 'failure-mode': failureMode });
+      inst = await startTestInstance({ 'zones.yaml': ZONES_YAML }, { 'failure-mode': failureMode, 'grpc-transport': transport });
       client = new RawClient(inst.grpcTarget, credentials.createInsecure(), { 'grpc.max_send_message_length': -1 }) as unknown as Raw;
     });
     afterAll(async () => {

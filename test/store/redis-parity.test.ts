@@ -18,7 +18,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-type Step = { kind: 'attempt' } | { kind: 'outcome'; outcome: Outcome; unknownUser: boolean };
+type Step = { kind: 'attempt' } | { kind: 'refused' } | { kind: 'outcome'; outcome: Outcome; unknownUser: boolean };
 
 describe.runIf(redisAvailable())('Redis store parity with the in-memory engine', () => {
   it('gives identical counters, levels and blocks over a random attack-and-noise sequence', async () => {
@@ -33,6 +33,7 @@ describe.runIf(redisAvailable())('Redis store parity with the in-memory engine',
     store.setListener({ blockStarted: (k, _c, v) => redisBlocks.push(`${k}:${v.blockLevel}:${v.blockedUntilMs}`), attack: () => undefined });
     const keys = [IP, IP2, v4(198, 18, 0, 1), v4(198, 18, 0, 2)];
     const rand = rng(42);
+    let persistentSteps = 0;
     try {
       for (let i = 0; i < 1500; i++) {
         const r = rand();
@@ -40,23 +41,30 @@ describe.runIf(redisAvailable())('Redis store parity with the in-memory engine',
         const key = keys[Math.floor(rand() * keys.length)]!;
         const usernameHash = rand() < 0.9 ? (Math.floor(rand() * 14) * 0x9e3779b1) >>> 0 : undefined;
         const x = rand();
-        const step: Step = x < 0.35 ? { kind: 'attempt' } : { kind: 'outcome', outcome: x < 0.85 ? 'failure' : x < 0.97 ? 'success' : 'unknown', unknownUser: rand() < 0.2 };
+        // The last key never succeeds, so persistence (IPs never seen to succeed) is exercised too.
+        const success = key === keys[3] ? 'failure' : 'success';
+        const step: Step = x < 0.08 ? { kind: 'refused' } : x < 0.35 ? { kind: 'attempt' } : { kind: 'outcome', outcome: x < 0.85 ? 'failure' : x < 0.97 ? success : 'unknown', unknownUser: rand() < 0.2 };
         const now = clock.nowMs();
         const blocked = memory.evaluate(key, now).blockedUntilMs > now;
         expect(engine.evaluate(key, now).blockedUntilMs > now, `step ${i}: blocked state`).toBe(blocked);
         // Recorded even while blocked (outcomes of requests let through earlier), to exercise MEDIUM -> HIGH.
         const res = step.kind === 'attempt'
           ? memory.recordAttempt(key, { usernameHash })
-          : memory.recordOutcome(key, step.outcome, { usernameHash, unknownUser: step.unknownUser });
+          : step.kind === 'refused'
+            ? memory.recordRefused(key)
+            : memory.recordOutcome(key, step.outcome, { usernameHash, unknownUser: step.unknownUser });
         if (res.newlyBlocked) memBlocks.push(`${key}:${res.verdict.blockLevel}:${res.verdict.blockedUntilMs}`);
         if (step.kind === 'attempt') store.recordAttempt(key, { usernameHash }, undefined);
+        else if (step.kind === 'refused') store.recordRefused(key, undefined);
         else store.recordOutcome(key, step.outcome, { usernameHash, unknownUser: step.unknownUser }, undefined);
         await store.settled();
         expect(engine.inspect(key, now), `step ${i}`).toEqual(memory.inspect(key, now));
+        if (memory.inspect(key, now)?.levels.persistence === 'HIGH') persistentSteps++;
         if (usernameHash !== undefined) expect(engine.accountFailures(key, usernameHash), `step ${i}: account`).toBe(memory.accountFailures(key, usernameHash));
       }
       expect(redisBlocks).toEqual(memBlocks);
       expect(memBlocks.filter((b) => b.includes('HIGH')).length).toBeGreaterThan(2);
+      expect(persistentSteps, 'steps where refused attempts were HIGH').toBeGreaterThan(0);
       expect(store.health().degraded).toBe(false);
       // The rows in Redis are the memory engine's rows byte for byte (the local view is only a copy).
       const redis = new Redis(server.port, '127.0.0.1');

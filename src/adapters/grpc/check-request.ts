@@ -3,7 +3,7 @@ import type { RequestFacts } from '../../decide/decision.ts';
 import { forgedPortcullisHeaders } from './portcullis-headers.ts';
 import type { CheckRequest__Output } from '../../gen/envoy/service/auth/v3/CheckRequest.ts';
 
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
  * The reference reading of a decoded CheckRequest object (proto-loader's shape). The service decodes the bytes
@@ -39,14 +39,15 @@ export function factsFromCheckRequest(req: CheckRequest__Output): RequestFacts {
  */
 function headersFromHeaderMap(list: ReadonlyArray<{ key?: string; value?: string; rawValue?: Buffer }> | undefined): Record<string, string> | undefined {
   if (!list || list.length === 0) return undefined;
-  // No prototype: a header named "constructor" or "__proto__" is a header, not an inherited property.
-  const out: Record<string, string> = Object.create(null);
+  // Own keys only: a header named "constructor" or "__proto__" is a header, not an inherited property.
+  const out: Record<string, string> = {};
   for (const h of list) {
     if (!h.key) continue;
     const key = h.key.toLowerCase();
     const value = h.rawValue && h.rawValue.length > 0 ? h.rawValue.toString('utf8') : (h.value ?? '');
-    const prev = out[key];
-    out[key] = prev === undefined ? value : `${prev},${value}`;
+    const merged = Object.hasOwn(out, key) ? `${out[key]},${value}` : value;
+    if (key === '__proto__') Object.defineProperty(out, key, { value: merged, enumerable: true, configurable: true, writable: true });
+    else out[key] = merged;
   }
   return out;
 }

@@ -3,6 +3,7 @@ import {
   CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Watch,
   type CoreV1Event, type V1Lease,
 } from '@kubernetes/client-node';
+import { PortcullisError } from '../../errors.ts';
 import type { KindResource } from './resources.ts';
 
 /** The fields of a Kubernetes object Portcullis relies on; everything else passes through untouched. */
@@ -50,11 +51,24 @@ export interface KubeApi {
 
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-/** kubeconfig given → that file; otherwise client-node's default: $KUBECONFIG, ~/.kube/config, then in-cluster. */
-export function loadKubeConfig(path: string | undefined): KubeConfig {
+/**
+ * kubeconfig given → that file; otherwise client-node's default: $KUBECONFIG, ~/.kube/config, then in-cluster.
+ * client-node throws raw errors (ENOENT, a YAML parser's, "reading 'clusters'" for an empty file): each becomes
+ * one KUBECONFIG error naming where the kubeconfig came from.
+ */
+export function loadKubeConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  const from = path ? `--kubeconfig ${path}` : env.KUBECONFIG ? `KUBECONFIG=${env.KUBECONFIG}` : 'the default kubeconfig (~/.kube/config or in-cluster)';
   const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
+  try {
+    if (path) kc.loadFromFile(path);
+    else kc.loadFromDefault();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = typeof e.code === 'string' ? `cannot read (${e.code})` : `not a kubeconfig (${String(e.message ?? err).split('\n')[0]!.slice(0, 200)})`;
+    throw new PortcullisError('KUBECONFIG', `${from}: ${why}`);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster?.server) throw new PortcullisError('KUBECONFIG', `${from}: no current cluster with a server (current context: ${JSON.stringify(kc.getCurrentContext() || '')})`);
   return kc;
 }
 

@@ -21,7 +21,7 @@ export interface KubernetesSettings {
 /** Builds the Kubernetes source from settings: in-cluster or kubeconfig, the pod's namespace unless told otherwise. */
 export function kubernetesSource(settings: KubernetesSettings, deps: { logger: Logger; registry: Registry; files?: ConfigSource; feeds?: FeedStatusSource; env?: NodeJS.ProcessEnv }): KubernetesSource {
   const env = deps.env ?? process.env;
-  const kc = loadKubeConfig(settings.kubeconfig || undefined);
+  const kc = loadKubeConfig(settings.kubeconfig || undefined, env);
   const own = ownNamespace(env, kc);
   const namespaces = settings.namespaces === 'all' ? 'all' : settings.namespaces.length > 0 ? settings.namespaces : [own];
   // Pod name (HOSTNAME in a pod) plus a random suffix: a restarted pod with the same name is a new candidate.

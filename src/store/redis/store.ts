@@ -9,7 +9,7 @@ import { BlockChannel, rowUntilSec } from './blocks.ts';
 import { backoffMs, createRedisClient, ScriptRunner, type RedisClient, type RedisSettings } from './client.ts';
 import { RedisKeys } from './keys.ts';
 import { SharedOrg } from './org.ts';
-import { EV_ATTEMPT, EV_FAILURE, EV_SUCCESS, EV_UNKNOWN_USER_FAILURE, recordParams, RowWriter, type SendResult, type StoreEvent } from './writer.ts';
+import { EV_ATTEMPT, EV_FAILURE, EV_REFUSED, EV_SUCCESS, EV_UNKNOWN_USER_FAILURE, recordParams, RowWriter, type SendResult, type StoreEvent } from './writer.ts';
 
 export interface RedisStoreOptions {
   readonly settings: RedisSettings;
@@ -119,8 +119,14 @@ export class RedisStore implements DetectorStore {
 
   recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts, clientText: string | undefined): void {
     if (outcome !== 'failure' && outcome !== 'success') return;
+    // Network aggregates are per replica (not in Redis): counted in the local view only.
+    if (facts.netKey !== undefined) this.engine.recordNetworkOutcome(facts.netKey, key, outcome);
     const kind = outcome === 'success' ? EV_SUCCESS : facts.unknownUser ? EV_UNKNOWN_USER_FAILURE : EV_FAILURE;
     this.#submit({ key, kind, sec: this.#nowSec(), usernameHash: facts.usernameHash, clientText });
+  }
+
+  recordRefused(key: IpKey, clientText: string | undefined): void {
+    this.#submit({ key, kind: EV_REFUSED, sec: this.#nowSec(), usernameHash: undefined, clientText });
   }
 
   recordOrgOutcome(outcome: Outcome, facts: OrgOutcomeFacts, nowMs: number): void {
@@ -209,7 +215,7 @@ export class RedisStore implements DetectorStore {
   /** Counts an event in the local view (deciding blocks there) and, if asked, keeps it for the replay. */
   #applyLocally(e: StoreEvent, buffer: boolean): void {
     const facts = { usernameHash: e.usernameHash, unknownUser: e.kind === EV_UNKNOWN_USER_FAILURE };
-    const r = e.kind === EV_ATTEMPT ? this.engine.recordAttempt(e.key, facts) : this.engine.recordOutcome(e.key, e.kind === EV_SUCCESS ? 'success' : 'failure', facts);
+    const r = e.kind === EV_REFUSED ? this.engine.recordRefused(e.key) : e.kind === EV_ATTEMPT ? this.engine.recordAttempt(e.key, facts) : this.engine.recordOutcome(e.key, e.kind === EV_SUCCESS ? 'success' : 'failure', facts);
     if (r.newlyBlocked) this.#listener.blockStarted(e.key, e.clientText, r.verdict);
     if (!buffer) return;
     if (this.#buffer.length >= this.#o.settings.bufferEvents) {

@@ -8,11 +8,13 @@ export const EV_ATTEMPT = 1;
 export const EV_FAILURE = 2;
 export const EV_SUCCESS = 3;
 export const EV_UNKNOWN_USER_FAILURE = 4;
+/** A sign-in attempt refused by the decision (persistence). */
+export const EV_REFUSED = 5;
 
 /** One sign-in event for one client, as queued for Redis and, during an outage, replayed later. */
 export interface StoreEvent {
   readonly key: IpKey;
-  readonly kind: 1 | 2 | 3 | 4;
+  readonly kind: 1 | 2 | 3 | 4 | 5;
   readonly sec: number;
   readonly usernameHash: number | undefined;
   readonly clientText: string | undefined;
@@ -33,8 +35,10 @@ const MAX_EVENTS_PER_CALL = 256;
 
 /** The fixed part of the record script's arguments, from the normal profile (windows never differ). */
 export function recordParams(t: Thresholds): { windows: number[]; idleSec: number; offenceMemorySec: number } {
-  const windows = [t.bruteForceShort, t.bruteForce, t.bruteForceLong, t.unknownUserSpray, t.passwordSpray, t.credentialStuffing, t.accountTargeted].map((w) => w.windowMs / 1000);
-  return { windows, idleSec: 2 * Math.max(...windows), offenceMemorySec: Math.ceil(t.offenceMemoryMs / 1000) };
+  const windows = [t.bruteForceShort, t.bruteForce, t.bruteForceLong, t.unknownUserSpray, t.passwordSpray, t.credentialStuffing, t.accountTargeted, t.persistence].map((w) => w.windowMs / 1000);
+  // The engine's idle rule (IpTable.wMax): the short ring may hold a failure up to two sub-buckets past its window.
+  const ring = windows[0]! + 2 * Math.ceil(windows[0]! / 10);
+  return { windows, idleSec: 2 * Math.max(ring, ...windows.slice(1)), offenceMemorySec: Math.ceil(t.offenceMemoryMs / 1000) };
 }
 
 /**
@@ -173,7 +177,7 @@ function encodeEvents(members: readonly { events: readonly StoreEvent[] }[]): Bu
       if (uh !== undefined) {
         const h = fmix32(uh ^ U_SALT);
         if (e.kind === EV_ATTEMPT) bit = (h >>> 8) & 15;
-        else if (e.kind !== EV_SUCCESS) bit = h & 31;
+        else if (e.kind !== EV_SUCCESS && e.kind !== EV_REFUSED) bit = h & 31;
       }
       b[o] = uh === undefined ? e.kind : e.kind | 128;
       b[o + 1] = bit;

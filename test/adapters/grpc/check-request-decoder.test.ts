@@ -97,7 +97,7 @@ describe('byte-level CheckRequest decoder vs proto-loader + factsFromCheckReques
     // The fuzzer must mostly produce requests protobufjs accepts, with headers in either encoding.
     expect(accepted).toBeGreaterThan(3000);
     expect(withMap + withHeaderMap).toBeGreaterThan(1000);
-  });
+  }, 120_000);
 
   it('refuses exactly the damaged bytes proto-loader refuses, and reads the rest alike (truncated, flipped, spliced, noise)', () => {
     const rand = seeded(7);
@@ -111,7 +111,7 @@ describe('byte-level CheckRequest decoder vs proto-loader + factsFromCheckReques
     }
     expect(malformed).toBeGreaterThan(1000);
     expect(malformed).toBeLessThan(5500);
-  });
+  }, 120_000);
 
   it('follows protobufjs on the edge cases it handles its own way', () => {
     const cases: Array<[string, number[]]> = [

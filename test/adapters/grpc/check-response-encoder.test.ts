@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadEnvoyProtos, serviceDefinition } from '../../../src/adapters/grpc/protos.ts';
 import { toCheckResponse } from '../../../src/adapters/grpc/check-response.ts';
 import { encodeCheckResponse } from '../../../src/adapters/grpc/wire/check-response-encoder.ts';
-import { DECISION_REASONS, type Decision, type DecisionReason, type Answer as Verdict } from '../../../src/decide/decision.ts';
+import { DECISION_REASONS, type Answer as Verdict, type Decision, type DecisionReason } from '../../../src/decide/decision.ts';
 import type { ThreatAssessment, ThreatLevel as ThreatLevelName } from '../../../src/decide/threat.ts';
 import { parseAddress } from '../../../src/net/address.ts';
 import { seeded } from './wire-fuzz.ts';

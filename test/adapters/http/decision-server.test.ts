@@ -156,7 +156,6 @@ describe('one decision function, two adapters', () => {
         '198.51.100.23', // allowed
         '203.0.113.66', // exempt although blocklisted
         '10.0.7.7', // a trusted proxy: never blocked
-        '198.51.100.99', // rate-limited by the detectors (previous test)
         'junk, 192.0.2.1', // non-IP entry left of a blocklisted one
         '2001:db8:bad::7', // IPv6 blocklist
       ];
@@ -178,6 +177,13 @@ describe('one decision function, two adapters', () => {
           expect(strip(he), xff).toEqual(strip(ge));
         }
       }
+      // A refused client: each refused sign-in is itself evidence (persistence escalates 429 → 403), so the second
+      // ask may be stricter than the first; both adapters refuse it.
+      const persistent = '198.51.100.99'; // rate-limited by the detectors (previous test)
+      const g = await grpc.check(envoyCheckRequest({ peer: '127.0.0.1', path: '/login', headers: { 'x-forwarded-for': persistent } }));
+      const h = await ask(base, '/auth/envoy/login', { host: 'app.example.com', 'x-forwarded-for': persistent, 'user-agent': 'curl/8.5.0' }, 'POST');
+      expect(['Forbidden', 'TooManyRequests']).toContain(String(g.deniedResponse?.status?.code));
+      expect([403, 429]).toContain(h.status);
     } finally {
       grpc.close();
     }

@@ -21,8 +21,9 @@ import { isPortcullisHeader } from '../portcullis-headers.ts';
  *    (a metadata map key whose last entry has no value makes protobufjs' toObject throw: refused here too,
  *    unless that metadata was replaced by a later occurrence);
  *  - nesting deeper than 100 messages is refused.
- * Headers objects have no prototype, so header names like "constructor" or "__proto__" are plain keys (as in
- * protobufjs' own map objects), never Object methods.
+ * Headers objects are plain objects, as proto-loader's are ("__proto__" is stored as an own key, like its
+ * toObject does): a plain object keeps V8's fast properties with transitions shared between requests that send
+ * the same headers, where a prototype-less one falls back to a slow dictionary.
  */
 
 /** Thrown for bytes that are not a CheckRequest; the caller answers with the failure mode. */
@@ -39,7 +40,7 @@ export interface DecodedCheck {
 }
 
 const RECURSION_LIMIT = 100; // protobufjs util.recursionLimit (protoc's default too)
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 const NONE: readonly string[] = Object.freeze([]);
 
 // The cursor: the decoder is synchronous and not re-entrant, so one module-level position is the cheapest.
@@ -139,12 +140,21 @@ function skipType(b: Buffer, end: number, wireType: number, depth: number): void
   }
 }
 
+// Buffer's own native slice, as protobufjs calls it: toString() adds argument checks and a JS wrapper per call.
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice(this: Buffer, start: number, end: number): string }).utf8Slice;
+
 /** BufferReader.string: the length is cut at the enclosing end (see above). */
 function str(b: Buffer, end: number): string {
   const len = u32(b, end);
   const s = p;
   p = Math.min(s + len, end);
-  return b.toString('utf8', s, p);
+  return s === p ? '' : utf8Slice.call(b, s, p);
+}
+
+/** Sets an own property, "__proto__" included (assigning that one would set the prototype instead). */
+function setOwn(o: Record<string, string>, key: string, value: string): void {
+  if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, configurable: true, writable: true });
+  else o[key] = value;
 }
 
 function skipStr(b: Buffer, end: number): void {
@@ -389,9 +399,9 @@ function headerMapEntry(b: Buffer, end: number, h: Http): void {
     else skipType(b, c, t & 7, 3);
   }
   close(c);
-  const map = (h.map ??= Object.create(null) as Record<string, string>);
-  if (!(key in map) && isPortcullisHeader(key)) (h.mapForged ??= []).push(key);
-  map[key] = value;
+  const map = (h.map ??= {});
+  if (isPortcullisHeader(key) && !Object.hasOwn(map, key)) (h.mapForged ??= []).push(key);
+  setOwn(map, key, value);
 }
 
 function headerValue(b: Buffer, end: number, h: Http): void {
@@ -408,15 +418,14 @@ function headerValue(b: Buffer, end: number, h: Http): void {
       default: skipType(b, end, t & 7, 5);
     }
   }
-  const list = (h.list ??= Object.create(null) as Record<string, string>);
+  const list = (h.list ??= {});
   if (key === '') return;
   const k = key.toLowerCase();
-  const v = rawEnd > rawStart ? b.toString('utf8', rawStart, rawEnd) : value;
-  const prev = list[k];
-  if (prev === undefined) {
+  const v = rawEnd > rawStart ? utf8Slice.call(b, rawStart, rawEnd) : value;
+  if (!Object.hasOwn(list, k)) {
     if (isPortcullisHeader(k)) (h.listForged ??= []).push(k);
-    list[k] = v;
-  } else list[k] = `${prev},${v}`;
+    setOwn(list, k, v);
+  } else setOwn(list, k, `${list[k]},${v}`);
 }
 
 function headerMap(b: Buffer, end: number, h: Http): void {
@@ -552,7 +561,7 @@ export function decodeCheckRequest(b: Buffer): DecodedCheck {
     requestId: headers['x-request-id'],
     userAgent: headers['user-agent'],
     headers,
-    body: http === undefined ? undefined : http.body || (http.rawEnd > http.rawStart ? b.toString('utf8', http.rawStart, http.rawEnd) : undefined),
+    body: http === undefined ? undefined : http.body || (http.rawEnd > http.rawStart ? utf8Slice.call(b, http.rawStart, http.rawEnd) : undefined),
   };
   return { facts, forged };
 }
