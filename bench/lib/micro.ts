@@ -29,7 +29,19 @@ export const MICRO_TARGETS: readonly Target[] = [
   { name: 'zone lookup @ 100k prefixes', section: 'net', key: 'lookup.v4@100k.ns', limit: 100, unit: 'ns/op' },
   { name: 'chain resolution (3 hops)', section: 'net', key: 'resolveClientChain.3hops.ns', limit: 1000, unit: 'ns/op' },
   { name: 'reload: compile 100k CIDRs', section: 'reload', key: 'reload.compile@100k.ms', limit: 200, unit: 'ms' },
+  // Issue 11 item 4: whatever the table holds (worst slice of the scenario that evicts on every key).
+  { name: 'new key at the tracked-IP cap (evicting)', section: 'evict', key: 'no-failures.worst-slice.us', limit: 10, unit: 'µs' },
+  { name: 'new key at a cap full of rate-limited keys', section: 'evict', key: 'rate-limited.worst-slice.us', limit: 10, unit: 'µs' },
 ];
+
+async function inChild(call: string, opts: object): Promise<Section> {
+  const { child } = await forkTs<object>('bench/lib/micro-child.ts', { execArgv: ['--expose-gc'] });
+  try {
+    return await child.call<Section>(call, opts);
+  } finally {
+    await child.stop();
+  }
+}
 
 async function detectMemory(quick: boolean): Promise<Section> {
   // Smaller than the module's own defaults (10M sprays, over a minute here): enough to fill and churn the table.
@@ -65,5 +77,6 @@ export async function runMicro(quick: boolean, log: (line: string) => void = () 
   await section('proto', () => runProtoDecode(quick ? { warmupMs: 200, rounds: 5 } : {}));
   await section('feeds', runFeedsMicro);
   await section('detect-memory', () => detectMemory(quick));
+  await section('evict', () => inChild('evict', quick ? { cap: 100_000, spray: 50_000 } : { cap: 1_000_000, spray: 200_000 }));
   return { sections, notes };
 }
