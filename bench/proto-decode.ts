@@ -10,6 +10,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadSync, type Options, type ServiceDefinition } from '@grpc/proto-loader';
 import type { CheckRequest, CheckRequest__Output } from '../src/gen/envoy/service/auth/v3/CheckRequest.ts';
 import type { CheckResponse } from '../src/gen/envoy/service/auth/v3/CheckResponse.ts';
+import { createHmac } from 'node:crypto';
+import { factsFromCheckRequest } from '../src/adapters/grpc/check-request.ts';
+import { toCheckResponse } from '../src/adapters/grpc/check-response.ts';
+import { decodeCheckRequest } from '../src/adapters/grpc/wire/check-request-decoder.ts';
+import { encodeCheckResponse } from '../src/adapters/grpc/wire/check-response-encoder.ts';
+import type { Decision } from '../src/decide/decision.ts';
+import { usernameHash } from '../src/decide/username.ts';
+import { parseAddress } from '../src/net/address.ts';
 
 interface Codegen {
   includeDirs: string[];
@@ -179,6 +187,23 @@ export async function runProtoDecode(opts: { warmupMs?: number; rounds?: number 
   );
   results['proto.check_response.deny.encode.ns_per_op'] = medianNsPerOp(() => check.responseSerialize(DENY).length, warmupMs, rounds);
   results['proto.check_response.ok.encode.ns_per_op'] = medianNsPerOp(() => check.responseSerialize(OK).length, warmupMs, rounds);
+
+  // Same run: the byte-level decoder and pre-encoded answers the service uses, against proto-loader plus the
+  // object reading it replaced (each including what the Check needs from it: facts, or the encoded answer).
+  results['wire.check_request.decode_facts.ns_per_op'] = medianNsPerOp(() => decodeCheckRequest(requestBytes).facts.path.length, warmupMs, rounds);
+  results['proto.check_request.decode_facts.ns_per_op'] = medianNsPerOp(
+    () => factsFromCheckRequest(check.requestDeserialize(requestBytes) as CheckRequest__Output).path.length, warmupMs, rounds);
+  const allow: Decision = { id: '6f1c9a52-3d4e-4b8a-9e2f-7c1d0b5a4e33', verdict: 'allow', reason: 'allowed', httpStatus: 200, retryAfterSeconds: undefined, client: parseAddress('198.51.100.23'), chain: undefined, zone: undefined, feed: undefined, signIn: true, policy: 'p', threat: undefined, usernameHash: undefined };
+  const deny: Decision = { ...allow, verdict: 'deny', reason: 'blocklist_zone', httpStatus: 403, zone: 'bad' };
+  results['wire.check_response.allow.encode.ns_per_op'] = medianNsPerOp(() => encodeCheckResponse(allow, []).length, warmupMs, rounds);
+  results['proto.check_response.allow.encode_decision.ns_per_op'] = medianNsPerOp(() => check.responseSerialize(toCheckResponse(allow, [])).length, warmupMs, rounds);
+  results['wire.check_response.deny.encode.ns_per_op'] = medianNsPerOp(() => encodeCheckResponse(deny, []).length, warmupMs, rounds);
+  results['proto.check_response.deny.encode_decision.ns_per_op'] = medianNsPerOp(() => check.responseSerialize(toCheckResponse(deny, [])).length, warmupMs, rounds);
+  // Username hash: keyed SipHash-2-4 now, HMAC-SHA-256 before (docs/detection.md, privacy).
+  const key = Buffer.alloc(32, 7);
+  results['username.siphash.ns_per_op'] = medianNsPerOp(() => usernameHash(key, 'Alice.Smith@example.com'), warmupMs, rounds);
+  results['username.hmac_sha256.ns_per_op'] = medianNsPerOp(
+    () => createHmac('sha256', key).update('Alice.Smith@example.com'.trim().toLowerCase()).digest().readUInt32BE(0), warmupMs, rounds);
   results['proto.check_request.bytes'] = requestBytes.length;
   results['proto.check_response.deny.bytes'] = denyBytes.length;
   results['proto.check_response.ok.bytes'] = okBytes.length;

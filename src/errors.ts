@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   INTERNAL: 'an unexpected failure while deciding',
   USAGE: 'the command line is wrong',
   LISTEN: 'a listener cannot bind its address (in use, or not allowed)',
+  UNSAFE_LISTEN: 'a listener would be reachable beyond loopback without the credential it needs',
   EVENTS_OUTPUT: 'the --events file cannot be opened for appending',
   KUBECONFIG: 'the kubeconfig cannot be read or names no cluster',
 } as const;

@@ -8,7 +8,7 @@ import { buildScenario, SCENARIOS } from '../simulate/scenarios.ts';
 import { toRecordsCsv } from '../simulate/traffic.ts';
 
 const HELP = `usage: portcullis simulate [--scenario name|all] [--seed N] [--action Block|Audit] [--scale F] [--als-flush-ms N]
-                           [--records-dir dir] [--json]
+                           [--records-dir dir] [--json] [--no-fail-on-miss]
 
 Starts Portcullis in-process (127.0.0.1, a manual clock, a bundled policy whose load balancer 10.0.0.0/16 is a
 trusted proxy) and drives its real gRPC Check and access-log interfaces with simulated sign-ins, then prints,
@@ -22,6 +22,10 @@ per scenario, what was blocked and what it cost legitimate users, against the ta
   --als-flush-ms  Envoy access-log buffer_flush_interval to model, whole seconds in ms (default 1000; 0: at once)
   --records-dir   Also write each scenario's sign-ins to <dir>/<scenario>.csv, for \`portcullis replay\`
   --json          Print the figures as JSON
+  --no-fail-on-miss
+                  Exit 0 even when a target is missed (by default a missed target exits 1, so a CI job fails)
+
+Exit status: 0 when every target that applies is met, 1 when one is missed, 2 on a usage error.
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -35,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
       'als-flush-ms': { type: 'string', default: '1000' },
       'records-dir': { type: 'string' },
       json: { type: 'boolean' },
+      'no-fail-on-miss': { type: 'boolean' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -65,7 +70,11 @@ export async function run(argv: string[]): Promise<number> {
     all.push(f);
     if (!values.json) process.stdout.write(`${formatFigures(f)}\n\n`);
   }
-  if (values.json) process.stdout.write(`${JSON.stringify({ seed, action, scale, alsFlushMs, scenarios: all }, null, 2)}\n`);
+  const missed = all.flatMap((f) => f.targets.filter((t) => t.met === false).map((t) => `${f.name}: ${t.label} (${t.value})`));
+  if (values.json) process.stdout.write(`${JSON.stringify({ seed, action, scale, alsFlushMs, missed, scenarios: all }, null, 2)}\n`);
   else process.stdout.write(`${formatTable(all)}\n`);
-  return 0;
+  if (missed.length === 0) return 0;
+  const failing = !values['no-fail-on-miss'];
+  process.stderr.write(`portcullis simulate: ${missed.length} target(s) missed${failing ? '' : ' (--no-fail-on-miss: exit 0)'}:\n${missed.map((m) => `  ${m}`).join('\n')}\n`);
+  return failing ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 import type { Address } from '../net/address.ts';
 import type { ChainResult } from '../net/chain.ts';
 import { resolveClient, type ClientIpOptions } from './client-ip.ts';
-import type { Decision, DecisionReason, RequestFacts, Verdict } from './decision.ts';
+import type { Answer, Decision, DecisionReason, RequestFacts } from './decision.ts';
 import { exemptionOf } from './exempt.ts';
 import type { Snapshot } from './snapshot.ts';
 import { assessThreat, withFeedThreat, type DetectorView, type FeedMatcher, type ThreatAssessment } from './threat.ts';
@@ -80,7 +80,7 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** Every Decision has the same shape (one hidden class): an explicit literal, no spread. */
 function answer(
-  id: string, verdict: Verdict, reason: DecisionReason, httpStatus: number, client: Address | undefined, chain: ChainResult | undefined,
+  id: string, verdict: Answer, reason: DecisionReason, httpStatus: number, client: Address | undefined, chain: ChainResult | undefined,
   threat: ThreatAssessment | undefined, signIn: boolean, policy: string, zone?: string, feed?: string, retryAfterSeconds?: number, usernameHash?: number,
 ): Decision {
   return { id, verdict, reason, httpStatus, retryAfterSeconds, client, chain, zone, feed, signIn, policy, threat, usernameHash };

@@ -3,7 +3,8 @@ import type { ChainResult } from '../net/chain.ts';
 import type { ThreatAssessment } from './threat.ts';
 
 export const VERDICTS = ['allow', 'deny', 'rate_limit'] as const;
-export type Verdict = (typeof VERDICTS)[number];
+/** What the transport answers. (The detectors' own Verdict, in detect/verdict.ts, is their view of one client.) */
+export type Answer = (typeof VERDICTS)[number];
 
 /** Why a check was answered as it was. A closed set: it is a metric label and a documented event field. */
 export const DECISION_REASONS = [
@@ -43,7 +44,7 @@ export interface RequestFacts {
 export interface Decision {
   /** Event / decision id, given to the client in denials and to the upstream in allows. */
   readonly id: string;
-  readonly verdict: Verdict;
+  readonly verdict: Answer;
   readonly reason: DecisionReason;
   /** 200 for allows; 403 or 429 for denials. */
   readonly httpStatus: number;
@@ -61,3 +62,9 @@ export interface Decision {
   /** Keyed hash of the sign-in's username, when threat evaluation ran and found one (for the attempt record). */
   readonly usernameHash?: number;
 }
+
+/** Facts of a request that could not be read: decide() answers it as malformed_request (the failure mode). */
+export const MALFORMED_FACTS: RequestFacts = Object.freeze({
+  peer: undefined, xForwardedFor: undefined, forwarded: undefined, envoyExternalAddress: undefined,
+  method: '', path: '', host: '', requestId: undefined, userAgent: undefined,
+});

@@ -1,4 +1,5 @@
-import { createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { sipKey, siphash24 } from '../detect/hash.ts';
 
 /** Where a sign-in request carries the username. */
 export interface UsernameSource {
@@ -47,11 +48,35 @@ export function extractUsername(source: UsernameSource, headers: Readonly<Record
   return undefined;
 }
 
+/** SipHash keys derived from each install key, once (the key Buffer lives as long as the process). */
+const sipKeys = new WeakMap<Buffer, Uint32Array>();
+
+function sipKeyOf(key: Buffer): Uint32Array {
+  let k = sipKeys.get(key);
+  if (!k) {
+    // 16 bytes of SHA-256 over a label and the install key: any key length works, and this key is used for
+    // nothing else.
+    k = sipKey(createHash('sha256').update('portcullis username siphash-2-4\0').update(key).digest().subarray(0, 16));
+    sipKeys.set(key, k);
+  }
+  return k;
+}
+
+/** UTF-8 of the normalised username, without allocating for ordinary lengths. */
+const scratch = Buffer.allocUnsafe(4096);
+
 /**
  * Keyed hash of a username: stable for one install key, useless to anyone without it (a plain hash of an
  * email address is reversible by dictionary). Normalised so "Alice@X" and "alice@x " count as one account.
  * 32 bits: the detectors only need to tell accounts apart within one IP's recent attempts.
+ *
+ * SipHash-2-4 (a keyed PRF built for short inputs, as in hash tables that must resist chosen keys): the same
+ * property the HMAC-SHA-256 it replaces gave here — without the key, the values reveal nothing and cannot be
+ * computed — at ~0.2 µs instead of ~3.5 µs per sign-in (docs/detection.md, privacy).
  */
 export function usernameHash(key: Buffer, username: string): number {
-  return createHmac('sha256', key).update(username.trim().toLowerCase()).digest().readUInt32BE(0);
+  const normal = username.trim().toLowerCase();
+  const k = sipKeyOf(key);
+  if (normal.length * 3 <= scratch.length) return siphash24(k, scratch, 0, scratch.write(normal, 0, 'utf8'));
+  return siphash24(k, Buffer.from(normal, 'utf8'));
 }

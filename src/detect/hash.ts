@@ -49,3 +49,116 @@ export function xorshift32(x: number): number {
   x ^= x << 5;
   return x | 0;
 }
+
+/*
+ * Keyed SipHash-2-4 (Aumasson & Bernstein, 2012): a PRF for short inputs, for usernames (and any other secret
+ * the detectors must tell apart without storing it). Written here rather than taken from npm: the packages
+ * that exist (siphash, @posthog/siphash, siphash24) take strings or copy into WebAssembly memory per call and
+ * return fresh objects, where the Check path needs bytes already in a Buffer hashed without allocation, in
+ * plain JS. 64-bit words are kept as (hi, lo) uint32 pairs; checked against the paper's 64 reference vectors
+ * (test/detect/siphash.test.ts).
+ */
+
+/** A SipHash key as four little-endian uint32 words (k0 lo, k0 hi, k1 lo, k1 hi), from 16 key bytes. */
+export function sipKey(key: Uint8Array): Uint32Array {
+  if (key.length !== 16) throw new Error(`SipHash key must be 16 bytes, got ${key.length}`);
+  const dv = new DataView(key.buffer, key.byteOffset, 16);
+  return Uint32Array.of(dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true));
+}
+
+// State: v0..v3 as hi/lo halves, always kept unsigned (>>> 0) so the carry test `lo < a` holds. Module-level
+// so a hash allocates nothing (synchronous use only).
+let v0h = 0, v0l = 0, v1h = 0, v1l = 0, v2h = 0, v2l = 0, v3h = 0, v3l = 0;
+
+function sipRound(): void {
+  let lo: number, t: number;
+  // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
+  lo = (v0l + v1l) >>> 0;
+  v0h = (v0h + v1h + (lo < v0l ? 1 : 0)) >>> 0;
+  v0l = lo;
+  t = v1h;
+  v1h = ((v1h << 13) | (v1l >>> 19)) >>> 0;
+  v1l = ((v1l << 13) | (t >>> 19)) >>> 0;
+  v1h = (v1h ^ v0h) >>> 0;
+  v1l = (v1l ^ v0l) >>> 0;
+  t = v0h;
+  v0h = v0l;
+  v0l = t;
+  // v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
+  lo = (v2l + v3l) >>> 0;
+  v2h = (v2h + v3h + (lo < v2l ? 1 : 0)) >>> 0;
+  v2l = lo;
+  t = v3h;
+  v3h = ((v3h << 16) | (v3l >>> 16)) >>> 0;
+  v3l = ((v3l << 16) | (t >>> 16)) >>> 0;
+  v3h = (v3h ^ v2h) >>> 0;
+  v3l = (v3l ^ v2l) >>> 0;
+  // v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
+  lo = (v0l + v3l) >>> 0;
+  v0h = (v0h + v3h + (lo < v0l ? 1 : 0)) >>> 0;
+  v0l = lo;
+  t = v3h;
+  v3h = ((v3h << 21) | (v3l >>> 11)) >>> 0;
+  v3l = ((v3l << 21) | (t >>> 11)) >>> 0;
+  v3h = (v3h ^ v0h) >>> 0;
+  v3l = (v3l ^ v0l) >>> 0;
+  // v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
+  lo = (v2l + v1l) >>> 0;
+  v2h = (v2h + v1h + (lo < v2l ? 1 : 0)) >>> 0;
+  v2l = lo;
+  t = v1h;
+  v1h = ((v1h << 17) | (v1l >>> 15)) >>> 0;
+  v1l = ((v1l << 17) | (t >>> 15)) >>> 0;
+  v1h = (v1h ^ v2h) >>> 0;
+  v1l = (v1l ^ v2l) >>> 0;
+  t = v2h;
+  v2h = v2l;
+  v2l = t;
+}
+
+function compress(mh: number, ml: number): void {
+  v3h = (v3h ^ mh) >>> 0;
+  v3l = (v3l ^ ml) >>> 0;
+  sipRound();
+  sipRound();
+  v0h = (v0h ^ mh) >>> 0;
+  v0l = (v0l ^ ml) >>> 0;
+}
+
+/** High and low 32 bits of the last siphash24() result. */
+export let sipHi = 0;
+export let sipLo = 0;
+
+/** SipHash-2-4 of bytes [start, end) of b; returns the low 32 bits, sipHi/sipLo hold all 64. */
+export function siphash24(k: Uint32Array, b: Uint8Array, start = 0, end = b.length): number {
+  const k0l = k[0]!, k0h = k[1]!, k1l = k[2]!, k1h = k[3]!;
+  v0h = (k0h ^ 0x736f6d65) >>> 0; v0l = (k0l ^ 0x70736575) >>> 0;
+  v1h = (k1h ^ 0x646f7261) >>> 0; v1l = (k1l ^ 0x6e646f6d) >>> 0;
+  v2h = (k0h ^ 0x6c796765) >>> 0; v2l = (k0l ^ 0x6e657261) >>> 0;
+  v3h = (k1h ^ 0x74656462) >>> 0; v3l = (k1l ^ 0x79746573) >>> 0;
+  const len = end - start;
+  const whole = start + (len & ~7);
+  let i = start;
+  for (; i < whole; i += 8) {
+    const ml = (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
+    const mh = (b[i + 4]! | (b[i + 5]! << 8) | (b[i + 6]! << 16) | (b[i + 7]! << 24)) >>> 0;
+    compress(mh, ml);
+  }
+  // Last block: the 0..7 remaining bytes, and the length's low byte in the top byte.
+  let ml = 0;
+  let mh = (len & 0xff) << 24;
+  const rest = end - i;
+  for (let j = 0; j < rest; j++) {
+    if (j < 4) ml |= b[i + j]! << (8 * j);
+    else mh |= b[i + j]! << (8 * (j - 4));
+  }
+  compress(mh >>> 0, ml >>> 0);
+  v2l = (v2l ^ 0xff) >>> 0;
+  sipRound();
+  sipRound();
+  sipRound();
+  sipRound();
+  sipHi = (v0h ^ v1h ^ v2h ^ v3h) >>> 0;
+  sipLo = (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
+  return sipLo;
+}

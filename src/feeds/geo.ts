@@ -1,7 +1,7 @@
+import { fileSignature } from './file-signature.ts';
 // MaxMind-format databases for dynamic zones: optional ASN, Country/City and Anonymous-IP
 // readers, each swapped atomically when its file changes. A missing or corrupt file is a
 // reported status, never a throw; a bad replacement keeps the previous reader serving.
-import { stat } from 'node:fs/promises';
 import maxmind, { type AnonymousIPResponse, type AsnResponse, type CityResponse, type Reader, type Response } from 'maxmind';
 
 export type GeoDbKind = 'asn' | 'country' | 'anonymous';
@@ -190,7 +190,7 @@ export class GeoDatabases implements GeoLookup {
 
   private async loadOnce(slot: Slot): Promise<void> {
     // Taken before reading: a write landing mid-read changes it again and triggers another load.
-    slot.seen = await signature(slot.path);
+    slot.seen = await fileSignature(slot.path);
     try {
       const reader = await maxmind.open<Response>(slot.path, { cache: { max: this.opts.readerCacheMax ?? 10_000 } });
       const type = reader.metadata.databaseType;
@@ -233,7 +233,7 @@ export class GeoDatabases implements GeoLookup {
     try {
       await Promise.all(
         [...this.slots.values()].map(async (slot) => {
-          if ((await signature(slot.path)) !== slot.seen) await this.reloadSlot(slot);
+          if ((await fileSignature(slot.path)) !== slot.seen) await this.reloadSlot(slot);
         }),
       );
     } finally {
@@ -242,14 +242,6 @@ export class GeoDatabases implements GeoLookup {
   }
 }
 
-async function signature(path: string): Promise<string> {
-  try {
-    const st = await stat(path);
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-  } catch (err) {
-    return `error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
-  }
-}
 
 function get<T>(slot: Slot | undefined, ip: string): T | null | undefined {
   const reader = slot?.reader;

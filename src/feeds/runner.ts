@@ -1,3 +1,4 @@
+import { fileSignature } from './file-signature.ts';
 // One feed's source: reads it (inline, file or HTTP), parses it and keeps the last good contents. A failed
 // read or a body that is mostly garbage (an HTML error page, a truncated download) never replaces them.
 import { readFile, stat } from 'node:fs/promises';
@@ -78,7 +79,7 @@ export class FeedRunner {
     const src = this.feed.source;
     if (src.type === 'http' && nowMs >= this.#nextDueMs) void this.refresh();
     if (src.type === 'file') {
-      void signature(src.path).then((sig) => {
+      void fileSignature(src.path).then((sig) => {
         if (sig !== this.#fileSignature && !this.#inFlight && !this.#stopped) void this.refresh();
       });
     }
@@ -156,7 +157,7 @@ export class FeedRunner {
 
   async #readFile(path: string, maxBytes: number): Promise<FetchOutcome> {
     // Taken before reading: a write landing mid-read changes it again and triggers another read.
-    this.#fileSignature = await signature(path);
+    this.#fileSignature = await fileSignature(path);
     try {
       const st = await stat(path);
       if (st.size > maxBytes) return { result: 'too_large', message: `file is ${st.size} bytes, over ${maxBytes}` };
@@ -212,11 +213,3 @@ export class FeedRunner {
   }
 }
 
-async function signature(path: string): Promise<string> {
-  try {
-    const st = await stat(path);
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-  } catch (err) {
-    return `error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
-  }
-}

@@ -114,7 +114,7 @@ export function replay(records: SignInRecords, setting: ReplaySetting, onRecord?
     const u = records.user[i]!;
     const usernameHash = u < 0 ? undefined : u;
     const v = engine.evaluate(key, now);
-    // As ThreatService does: an IP-wide block, or this account from this IP at HIGH (per-pair refusal).
+    // As decide/threat.ts (assessThreat) does: an IP-wide block, or this account from this IP at HIGH (per-pair refusal).
     const pairRefused = v.blockedUntilMs <= now && usernameHash !== undefined && engine.accountLevel(key, usernameHash) === 'HIGH';
     const isDenied = v.blockedUntilMs > now || pairRefused;
     onRecord?.(i, isDenied);

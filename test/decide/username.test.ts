@@ -27,4 +27,14 @@ describe('username extraction', () => {
     expect(usernameHash(k1, 'alice')).not.toBe(usernameHash(k1, 'bob'));
     expect(Number.isInteger(usernameHash(k1, 'alice'))).toBe(true);
   });
+  it('is keyed SipHash-2-4 of the normalised UTF-8, with a key derived from the install key', () => {
+    // Expected values from an independent SipHash-2-4 (Python, over integers) with the same key derivation:
+    // key = SHA-256("portcullis username siphash-2-4\0" || install key)[0..16], output's low 32 bits.
+    const k1 = Buffer.alloc(32, 1);
+    expect(usernameHash(k1, 'Alice@Example.com ')).toBe(3433957788);
+    expect(usernameHash(k1, 'JOSÉ@exämple.com')).toBe(2875286957);
+    const long = 'x'.repeat(5000); // longer than the scratch buffer
+    expect(usernameHash(k1, long)).toBe(usernameHash(k1, ` ${long.toUpperCase()}`));
+    expect(usernameHash(k1, 'alice')).toBeGreaterThanOrEqual(0);
+  });
 });

@@ -9,6 +9,7 @@ import { AlsClient, alsEntry } from '../helpers/als-client.ts';
 import { envoyCheckRequest } from '../helpers/envoy-request.ts';
 import { AuthzClient } from '../helpers/grpc-client.ts';
 import { eventually, startTestInstance, ZONES_YAML, type TestInstance } from '../helpers/portcullis.ts';
+import { requireTool } from '../helpers/tools.ts';
 
 const RULES = 'deploy/prometheus/portcullis-rules.yaml';
 const dashboard = JSON.parse(readFileSync('deploy/grafana/portcullis-dashboard.json', 'utf8'));
@@ -20,7 +21,9 @@ const panelExprs = panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: 
 /** Metrics the dashboard and alerts may name before the code exports them (the Redis store is not built yet). */
 const PLANNED_METRICS = ['portcullis_store_degraded'];
 
-const promtool = (...args: string[]) => spawnSync('promtool', args, { encoding: 'utf8' });
+const PROMTOOL = requireTool('promtool');
+const PROMETHEUS = requireTool('prometheus');
+const promtool = (...args: string[]) => spawnSync(PROMTOOL, args, { encoding: 'utf8' });
 
 describe('alert rules', () => {
   it('pass promtool check rules and the unit tests in deploy/prometheus/tests.yaml', () => {
@@ -108,7 +111,7 @@ describe('dashboard and alert queries against a real Prometheus', () => {
     promBase = `http://127.0.0.1:${port}`;
     const target = inst.httpBase.replace('http://', '');
     writeFileSync(join(dataDir, 'prometheus.yml'), `global: { scrape_interval: 1s, evaluation_interval: 1s }\nrule_files: [${JSON.stringify(join(process.cwd(), RULES))}]\nscrape_configs:\n  - job_name: portcullis\n    static_configs: [{ targets: ['${target}'], labels: { namespace: shop, pod: portcullis-0 } }]\n`);
-    prom = spawn('prometheus', [`--config.file=${join(dataDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dataDir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+    prom = spawn(PROMETHEUS, [`--config.file=${join(dataDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dataDir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
     // Enough samples in the window for rate() and increase() (two scrapes at least).
     await eventually(async () => {
       try {

@@ -3,15 +3,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireTool } from './tools.ts';
 
-export const NGINX_BIN = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
-
-/** Whether a usable nginx (with auth_request and realip) is installed; tests say why they skip otherwise. */
-export function nginxAvailable(): boolean {
-  if (!existsSync(NGINX_BIN)) return false;
-  const v = spawnSync(NGINX_BIN, ['-V'], { encoding: 'utf8' });
-  return /http_auth_request_module/.test(v.stderr) && /http_realip_module/.test(v.stderr);
-}
+/** A usable nginx (with auth_request and realip); a test file that imports this fails loudly without one. */
+export const NGINX_BIN = requireTool('nginx');
 
 export async function freePort(): Promise<number> {
   const s = createServer();

@@ -1,7 +1,7 @@
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, nginxAvailable, startNginx, type NginxInstance } from '../helpers/nginx.ts';
+import { freePort, startNginx, type NginxInstance } from '../helpers/nginx.ts';
 import { eventually, startTestInstance, type TestInstance } from '../helpers/portcullis.ts';
 
 // End to end behind a real nginx (Debian's, with auth_request and realip), configured with the snippets shipped
@@ -30,14 +30,12 @@ spec:
   signIn: { routes: [{ path: { exact: /login }, methods: [POST] }] }
 `;
 
-const available = nginxAvailable();
 let inst: TestInstance;
 let nginx: NginxInstance;
 let app: Server;
 const appSaw: IncomingHttpHeaders[] = [];
 
 beforeAll(async () => {
-  if (!available) return;
   const udp = await freePort();
   inst = await startTestInstance({ 'p.yaml': CONFIG }, { 'authz-address': '127.0.0.1:0', 'syslog-udp-address': `127.0.0.1:${udp}` });
   // The sign-in app: alice/correct-horse succeeds, anything else is a 401.
@@ -71,7 +69,6 @@ beforeAll(async () => {
   }`);
 });
 afterAll(async () => {
-  if (!available) return;
   await nginx?.stop();
   await new Promise((r) => app?.close(r));
   await inst?.stop();
@@ -118,7 +115,7 @@ async function untilStopped(attempt: (i: number) => Promise<Reply>): Promise<num
   return statuses;
 }
 
-describe.skipIf(!available)('Portcullis behind a real nginx (auth_request + access_log syslog)', () => {
+describe('Portcullis behind a real nginx (auth_request + access_log syslog)', () => {
   it('a blocklisted client (named by a trusted X-Forwarded-For) gets 403 from nginx with the JSON body; the app never sees it', async () => {
     const seen = appSaw.length;
     const res = await through('192.0.2.44', '/login', { method: 'POST', form: { username: 'alice', password: 'x' } });

@@ -1,9 +1,10 @@
-import type { ServerReadableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status, type ServerReadableStream, type sendUnaryData, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { HTTPAccessLogEntry__Output } from '../../gen/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
 import type { StreamAccessLogsMessage__Output } from '../../gen/envoy/service/accesslog/v3/StreamAccessLogsMessage.ts';
 import type { StreamAccessLogsResponse } from '../../gen/envoy/service/accesslog/v3/StreamAccessLogsResponse.ts';
 import type { OutcomeIngest } from '../../service/ingest.ts';
 import type { OutcomeReport } from '../../decide/outcome.ts';
+import { authorizationOf, OPEN_CREDENTIAL, UNAUTHENTICATED_DETAILS, type BearerCredential } from './credential.ts';
 
 export interface AccessLogOptions {
   /** Response header the app sets with the sign-in result; Envoy must list it in additional_response_headers_to_log. */
@@ -32,27 +33,53 @@ export function outcomeFromEntry(e: HTTPAccessLogEntry__Output, options: AccessL
   };
 }
 
+/** What each StreamAccessLogsMessage of a stream goes through, whichever transport carried it. */
+export function accessLogMessageHandler(ingest: OutcomeIngest, options: AccessLogOptions, onEntry: (accepted: boolean) => void): (msg: StreamAccessLogsMessage__Output) => void {
+  return (msg) => {
+    for (const entry of msg.httpLogs?.logEntry ?? []) {
+      let outcome: OutcomeReport | undefined;
+      try {
+        outcome = outcomeFromEntry(entry, options);
+      } catch {
+        outcome = undefined;
+      }
+      onEntry(outcome !== undefined);
+      if (outcome) ingest.report(outcome);
+    }
+  };
+}
+
 /**
  * envoy.service.accesslog.v3.AccessLogService: a client stream of batches from Envoy's http_grpc access logger.
  * Each entry is handed to the ingest as it arrives; a bad entry is skipped, never fails the stream.
  */
-export function accessLogService(ingest: OutcomeIngest, options: AccessLogOptions, onEntry: (accepted: boolean) => void): UntypedServiceImplementation {
+export function accessLogService(ingest: OutcomeIngest, options: AccessLogOptions, onEntry: (accepted: boolean) => void, credential: BearerCredential = OPEN_CREDENTIAL): UntypedServiceImplementation {
+  const handle = accessLogMessageHandler(ingest, options, onEntry);
   return {
     StreamAccessLogs(call: ServerReadableStream<StreamAccessLogsMessage__Output, StreamAccessLogsResponse>, callback: sendUnaryData<StreamAccessLogsResponse>) {
-      call.on('data', (msg: StreamAccessLogsMessage__Output) => {
-        for (const entry of msg.httpLogs?.logEntry ?? []) {
-          let outcome: OutcomeReport | undefined;
-          try {
-            outcome = outcomeFromEntry(entry, options);
-          } catch {
-            outcome = undefined;
-          }
-          onEntry(outcome !== undefined);
-          if (outcome) ingest.report(outcome);
-        }
-      });
+      // Forged outcomes could get any address blocked: without the token not one entry is read.
+      if (credential.required && !credential.checkBearer(authorizationOf(call.metadata))) {
+        call.on('error', () => undefined);
+        return callback({ code: status.UNAUTHENTICATED, details: UNAUTHENTICATED_DETAILS });
+      }
+      call.on('data', handle);
       call.on('error', () => undefined); // Envoy reconnects; nothing to answer
       call.on('end', () => callback(null, {}));
     },
+  };
+}
+
+/** For the node:http2 transport: raw message bytes, decoded with the service's own proto-loader deserializer. */
+export function rawAccessLogHandler(definition: ServiceDefinition, handle: (msg: StreamAccessLogsMessage__Output) => void): (bytes: Buffer) => void {
+  const method = definition['StreamAccessLogs'];
+  if (!method) throw new Error('AccessLogService definition has no StreamAccessLogs method');
+  return (bytes) => {
+    let msg: StreamAccessLogsMessage__Output;
+    try {
+      msg = method.requestDeserialize(bytes) as StreamAccessLogsMessage__Output;
+    } catch {
+      return; // a message that does not decode is skipped, like a bad entry; the stream goes on
+    }
+    handle(msg);
   };
 }

@@ -1,10 +1,14 @@
 import { parseAddress } from '../../net/address.ts';
 import type { RequestFacts } from '../../decide/decision.ts';
+import { forgedPortcullisHeaders } from './portcullis-headers.ts';
 import type { CheckRequest__Output } from '../../gen/envoy/service/auth/v3/CheckRequest.ts';
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
+ * The reference reading of a decoded CheckRequest object (proto-loader's shape). The service decodes the bytes
+ * itself (wire/check-request-decoder.ts); this stays as the definition that decoder is tested against.
+ *
  * Reads the facts the decision needs from a CheckRequest as Envoy sends it: lower-case header keys, duplicates
  * joined with ",", pseudo-headers included; source.address is the L4 peer, not the client.
  * Tolerates anything missing: a missing peer yields peer undefined, which decide() answers as malformed.
@@ -35,21 +39,20 @@ export function factsFromCheckRequest(req: CheckRequest__Output): RequestFacts {
  */
 function headersFromHeaderMap(list: ReadonlyArray<{ key?: string; value?: string; rawValue?: Buffer }> | undefined): Record<string, string> | undefined {
   if (!list || list.length === 0) return undefined;
+  // Own keys only: a header named "constructor" or "__proto__" is a header, not an inherited property.
   const out: Record<string, string> = {};
   for (const h of list) {
     if (!h.key) continue;
     const key = h.key.toLowerCase();
     const value = h.rawValue && h.rawValue.length > 0 ? h.rawValue.toString('utf8') : (h.value ?? '');
-    out[key] = key in out ? `${out[key]},${value}` : value;
+    const merged = Object.hasOwn(out, key) ? `${out[key]},${value}` : value;
+    if (key === '__proto__') Object.defineProperty(out, key, { value: merged, enumerable: true, configurable: true, writable: true });
+    else out[key] = merged;
   }
   return out;
 }
 
-/** Client-sent headers in Portcullis' namespace, which the upstream must never see as if we had set them. */
-export function forgedPortcullisHeaders(req: CheckRequest__Output): string[] {
-  const headers = req.attributes?.request?.http?.headers;
-  if (!headers) return [];
-  const out: string[] = [];
-  for (const k in headers) if (k.startsWith('x-portcullis-')) out.push(k);
-  return out;
+/** Client-sent x-portcullis-* headers of a decoded request, from whichever encoding carried the headers. */
+export function forgedFromCheckRequest(req: CheckRequest__Output): string[] {
+  return forgedPortcullisHeaders(factsFromCheckRequest(req).headers);
 }

@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { Decision, RequestFacts } from '../../decide/decision.ts';
+import { MALFORMED_FACTS, type Decision, type RequestFacts } from '../../decide/decision.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { copyableUpstreamHeaders, denialBody, denialHeaders, denialHtml, prefersHtml } from '../answer.ts';
 import type { Gate } from '../../service/check.ts';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.ts';
 import { listenDual, type DualListenerHandle, type DualRequest, type DualResponse } from './dual-protocol.ts';
 import {
   CONVENTION_PATHS, ENVOY_PREFIX, conventionOf, factsFromAuthRequest, missingOriginalHeader, type ClientHeader, type Convention,
@@ -17,17 +18,16 @@ export interface DecisionServerOptions {
   readonly logger: Logger;
   /** Seconds open connections get to finish on stop. */
   readonly drainSeconds: number;
+  /** Connection cap and header/request/idle timeouts (authzMaxConnections is the cap). */
+  readonly limits?: HttpLimits;
+  /** Called for each connection closed at accept because the cap is reached. */
+  readonly onRejected?: () => void;
 }
 
 export interface DecisionServerHandle {
   readonly port: number;
   close(): Promise<void>;
 }
-
-const MALFORMED: RequestFacts = Object.freeze({
-  peer: undefined, xForwardedFor: undefined, forwarded: undefined, envoyExternalAddress: undefined,
-  method: '', path: '', host: '', requestId: undefined, userAgent: undefined,
-});
 
 const NOT_FOUND_BODY = JSON.stringify({ error: 'not_found', paths: [...CONVENTION_PATHS.keys(), `${ENVOY_PREFIX}/<original path>`] });
 
@@ -56,7 +56,7 @@ export async function startDecisionServer(gate: Gate, options: DecisionServerOpt
     try {
       facts = factsFromAuthRequest(route.convention, h, req.socket?.remoteAddress, req.method ?? '', route.envoyPath, options.clientHeader);
     } catch {
-      facts = MALFORMED; // decided as malformed_request by the failure mode
+      facts = MALFORMED_FACTS; // decided as malformed_request by the failure mode
     }
     if (!warned.has(route.convention)) {
       const missing = missingOriginalHeader(route.convention, h);
@@ -89,7 +89,8 @@ export async function startDecisionServer(gate: Gate, options: DecisionServerOpt
     send(res, nginx ? 403 : d.httpStatus, headers, body);
   };
 
-  const listener: DualListenerHandle = await listenDual(options.address, handle);
+  const limits = options.limits ?? DEFAULT_HTTP_LIMITS;
+  const listener: DualListenerHandle = await listenDual(options.address, handle, { limits, maxConnections: limits.authzMaxConnections, onRejected: options.onRejected });
   return {
     port: listener.port,
     close: () => listener.close(options.drainSeconds * 1000),

@@ -69,10 +69,15 @@ export function accessLineToOutcome(json: string): OutcomeReport | undefined {
   const clientIp = text(pick(top, FIELDS.peer)) ?? text(caddy?.remote_ip);
   if (requestId === undefined && clientIp === undefined) return undefined;
   const forwardedFor = text(pick(top, FIELDS.xff)) ?? text(reqHeaders?.['x-forwarded-for']);
+  // Caddy's forward_auth passes Portcullis' own denial to the client as it is, x-portcullis-status included (a
+  // client cannot set response headers). Caddy 2.6 cannot log a request id of its own, so such a line would not
+  // correlate with its (denied) decision: it is reported without method and path, which the ingest ignores,
+  // so a request Portcullis refused never counts as a failed sign-in.
+  const deniedByUs = text(respHeaders?.['x-portcullis-status']) !== undefined;
   return {
     requestId,
-    method: (text(pick(top, FIELDS.method)) ?? text(caddy?.method) ?? '').toUpperCase(),
-    path: text(pick(top, FIELDS.path)) ?? text(caddy?.uri) ?? '',
+    method: deniedByUs ? '' : (text(pick(top, FIELDS.method)) ?? text(caddy?.method) ?? '').toUpperCase(),
+    path: deniedByUs ? '' : text(pick(top, FIELDS.path)) ?? text(caddy?.uri) ?? '',
     host: text(pick(top, FIELDS.host)) ?? text(caddy?.host) ?? '',
     status,
     resultHeader: text(pick(top, FIELDS.result)) ?? text(respHeaders?.['x-portcullis-signin-result']),

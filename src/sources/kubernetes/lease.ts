@@ -1,5 +1,5 @@
 import type { V1Lease } from '@kubernetes/client-node';
-import { jittered } from './backoff.ts';
+import { jittered } from '../../backoff.ts';
 import { describeError, statusOf, type KubeApi } from './client.ts';
 
 export interface LeaderElectionOptions {

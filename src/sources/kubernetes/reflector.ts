@@ -1,4 +1,4 @@
-import { Backoff, jittered } from './backoff.ts';
+import { Backoff, jittered } from '../../backoff.ts';
 import { isKubeObject, statusOf, type KubeApi, type KubeObject, type WatchHandle } from './client.ts';
 import type { KindResource } from './resources.ts';
 

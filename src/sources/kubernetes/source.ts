@@ -1,4 +1,3 @@
-import type { DynamicZoneStatus, FeedStatus } from '../../feeds/manager.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { KubeMetrics, KubeObjectState } from '../../telemetry/kube-metrics.ts';
 import type { ConfigSource, SourceBatch } from '../files.ts';
@@ -6,21 +5,14 @@ import { compile } from '../../config/compile.ts';
 import { describeIssue, type ConfigIssue } from '../../api/objects.ts';
 import type { Kind } from '../../api/schema.ts';
 import { describeError, type KubeApi, type KubeObject } from './client.ts';
-import { EventRecorder } from './events.ts';
-import { LeaderElector, type LeaderElectionOptions } from './lease.ts';
+import type { LeaderElectionOptions } from './lease.ts';
 import { Reconciler, type Tracked } from './reconciler.ts';
 import { Reflector, type ReflectorOptions } from './reflector.ts';
 import { RESOURCE_LIST } from './resources.ts';
-import { issuesMessage, type AttackState, type RuntimeStatus } from './status.ts';
-import { StatusWriter } from './status-writer.ts';
+import { issuesMessage } from './status.ts';
+import { StatusReporter, type FeedStatusSource } from './status-reporter.ts';
 
-/** What the feed manager (src/feeds/manager.ts) reports about ThreatFeeds and DynamicZones; FeedManager is one. */
-export interface FeedStatusSource {
-  feedStatus(): readonly FeedStatus[];
-  zoneStatus(): readonly DynamicZoneStatus[];
-  /** Called when either may have changed (a read, a new snapshot, a database loading), never per Check. */
-  onStatusChange(listener: () => void): void;
-}
+export type { FeedStatusSource };
 
 export interface KubernetesSourceOptions {
   readonly api: KubeApi;
@@ -63,10 +55,7 @@ export class KubernetesSource implements ConfigSource {
   readonly reconciler = new Reconciler();
   readonly #o: KubernetesSourceOptions;
   readonly #reflectors: Reflector[] = [];
-  readonly #elector: LeaderElector | undefined;
-  readonly #recorder: EventRecorder;
-  readonly #status: StatusWriter;
-  readonly #attacks = new Map<string, AttackState>();
+  readonly #status: StatusReporter;
   readonly #reported = new Map<string, string>();
   #onBatch: ((b: SourceBatch) => void) | undefined;
   #ready = false;
@@ -74,40 +63,10 @@ export class KubernetesSource implements ConfigSource {
   #debounce: NodeJS.Timeout | undefined;
   #pendingSince: number | undefined;
   #reportedStatic = '';
-  /** The feed manager's statuses by name, read once per pass (not per object written). */
-  #runtime: { feeds: ReadonlyMap<string, FeedStatus>; zones: ReadonlyMap<string, DynamicZoneStatus> } | undefined;
-  #feedsDebounce: NodeJS.Timeout | undefined;
 
   constructor(options: KubernetesSourceOptions) {
     this.#o = options;
-    const now = options.now ?? Date.now;
-    const log = options.logger;
-    if (options.writeStatus !== false) {
-      this.#elector = new LeaderElector(options.api, {
-        namespace: options.leaseNamespace, name: options.leaseName ?? 'portcullis', identity: options.identity, now, ...options.lease,
-        onChange: (leader) => {
-          log.info({ identity: options.identity, lease: options.leaseName ?? 'portcullis' }, leader ? 'kubernetes: leading; writing status and events' : 'kubernetes: not leading');
-          options.metrics?.leader(leader);
-          if (leader) this.#syncAllStatus();
-          else this.#status.clear();
-        },
-        onError: (m) => { options.metrics?.apiError('lease'); log.warn({ err: m }, 'kubernetes: leader election'); },
-      });
-    }
-    const isLeader = () => this.isLeader;
-    this.#recorder = new EventRecorder(options.api, {
-      instance: options.identity, isLeader,
-      onError: (m) => { options.metrics?.apiError('event'); log.warn({ err: m }, 'kubernetes: event not recorded'); },
-    });
-    this.#status = new StatusWriter(options.api, this.#recorder, {
-      isLeader, now,
-      lookup: (uid) => this.reconciler.get(uid),
-      attackFor: (t) => this.#attacks.get(t.raw.metadata.name),
-      runtimeFor: (t) => this.#runtimeOf(t),
-      onResult: (r) => options.metrics?.statusWrite(r),
-      onError: (m) => { options.metrics?.apiError('status'); log.warn({ err: m }, 'kubernetes: status not written'); },
-    });
-    options.feeds?.onStatusChange(() => this.#feedsChanged());
+    this.#status = new StatusReporter({ ...options, reconciler: this.reconciler, isReady: () => this.#ready });
     options.metrics?.objectsFrom(() => [...this.reconciler.values()].map((t) => ({ kind: t.kind, state: stateOf(t) })));
   }
 
@@ -116,7 +75,7 @@ export class KubernetesSource implements ConfigSource {
   }
 
   get isLeader(): boolean {
-    return this.#elector?.isLeader ?? false;
+    return this.#status.isLeader;
   }
 
   /** True when no status write is queued or in flight (for tests and graceful shutdown). */
@@ -150,7 +109,7 @@ export class KubernetesSource implements ConfigSource {
     }
     if (this.#o.files) await this.#o.files.start((b) => this.#onFiles(b.issues.length > 0 ? b.issues : compile(b.objects, 0, Date.now()).issues, b.objects));
     for (const r of this.#reflectors) r.start();
-    this.#elector?.start();
+    this.#status.start();
     await Promise.all(this.#reflectors.map((r) => r.synced));
     if (this.#stopped) return;
     this.#ready = true;
@@ -160,37 +119,22 @@ export class KubernetesSource implements ConfigSource {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#debounce);
-    clearTimeout(this.#feedsDebounce);
     this.#o.files?.stop();
     for (const r of this.#reflectors) r.stop();
     this.#status.stop();
-    void this.#elector?.stop();
   }
 
   /** Stops and waits (at most releaseTimeoutMs) for the lease to be released, so a successor takes over at once. */
   async stopAndRelease(releaseTimeoutMs = 2000): Promise<void> {
     this.stop();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#elector?.stop(), new Promise<void>((r) => { timer = setTimeout(r, releaseTimeoutMs); })]);
+    await Promise.race([this.#status.release(), new Promise<void>((r) => { timer = setTimeout(r, releaseTimeoutMs); })]);
     clearTimeout(timer);
   }
 
-  /**
-   * For the Org Under Attack detector: records the state on the ThreatPolicy's status and as an Event.
-   * Only the leader writes; on followers this only remembers the state (written should they become leader).
-   */
-  async orgUnderAttack(policyName: string, state: 'start' | 'end', message: string): Promise<boolean> {
-    const nowMs = (this.#o.now ?? Date.now)();
-    this.#attacks.set(policyName, { state: state === 'start' ? 'UnderAttack' : 'Normal', since: new Date(nowMs).toISOString() });
-    const policies = [...this.reconciler.values()].filter((t) => t.kind === 'ThreatPolicy' && t.raw.metadata.name === policyName);
-    const t = policies.find((p) => p.verdict?.inForce) ?? policies[0];
-    if (!t) return false;
-    this.#status.enqueue(t.uid);
-    const m = t.raw.metadata;
-    return this.#recorder.record(
-      { kind: t.kind, name: m.name, namespace: m.namespace ?? '', uid: t.uid, resourceVersion: m.resourceVersion },
-      state === 'start' ? 'Warning' : 'Normal', state === 'start' ? 'OrgUnderAttackStarted' : 'OrgUnderAttackEnded', message, nowMs,
-    );
+  /** Org Under Attack started or ended: the leader records it on the ThreatPolicy's status and as an Event. */
+  orgUnderAttack(policyName: string, state: 'start' | 'end', message: string): Promise<boolean> {
+    return this.#status.orgUnderAttack(policyName, state, message);
   }
 
   #onFiles(issues: readonly ConfigIssue[], objects: SourceBatch['objects']): void {
@@ -207,7 +151,7 @@ export class KubernetesSource implements ConfigSource {
       replace: (items: readonly KubeObject[]) => {
         const c = this.reconciler.replace(kind, namespace, items);
         if (c.spec) this.#changed();
-        else if (c.status) this.#syncAllStatus();
+        else if (c.status) this.#status.syncAll();
       },
       upsert: (o: KubeObject) => {
         const c = this.reconciler.upsert(kind, o);
@@ -234,7 +178,7 @@ export class KubernetesSource implements ConfigSource {
     if (this.#pendingSince !== undefined) this.#o.metrics?.applied((performance.now() - this.#pendingSince) / 1000);
     this.#pendingSince = undefined;
     this.#report();
-    this.#syncAllStatus();
+    this.#status.syncAll();
   }
 
   /** Every replica logs a rejected object once per distinct problem; only the leader writes status and Events. */
@@ -256,38 +200,6 @@ export class KubernetesSource implements ConfigSource {
     const fileProblems = this.reconciler.staticIssues.map(describeIssue);
     if (fileProblems.join('\n') !== this.#reportedStatic && fileProblems.length > 0) this.#o.logger.warn({ issues: fileProblems }, 'kubernetes: a ThreatPolicy from the config files is left out');
     this.#reportedStatic = fileProblems.join('\n');
-  }
-
-  #syncAllStatus(): void {
-    if (!this.#ready || !this.isLeader) return;
-    this.#readFeeds();
-    for (const t of this.reconciler.values()) this.#status.enqueue(t.uid);
-  }
-
-  /** A feed read or zone change: one pass over ThreatFeeds and DynamicZones per window; unchanged statuses are not written. */
-  #feedsChanged(): void {
-    if (this.#stopped || !this.#ready || !this.isLeader || this.#feedsDebounce) return;
-    this.#feedsDebounce = setTimeout(() => {
-      this.#feedsDebounce = undefined;
-      if (this.#stopped || !this.isLeader) return;
-      this.#readFeeds();
-      for (const t of this.reconciler.values()) if (t.kind === 'ThreatFeed' || t.kind === 'DynamicZone') this.#status.enqueue(t.uid);
-    }, this.#o.debounceMs ?? 10);
-  }
-
-  #readFeeds(): void {
-    const f = this.#o.feeds;
-    if (!f) return;
-    this.#runtime = { feeds: new Map(f.feedStatus().map((s) => [s.name, s])), zones: new Map(f.zoneStatus().map((z) => [z.name, z])) };
-  }
-
-  /** The feed manager runs what serves under a name: an object left out (or shadowed by a file) gets nothing. */
-  #runtimeOf(t: Tracked): RuntimeStatus | undefined {
-    if (!this.#runtime || !t.verdict || t.verdict.serving === 'none') return undefined;
-    const name = t.raw.metadata.name;
-    const feed = t.kind === 'ThreatFeed' ? this.#runtime.feeds.get(name) : undefined;
-    const zone = t.kind === 'DynamicZone' ? this.#runtime.zones.get(name) : undefined;
-    return feed ? { feed } : zone ? { zone } : undefined;
   }
 }
 

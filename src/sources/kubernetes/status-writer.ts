@@ -1,4 +1,4 @@
-import { Backoff } from './backoff.ts';
+import { Backoff } from '../../backoff.ts';
 import { describeError, statusOf, type KubeApi } from './client.ts';
 import type { EventRecorder } from './events.ts';
 import type { Tracked } from './reconciler.ts';

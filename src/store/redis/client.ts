@@ -1,3 +1,4 @@
+import { backoffDelay } from '../../backoff.ts';
 import { createHash } from 'node:crypto';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { SCRIPTS, type ScriptName } from './scripts.ts';
@@ -52,7 +53,7 @@ export function parseRedisUrl(text: string): Endpoint {
 
 /** Reconnect backoff with jitter: 100 ms doubling to 3 s, so replicas do not reconnect in lockstep. */
 export function backoffMs(attempt: number): number {
-  return Math.round(Math.min(100 * 2 ** Math.min(attempt, 5), 3000) * (0.5 + Math.random() / 2));
+  return Math.round(backoffDelay(attempt, 100, 3000));
 }
 
 /**

@@ -1,12 +1,18 @@
-/** Exponential backoff with jitter: each delay is in [d/2, d], d doubling from initialMs up to maxMs. */
+/** Delay before retry number `attempt` (0-based): in [d/2, d], d doubling from initialMs up to maxMs. */
+export function backoffDelay(attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
+  const d = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+  return d / 2 + random() * (d / 2);
+}
+
+/** Exponential backoff with jitter (backoffDelay), counting its own attempts. */
 export class Backoff {
   #attempt = 0;
   constructor(private readonly initialMs: number, private readonly maxMs: number, private readonly random: () => number = Math.random) {}
 
   next(): number {
-    const d = Math.min(this.maxMs, this.initialMs * 2 ** this.#attempt);
+    const d = backoffDelay(this.#attempt, this.initialMs, this.maxMs, this.random);
     this.#attempt = Math.min(this.#attempt + 1, 30);
-    return d / 2 + this.random() * (d / 2);
+    return d;
   }
 
   reset(): void {
