@@ -173,6 +173,73 @@ function orgSurge(rng: Rng, scale: number): Scenario {
   };
 }
 
+/** A botnet concentrated in a few /24s (rented servers, one hosting provider): hundreds of IPs, a handful of tries each. */
+function narrowSpray(rng: Rng, scale: number): Scenario {
+  const pool = new AddressPool(rng.fork('ip'));
+  const events: SimEvent[] = [];
+  background(rng, pool, n(2000, scale, 100), 40 * MIN, events);
+  const a = rng.fork('attack');
+  const nets = Array.from({ length: 5 }, () => `${a.pick([45, 91, 185, 193])}.${a.int(0, 255)}.${a.int(0, 255)}`);
+  const bots = Array.from({ length: n(400, scale, 40) }, (_, i) => `${nets[i % nets.length]}.${1 + Math.floor(i / nets.length)}`);
+  const target = nameList(a, { prefix: 'user', accounts: 2000, unknownShare: 0.1, hitShare: 0 });
+  const length = Math.max(5 * MIN, 20 * MIN * scale);
+  // About 5 attempts per bot over the attack.
+  distributed(a, { fromMs: 10 * MIN, toMs: 10 * MIN + length, ips: bots, ratePerSec: (5 * bots.length) / (length / SEC), group: 'botnet in 5 /24s', target }, events);
+  return {
+    name: 'narrow-spray',
+    title: `${bots.length} IPs in 5 /24s spraying common passwords, ~5 tries each over ${length / MIN} min`,
+    durationMs: 20 * MIN + length,
+    events: sortEvents(events),
+    attackWindow: { fromMs: 10 * MIN, toMs: 10 * MIN + length },
+  };
+}
+
+/** A wide botnet: >= 2,000 IPs, one attempt each, over real usernames. */
+function wideSpray(rng: Rng, scale: number): Scenario {
+  const pool = new AddressPool(rng.fork('ip'));
+  const events: SimEvent[] = [];
+  background(rng, pool, n(2000, scale, 100), 30 * MIN, events);
+  const a = rng.fork('attack');
+  const bots = Array.from({ length: n(2500, scale, 100) }, () => pool.v4('attack'));
+  const target = nameList(a, { prefix: 'user', accounts: 2000, unknownShare: 0, hitShare: 0.001 });
+  const from = 10 * MIN;
+  const gap = (10 * MIN) / bots.length;
+  bots.forEach((ip, i) => {
+    const { username, result } = target(i);
+    events.push({ atMs: Math.round(from + i * gap), ip, username, result, actor: 'attack', source: ip, group: 'one try per IP' });
+  });
+  return { name: 'wide-spray', title: `${bots.length} IPs, one attempt each over 10 min, real usernames`, durationMs: 30 * MIN, events: sortEvents(events), attackWindow: { fromMs: from, toMs: from + 10 * MIN } };
+}
+
+/** One IP guessing one account every 2 s for 2 h, whatever it is answered. */
+function persistent(rng: Rng, scale: number): Scenario {
+  const pool = new AddressPool(rng.fork('ip'));
+  const events: SimEvent[] = [];
+  const length = Math.max(30 * MIN, 2 * HOUR * scale);
+  background(rng, pool, n(500, scale, 50), 5 * MIN + length, events);
+  const a = rng.fork('attack');
+  const ip = pool.v4('attack');
+  paced(a, { fromMs: 5 * MIN, toMs: 5 * MIN + length, intervalMs: 2 * SEC, ip: () => ip, source: ip, group: '1 guess / 2 s through its rate limit', target: oneAccount(userName('user', 3)) }, events);
+  return { name: 'persistent', title: `one IP guessing one account every 2 s for ${length / MIN} min, through its rate limits`, durationMs: 5 * MIN + length, events: sortEvents(events) };
+}
+
+/** Bursts of 5 failures within 7 s, placed across 10 s edges (the old two-bucket window's blind spot). */
+function straddling(rng: Rng, scale: number): Scenario {
+  const pool = new AddressPool(rng.fork('ip'));
+  const events: SimEvent[] = [];
+  background(rng, pool, n(500, scale, 50), 20 * MIN, events);
+  const a = rng.fork('attack');
+  for (let i = 0; i < 20; i++) {
+    const ip = pool.v4('attack');
+    // Burst k of this IP starts 6 s into a 10 s bucket: 4 failures before the edge, then more after it.
+    for (let burst = 0; burst < 3; burst++) {
+      const start = 5 * MIN + i * 20 * SEC + burst * 3 * MIN + 6 * SEC;
+      for (let k = 0; k < 8; k++) events.push({ atMs: start + k * 1400, ip, username: userName('user', a.int(0, 499)), result: 'failure', actor: 'attack', source: ip, group: 'bursts of 5+ in 7 s across 10 s edges' });
+    }
+  }
+  return { name: 'straddling-bursts', title: '20 IPs, bursts of 8 failures 1.4 s apart starting 6 s into a 10 s bucket', durationMs: 20 * MIN, events: sortEvents(events) };
+}
+
 export const SCENARIOS: Readonly<Record<string, Build>> = Object.freeze({
   ordinary,
   'office-nat': officeNat,
@@ -184,6 +251,10 @@ export const SCENARIOS: Readonly<Record<string, Build>> = Object.freeze({
   'low-and-slow': lowAndSlow,
   'ipv6-rotation': ipv6Rotation,
   'org-surge': orgSurge,
+  'narrow-spray': narrowSpray,
+  'wide-spray': wideSpray,
+  persistent,
+  'straddling-bursts': straddling,
 });
 
 export function buildScenario(name: string, seed: number, scale = 1): Scenario {
