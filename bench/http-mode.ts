@@ -89,7 +89,7 @@ export async function runHttpMode(quick: boolean, progress: (line: string) => vo
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-http-'));
   writeFileSync(join(dir, 'config.yaml'), CONFIG);
   const running = await startPortcullis(
-    readSettings({ config: [dir], 'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'authz-address': '127.0.0.1:0', events: 'none', 'drain-seconds': '1' }, {}),
+    readSettings({ config: [dir], 'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'admin-address': '', 'authz-address': '127.0.0.1:0', events: 'none', 'drain-seconds': '1' }, {}),
     { logger: pino({ level: 'silent' }) },
   );
   try {

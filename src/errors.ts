@@ -8,10 +8,12 @@ export const ERROR_CODES = {
   CONFIG_REFERENCE: 'a config object refers to something that does not exist',
   CONFIG_DUPLICATE: 'two config objects have the same kind and name',
   CONFIG_IO: 'a config path cannot be read',
+  CONFIG_CONFLICT: 'config objects claim what only one may have (a second ThreatPolicy)',
   REQUEST_MALFORMED: 'a check request lacks what is needed to decide',
   INTERNAL: 'an unexpected failure while deciding',
   USAGE: 'the command line is wrong',
   LISTEN: 'a listener cannot bind its address (in use, or not allowed)',
+  UNSAFE_LISTEN: 'a listener would be reachable beyond loopback without the credential it needs',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

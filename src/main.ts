@@ -25,6 +25,9 @@ import { authorizationService, rawAuthorizationDefinition } from './adapters/grp
 import { loadEnvoyProtos, serviceDefinition } from './adapters/grpc/protos.ts';
 import { HEALTH_SERVICES, startGrpcServer, type GrpcServerHandle } from './adapters/grpc/server.ts';
 import { adminIpEndpoint, withStoreRefresh } from './adapters/http/admin-endpoint.ts';
+import { startAdminServer } from './adapters/http/admin-server.ts';
+import { bearerCredential, countingRefusals } from './adapters/grpc/credential.ts';
+import { ListenerMetrics } from './telemetry/listener-metrics.ts';
 import { startOpsServer, type OpsServerHandle, type RouteHandler } from './adapters/http/ops-server.ts';
 import { outcomeEndpoint } from './adapters/http/outcome-endpoint.ts';
 import { startProxyListeners, type ProxyListeners } from './adapters/http/proxy-listeners.ts';
@@ -48,6 +51,8 @@ export interface Overrides {
 export interface Running {
   readonly grpcPort: number;
   readonly httpPort: number;
+  /** The /admin/* listener's port; undefined when --admin-address is empty. */
+  readonly adminPort: number | undefined;
   readonly holder: SnapshotHolder;
   readonly metrics: Metrics;
   readonly reloader: Reloader;
@@ -67,7 +72,12 @@ export interface Running {
   readonly feeds: FeedManager;
   /** MaxMind databases, when any --geoip-* flag is set. */
   readonly geo?: GeoDatabases;
-  /** Drains in-flight checks (up to settings.drainSeconds) and closes every listener. */
+  /**
+   * The drain before stop() (SIGTERM): gRPC health and /readyz turn NOT_SERVING at once while Checks are still
+   * answered normally, for settings.drainSeconds, so Envoy moves away before the port closes.
+   */
+  drain(): Promise<void>;
+  /** Closes every listener (in-flight calls get a short grace). Safe to call more than once. */
   stop(): Promise<void>;
 }
 
@@ -86,9 +96,11 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
   const metrics = new Metrics(holder);
   // Everything started is closed in reverse order, on a failed start and on stop().
   const closers: Array<() => unknown> = [];
-  const closeAll = async () => {
+  let closed: Promise<void> | undefined;
+  const closeAll = () => (closed ??= (async () => {
     for (const close of closers.reverse()) await close();
-  };
+  })());
+  let draining = false;
 
   try {
     // Threat feeds and dynamic zones: read off the request path; decide() reads one immutable index per Check.
@@ -142,9 +154,13 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       evictions: engine.evictions,
       underAttack: org.state.underAttack,
       pendingOutcomes: correlator.size,
+      pendingOutcomeBytes: correlator.bytes,
+      correlatorDropped: correlator.dropped,
     }));
     const learner = new Learner({
       store, correlator, clock, feeds, maxChainHops: settings.maxHops, snapshot: () => holder.current,
+      // Outcome transports carry X-Forwarded-For, not Forwarded: the client match would fail on every outcome.
+      verifyClient: settings.clientIpMode !== 'forwarded',
       observer: threatObserver({ metrics: threatMetrics, events, logger, clock, newId: randomUUID, onAttack: (p, t, m) => void kube?.orgUnderAttack(p, t, m) }),
     });
     holder.onSwap((s) => learner.applyPolicy(s.policy));
@@ -168,41 +184,59 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
 
     let inFlight = 0;
     const protos = loadEnvoyProtos();
+    const listenerMetrics = new ListenerMetrics(metrics.registry);
+    // Check and StreamAccessLogs need the token when one is set (settings.ts refuses a remote address without).
+    const grpcCredential = countingRefusals(bearerCredential(settings.grpcToken), listenerMetrics.unauthenticated('grpc'));
     const grpc: GrpcServerHandle = await startGrpcServer(
-      { address: `${settings.grpc.host.includes(':') ? `[${settings.grpc.host}]` : settings.grpc.host}:${settings.grpc.port}`, unixSocket: settings.grpc.unixSocket },
+      { host: settings.grpc.host, port: settings.grpc.port, unixSocket: settings.grpc.unixSocket, limits: settings.grpcLimits, onRejected: listenerMetrics.rejected('grpc') },
       [
-        { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, (d) => { inFlight += d; }) },
+        { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, (d) => { inFlight += d; }, grpcCredential) },
         {
           definition: serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService'),
           // The result header is per policy; read it per entry so a reload applies at once.
-          implementation: accessLogService(learner, { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' }, (ok) => threatMetrics.accessLogEntry(ok)),
+          implementation: accessLogService(learner, { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' }, (ok) => threatMetrics.accessLogEntry(ok), grpcCredential),
         },
       ],
     );
     closers.push(async () => {
       for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'NOT_SERVING');
-      logger.info({ inFlight }, 'draining');
-      await grpc.shutdown(settings.drainSeconds * 1000);
+      logger.info({ inFlight }, 'closing the gRPC listener');
+      // The drain window is over (or skipped): in-flight calls get a short grace, then streams are cut.
+      await grpc.shutdown(Math.min(2000, settings.drainSeconds * 1000));
     });
     holder.onSwap(() => {
+      if (draining) return; // a reload during the drain must not announce SERVING again
       for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'SERVING');
     });
 
-    const routes = new Map<string, RouteHandler>([['/admin/ip', withStoreRefresh(adminIpEndpoint(engine, org), store)]]);
+    const routes = new Map<string, RouteHandler>();
     if (settings.outcomeToken) routes.set('/v1/outcomes', outcomeEndpoint(learner, settings.outcomeToken));
-    const ops: OpsServerHandle = await startOpsServer(settings.http, metrics.registry, [configReadiness(holder), storeReadiness(store), feedsReadiness(feeds)], routes);
+    const drainReadiness = { name: 'shutdown', check: () => ({ ok: !draining, detail: draining ? 'draining' : 'not draining' }) };
+    const ops: OpsServerHandle = await startOpsServer(settings.http, metrics.registry, [configReadiness(holder), storeReadiness(store), feedsReadiness(feeds), drainReadiness], routes, { limits: settings.httpLimits, onRejected: listenerMetrics.rejected('http') });
     closers.push(() => ops.close());
-    const proxies = await startProxyListeners(settings, { gate, ingest: learner, holder, metrics, logger, nowMs: () => clock.nowMs() });
+    const admin = settings.admin && await startAdminServer(settings.admin, new Map([['/admin/ip', withStoreRefresh(adminIpEndpoint(engine, org), store)]]), {
+      token: settings.adminToken, limits: settings.httpLimits, onRejected: listenerMetrics.rejected('admin'), onUnauthenticated: listenerMetrics.unauthenticated('admin'),
+    });
+    if (admin) closers.push(() => admin.close());
+    const proxies = await startProxyListeners(settings, { gate, ingest: learner, holder, metrics, logger, nowMs: () => clock.nowMs(), onAuthzRejected: listenerMetrics.rejected('authz') });
     closers.push(() => proxies.close());
 
     // Releasing the Lease lets another replica take over status at once rather than after it expires.
     closers.push(() => (kube ? kube.stopAndRelease() : source.stop()));
     await source.start((batch) => reloader.apply(batch));
-    logger.info({ grpcPort: grpc.port, unixSocket: settings.grpc.unixSocket, httpPort: ops.port }, 'portcullis listening');
+    logger.info({ grpcPort: grpc.port, unixSocket: settings.grpc.unixSocket, httpPort: ops.port, adminPort: admin ? admin.port : undefined, grpcToken: settings.grpcToken !== '' }, 'portcullis listening');
 
     return {
       grpcPort: grpc.port,
       httpPort: ops.port,
+      adminPort: admin ? admin.port : undefined,
+      drain: async () => {
+        if (draining) return;
+        draining = true;
+        for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'NOT_SERVING');
+        logger.info({ drainSeconds: settings.drainSeconds, inFlight }, 'draining: health NOT_SERVING, checks still answered');
+        await new Promise((r) => setTimeout(r, settings.drainSeconds * 1000));
+      },
       holder, metrics, reloader, learner, correlator, engine, org, store, proxies, feeds,
       ...(geo ? { geo } : {}),
       ...(kube ? { kubernetes: kube } : {}),

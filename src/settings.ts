@@ -4,6 +4,8 @@ import { FAILURE_MODES, type FailureMode } from './decide/decide.ts';
 import { PortcullisError } from './errors.ts';
 import { readStoreSettings, STORE_SETTING_FLAGS, type StoreSettings } from './store/settings.ts';
 import { CLIENT_HEADERS, type ClientHeader } from './adapters/http/original-request.ts';
+import type { GrpcLimits } from './adapters/grpc/server.ts';
+import type { HttpLimits } from './adapters/http/limits.ts';
 
 /** Process settings, read once from flags and environment (flags win) and frozen. */
 import type { KubernetesSettings } from './sources/kubernetes/wiring.ts';
@@ -15,6 +17,13 @@ export interface Settings extends ProxyListenerSettings {
   readonly configPaths: readonly string[];
   readonly grpc: { readonly host: string; readonly port: number; readonly unixSocket?: string };
   readonly http: { readonly host: string; readonly port: number };
+  /** Bearer token Check and StreamAccessLogs calls must carry; empty: none (loopback only). */
+  readonly grpcToken: string;
+  readonly grpcLimits: GrpcLimits;
+  /** /admin/* listener; undefined: off. */
+  readonly admin: { readonly host: string; readonly port: number } | undefined;
+  /** Bearer token for /admin/*; empty: none (loopback only). */
+  readonly adminToken: string;
   readonly clientIpMode: ClientIpMode;
   readonly maxHops: number;
   readonly failureMode: FailureMode;
@@ -51,9 +60,23 @@ export interface Settings extends ProxyListenerSettings {
 /** One row per setting: flag, environment variable, default, help. The CLI help and docs are built from it. */
 export const SETTING_FLAGS = {
   config: { env: 'PORTCULLIS_CONFIG', default: '', help: 'Config file or folder; repeat the flag (or separate with "," in the variable).', multiple: true },
-  'grpc-address': { env: 'PORTCULLIS_GRPC_ADDRESS', default: '0.0.0.0:9001', help: 'host:port for ext_authz and health gRPC.' },
+  'grpc-address': { env: 'PORTCULLIS_GRPC_ADDRESS', default: '127.0.0.1:9001', help: 'host:port for ext_authz, the access-log service and health gRPC. Beyond loopback it needs --grpc-token.' },
   'grpc-socket': { env: 'PORTCULLIS_GRPC_SOCKET', default: '', help: 'Also listen on this Unix domain socket path.' },
-  'http-address': { env: 'PORTCULLIS_HTTP_ADDRESS', default: '0.0.0.0:9090', help: 'host:port for /metrics, /healthz, /readyz and admin endpoints.' },
+  'grpc-token': { env: 'PORTCULLIS_GRPC_TOKEN', default: '', help: 'Bearer token (>= 16 chars of A-Z a-z 0-9 - . _ ~ + / =, or file:<path>) that Check and StreamAccessLogs calls must send as "authorization: Bearer <token>" metadata; others get UNAUTHENTICATED. Health stays open.' },
+  'grpc-insecure-allow-remote': { env: 'PORTCULLIS_GRPC_INSECURE_ALLOW_REMOTE', default: 'false', help: 'true: allow a non-loopback --grpc-address without --grpc-token (only behind mTLS or a network policy that admits Envoy alone: anyone who reaches the port can get any IP blocked).' },
+  'grpc-max-connections': { env: 'PORTCULLIS_GRPC_MAX_CONNECTIONS', default: '128', help: 'Most gRPC connections open at once (TCP and Unix socket); more are closed at accept.' },
+  'grpc-max-streams': { env: 'PORTCULLIS_GRPC_MAX_STREAMS', default: '1000', help: 'Most concurrent calls on one gRPC connection (HTTP/2 max concurrent streams).' },
+  'grpc-idle-timeout-seconds': { env: 'PORTCULLIS_GRPC_IDLE_TIMEOUT_SECONDS', default: '300', help: 'Close a gRPC connection with no call open for this long (Envoy reconnects on demand).' },
+  'grpc-keepalive-seconds': { env: 'PORTCULLIS_GRPC_KEEPALIVE_SECONDS', default: '60', help: 'Ping a quiet gRPC peer this often; drop it when no answer comes within --grpc-keepalive-timeout-seconds.' },
+  'grpc-keepalive-timeout-seconds': { env: 'PORTCULLIS_GRPC_KEEPALIVE_TIMEOUT_SECONDS', default: '20', help: 'How long a keepalive ping may go unanswered.' },
+  'http-address': { env: 'PORTCULLIS_HTTP_ADDRESS', default: '0.0.0.0:9090', help: 'host:port for /metrics, /healthz, /readyz (and POST /v1/outcomes with --outcome-token).' },
+  'admin-address': { env: 'PORTCULLIS_ADMIN_ADDRESS', default: '127.0.0.1:9091', help: 'host:port for /admin/* (detector state per IP). Beyond loopback it needs --admin-token. Empty: off.' },
+  'admin-token': { env: 'PORTCULLIS_ADMIN_TOKEN', default: '', help: 'Bearer token /admin/* requests must send (or file:<path>); others get 401.' },
+  'http-max-connections': { env: 'PORTCULLIS_HTTP_MAX_CONNECTIONS', default: '64', help: 'Most connections open at once on the HTTP address, and on the admin address.' },
+  'authz-max-connections': { env: 'PORTCULLIS_AUTHZ_MAX_CONNECTIONS', default: '1024', help: 'Most connections open at once on the HTTP decision endpoint.' },
+  'http-header-timeout-seconds': { env: 'PORTCULLIS_HTTP_HEADER_TIMEOUT_SECONDS', default: '10', help: 'HTTP listeners (ops, admin, decision endpoint): a request\'s headers must arrive within this time, or the connection is closed (slowloris).' },
+  'http-request-timeout-seconds': { env: 'PORTCULLIS_HTTP_REQUEST_TIMEOUT_SECONDS', default: '30', help: 'HTTP listeners: a whole request (headers and body) must arrive within this time.' },
+  'http-idle-timeout-seconds': { env: 'PORTCULLIS_HTTP_IDLE_TIMEOUT_SECONDS', default: '65', help: 'HTTP listeners: close a keep-alive connection idle this long (above the proxies\' upstream keep-alive).' },
   'client-ip-mode': { env: 'PORTCULLIS_CLIENT_IP_MODE', default: 'xff', help: `Forwarding header to walk: ${CLIENT_IP_MODES.join(' | ')}.` },
   'max-hops': { env: 'PORTCULLIS_MAX_HOPS', default: '10', help: 'Most addresses examined in a forwarding chain, counting the peer.' },
   'failure-mode': { env: 'PORTCULLIS_FAILURE_MODE', default: 'allow', help: `Answer when a check cannot be decided: ${FAILURE_MODES.join(' | ')}.` },
@@ -137,10 +160,38 @@ export function readSettings(values: Record<string, string | string[] | boolean 
     : (env.PORTCULLIS_CONFIG ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const grpc = parseHostPort('grpc-address', get('grpc-address'));
   const socket = get('grpc-socket');
+  const grpcToken = bearerToken('grpc-token', get('grpc-token'));
+  const allowRemote = oneOf('grpc-insecure-allow-remote', get('grpc-insecure-allow-remote'), ['true', 'false'] as const) === 'true';
+  if (!grpcToken && !allowRemote && !isLoopback(grpc.host)) {
+    throw new PortcullisError('UNSAFE_LISTEN', `--grpc-address ${get('grpc-address')} is reachable beyond loopback without a credential: anyone who reaches it can send forged access-log entries and get any IP blocked. Set --grpc-token (PORTCULLIS_GRPC_TOKEN) and send it from Envoy with grpc_service.initial_metadata, or listen on 127.0.0.1 (docs/security.md)`);
+  }
+  const admin = optionalHostPort('admin-address', get('admin-address'));
+  const adminToken = bearerToken('admin-token', get('admin-token'));
+  if (admin && !adminToken && !isLoopback(admin.host)) {
+    throw new PortcullisError('UNSAFE_LISTEN', `--admin-address ${get('admin-address')} is reachable beyond loopback without a credential: /admin/ip tells anyone how close an address is to a block. Set --admin-token (PORTCULLIS_ADMIN_TOKEN), or listen on 127.0.0.1 (docs/security.md)`);
+  }
+  const seconds = (flag: SettingFlag) => positiveInt(flag, get(flag)) * 1000;
   return Object.freeze({
     configPaths: Object.freeze([...configPaths]),
     grpc: Object.freeze(socket ? { ...grpc, unixSocket: socket } : grpc),
     http: Object.freeze(parseHostPort('http-address', get('http-address'))),
+    grpcToken,
+    grpcLimits: Object.freeze({
+      maxConnections: positiveInt('grpc-max-connections', get('grpc-max-connections')),
+      maxConcurrentStreams: positiveInt('grpc-max-streams', get('grpc-max-streams')),
+      idleTimeoutMs: seconds('grpc-idle-timeout-seconds'),
+      keepaliveTimeMs: seconds('grpc-keepalive-seconds'),
+      keepaliveTimeoutMs: seconds('grpc-keepalive-timeout-seconds'),
+    }),
+    admin,
+    adminToken,
+    httpLimits: Object.freeze({
+      maxConnections: positiveInt('http-max-connections', get('http-max-connections')),
+      authzMaxConnections: positiveInt('authz-max-connections', get('authz-max-connections')),
+      headersTimeoutMs: seconds('http-header-timeout-seconds'),
+      requestTimeoutMs: seconds('http-request-timeout-seconds'),
+      idleTimeoutMs: seconds('http-idle-timeout-seconds'),
+    }),
     clientIpMode: oneOf('client-ip-mode', get('client-ip-mode'), CLIENT_IP_MODES),
     maxHops: positiveInt('max-hops', get('max-hops')),
     failureMode: oneOf('failure-mode', get('failure-mode'), FAILURE_MODES),
@@ -169,6 +220,19 @@ export function readSettings(values: Record<string, string | string[] | boolean 
     geoip: Object.freeze({ asn: get('geoip-asn'), country: get('geoip-country'), anonymous: get('geoip-anonymous') }),
     store: readStoreSettings(get, (flag, value) => secretValue(flag, value, 1)),
   });
+}
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this host (this pod) only. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** A bearer token: a secret that can travel in an HTTP header or gRPC metadata as is (RFC 7235 token68). */
+function bearerToken(flag: string, value: string): string {
+  const token = secretValue(flag, value, 16);
+  if (token && !/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) throw new PortcullisError('USAGE', `--${flag}: only A-Z a-z 0-9 - . _ ~ + / (then =) may be used`);
+  return token;
 }
 
 function kubeNamespaces(value: string): readonly string[] | 'all' {

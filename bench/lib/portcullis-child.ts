@@ -9,7 +9,7 @@ const config = process.env.PORTCULLIS_BENCH_CONFIG;
 if (!config) throw new Error('PORTCULLIS_BENCH_CONFIG is not set');
 const started = performance.now();
 const running = await startPortcullis(
-  readSettings({ config: [config], 'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', events: 'none', 'log-level': 'silent' }, {}),
+  readSettings({ config: [config], 'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'admin-address': '', events: 'none', 'log-level': 'silent' }, {}),
   { events: { emit() {} }, logger: pino({ level: 'silent' }) },
 );
 const snapshot = running.holder.current;

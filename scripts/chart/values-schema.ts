@@ -85,6 +85,11 @@ export const valuesSchema = {
       existingSecret: str(),
       existingSecretPasswordKey: str({ minLength: 1 }),
     }),
+    grpcToken: obj({
+      enabled: bool,
+      existingSecret: str(),
+      existingSecretKey: str({ minLength: 1 }),
+    }),
     usernameKey: obj({
       existingSecret: str(),
       existingSecretKey: str({ minLength: 1 }),

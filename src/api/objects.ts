@@ -68,8 +68,8 @@ export interface ConfigIssue {
   /** JSON-path-like field, e.g. "spec.gateways[3]". */
   readonly field?: string;
   readonly message: string;
-  /** Stable code for logs and portcullis_errors_total; absent means CONFIG_SCHEMA. */
-  readonly code?: ErrorCode;
+  /** Stable code for logs and portcullis_errors_total (docs/errors.md). */
+  readonly code: ErrorCode;
 }
 
 export function describeIssue(i: ConfigIssue): string {

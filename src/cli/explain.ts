@@ -38,7 +38,6 @@ export async function run(argv: string[]): Promise<number> {
       host: { type: 'string' },
       json: { type: 'boolean' },
       server: { type: 'string' },
-      'admin-token': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -51,8 +50,7 @@ export async function run(argv: string[]): Promise<number> {
   --server the live detector state of a running sidecar. Exits 1 when it cannot answer.
   --method/--path   Default: the first sign-in route of the policy (said so in the output).
   --server          A running sidecar's admin address (GET /admin/ip).
-  --admin-token     Bearer token of the admin address; env PORTCULLIS_ADMIN_TOKEN.
-${settingsHelp(['config', 'client-ip-mode', 'max-hops', 'failure-mode', 'geoip-asn', 'geoip-country', 'geoip-anonymous'])}
+${settingsHelp(['config', 'client-ip-mode', 'max-hops', 'failure-mode', 'geoip-asn', 'geoip-country', 'geoip-anonymous', 'admin-token'])}
 `);
     return 0;
   }
@@ -120,8 +118,7 @@ ${settingsHelp(['config', 'client-ip-mode', 'max-hops', 'failure-mode', 'geoip-a
 
     let live: LiveState | undefined;
     if (serverUrl && d.client) {
-      const token = values['admin-token'] ?? process.env.PORTCULLIS_ADMIN_TOKEN ?? '';
-      const got = await liveState(serverUrl, d.client.text, token);
+      const got = await liveState(serverUrl, d.client.text, settings.adminToken);
       if (typeof got === 'string') {
         process.stderr.write(`portcullis explain: ${got}\n`);
         return 1;

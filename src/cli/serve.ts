@@ -14,12 +14,21 @@ export async function run(argv: string[]): Promise<number> {
   if (settings.configPaths.length === 0 && settings.configSource === 'files') throw new PortcullisError('USAGE', 'no config given: pass --config <file|dir> or set PORTCULLIS_CONFIG');
   const running = await startPortcullis(settings);
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      process.stderr.write(`portcullis: ${signal}, draining\n`);
-      running.stop().then(resolve, resolve);
+    // First signal: drain (health NOT_SERVING, checks still answered for --drain-seconds), then close.
+    // A second signal closes at once.
+    let signalled = false;
+    const onSignal = (signal: string) => {
+      if (signalled) {
+        process.stderr.write(`portcullis: ${signal} again, closing now\n`);
+        running.stop().then(resolve, resolve);
+        return;
+      }
+      signalled = true;
+      process.stderr.write(`portcullis: ${signal}, draining for ${settings.drainSeconds}s\n`);
+      running.drain().then(() => running.stop()).then(resolve, resolve);
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
   });
   return 0;
 }

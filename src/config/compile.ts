@@ -52,7 +52,7 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
   // Exactly one policy is in force: the first by name, so the choice is stable across reloads.
   policies.sort((a, b) => a.name.localeCompare(b.name));
   for (const extra of policies.slice(1)) {
-    issues.push({ origin: extra.origin, kind: extra.kind, name: extra.name, message: `only one ThreatPolicy is in force; "${policies[0]!.name}" is used and this one is ignored` });
+    issues.push({ origin: extra.origin, kind: extra.kind, name: extra.name, code: 'CONFIG_CONFLICT', message: `only one ThreatPolicy is in force; "${policies[0]!.name}" is used and this one is ignored` });
   }
 
   const zoneRanges = new Map<string, { zone: IPZoneObject; gateways: AddressRange[]; proxies: AddressRange[] }>();
@@ -62,7 +62,7 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
       (zone.spec[field] ?? []).flatMap((entry, i) => {
         const r = parseRange(entry);
         if ('error' in r) {
-          bad.push({ origin: zone.origin, kind: zone.kind, name: zone.name, field: `spec.${field}[${i}]`, message: `${JSON.stringify(entry)}: ${r.error}` });
+          bad.push({ origin: zone.origin, kind: zone.kind, name: zone.name, field: `spec.${field}[${i}]`, code: 'CONFIG_SCHEMA', message: `${JSON.stringify(entry)}: ${r.error}` });
           return [];
         }
         return [r];
@@ -70,7 +70,7 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
     const gateways = parseList('gateways');
     const proxies = parseList('proxies');
     if (zone.spec.usage === 'Blocklist' && proxies.length > 0) {
-      bad.push({ origin: zone.origin, kind: zone.kind, name: zone.name, field: 'spec.proxies', message: 'proxies are only allowed on Policy zones (a blocklisted address cannot be a trusted proxy)' });
+      bad.push({ origin: zone.origin, kind: zone.kind, name: zone.name, field: 'spec.proxies', code: 'CONFIG_SCHEMA', message: 'proxies are only allowed on Policy zones (a blocklisted address cannot be a trusted proxy)' });
     }
     if (bad.length > 0) issues.push(...bad);
     else zoneRanges.set(zone.name, { zone, gateways, proxies });
@@ -91,7 +91,7 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
     try {
       if (bad.length === 0) policy = policyOf(chosen.name, chosen.spec);
     } catch (err) {
-      bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, message: (err as Error).message });
+      bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, code: 'CONFIG_SCHEMA', message: (err as Error).message });
     }
     issues.push(...bad);
   }

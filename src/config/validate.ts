@@ -40,18 +40,18 @@ function messageOf(e: ErrorObject): string {
 /** Validates one parsed document. Returns the typed object, or issues naming each bad field. */
 export function validateObject(raw: unknown, origin: Origin): { object: ConfigObject } | { issues: ConfigIssue[] } {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return { issues: [{ origin, message: 'a config document must be a mapping with apiVersion, kind, metadata and spec' }] };
+    return { issues: [{ origin, code: 'CONFIG_SCHEMA', message: 'a config document must be a mapping with apiVersion, kind, metadata and spec' }] };
   }
   const doc = raw as Record<string, unknown>;
   const name = typeof (doc.metadata as { name?: unknown } | undefined)?.name === 'string'
     ? (doc.metadata as { name: string }).name : undefined;
   if (!isKind(doc.kind)) {
-    return { issues: [{ origin, name, field: 'kind', message: `unknown kind ${JSON.stringify(doc.kind)}; expected one of ${KINDS.join(', ')} (apiVersion ${API_VERSION})` }] };
+    return { issues: [{ origin, name, field: 'kind', code: 'CONFIG_SCHEMA', message: `unknown kind ${JSON.stringify(doc.kind)}; expected one of ${KINDS.join(', ')} (apiVersion ${API_VERSION})` }] };
   }
   const kind: Kind = doc.kind;
   const validate = validators.get(kind)!;
   if (!validate(doc)) {
-    const issues = (validate.errors ?? []).map((e) => ({ origin, kind, name, field: fieldOf(e), message: messageOf(e) }));
+    const issues = (validate.errors ?? []).map((e) => ({ origin, kind, name, field: fieldOf(e), code: 'CONFIG_SCHEMA' as const, message: messageOf(e) }));
     return { issues };
   }
   const metadata = doc.metadata as { name: string; namespace?: string };

@@ -168,7 +168,7 @@ export class DetectionEngine {
     const t = this.table;
     const uh = facts.usernameHash;
     if (outcome === 'failure') {
-      t.inc(id, T.B_SHORT);
+      t.incRing(id);
       t.inc(id, T.B_MID);
       t.inc(id, T.B_LONG);
       if (facts.unknownUser) t.inc(id, T.B_UNK);

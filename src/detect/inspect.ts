@@ -45,7 +45,7 @@ export function inspectRow(t: IpTable, id: number, key: IpKey, now: number, p: P
     proven: (t.flags(id) & T.F_PROVEN) !== 0,
     profile: aggressive ? 'aggressive' : 'normal',
     counters: {
-      failuresShort: r2(t.count(id, T.B_SHORT, t.wShort, now)),
+      failuresShort: r2(t.ringCount(id, now)),
       failuresMedium: r2(t.count(id, T.B_MID, t.wMid, now)),
       failuresLong: r2(t.count(id, T.B_LONG, t.wLong, now)),
       successesMedium: r2(t.count(id, T.B_SUCC, t.wMid, now)),

@@ -3,23 +3,26 @@ import { linearCountTable, popcount32 } from './hash.ts';
 import type { Thresholds } from './thresholds.ts';
 
 /**
- * Per-IP counters in typed arrays: no JS object per IP. Layout per tracked key (48 bytes):
- *   key f64 (8) + index slot (5) + u32 row (20) + u8 row (15)
+ * Per-IP counters in typed arrays: no JS object per IP. Layout per tracked key (59 bytes):
+ *   key f64 (8) + index slot (5) + u32 row (20) + u8 row (26)
  *   u32 row: lastSec | blockedUntilSec | spray sketch cur | spray sketch prev | stuffing sketch cur:prev (16+16)
- *   u8 row:  7 counter pairs (cur, prev) | flags
+ *   u8 row:  7 counter pairs (cur, prev) | flags | short-window ring (11 slots)
  * Every counter pair is an approximate sliding window: two fixed buckets as wide as the window, the
- * previous one weighted by how much of it still overlaps the window. One `lastSec` serves every window:
- * bucket indices are floor(sec / width), so rotation happens lazily on the next write.
+ * previous one weighted by how much of it still overlaps the window. The short brute-force window is exact
+ * instead (a ring of RING_SLOTS sub-buckets, see ringCount): a burst is counted whole wherever bucket edges
+ * fall. One `lastSec` serves every window: bucket indices are floor(sec / width), so rotation happens lazily
+ * on the next write.
  */
 export const U32_STRIDE = 5;
-export const U8_STRIDE = 15;
+export const U8_STRIDE = 26;
 
 export const U_LAST = 0;
 export const U_BLOCKED = 1;
 export const U_SPRAY = 2; // cur at +0, prev at +1
 export const U_STUFF_USERS = 4;
 
-export const B_SHORT = 0;
+/** Refused sign-in attempts (persistence), window `wRef`. Offset 0 held the short pair before the ring. */
+export const B_REF = 0;
 export const B_MID = 2;
 export const B_SUCC = 4;
 export const B_LONG = 6;
@@ -27,6 +30,9 @@ export const B_UNK = 8;
 export const B_ATT = 10;
 export const B_TGT = 12;
 export const B_FLAGS = 14;
+/** Short-window ring: RING_SLOTS one-byte sub-buckets of `gShort` seconds, slot = floor(sec / gShort) % RING_SLOTS. */
+export const B_RING = 15;
+export const RING_SLOTS = 11;
 
 export const F_OFFENCES = 0x0f; // remembered HIGH blocks, 0..15
 export const F_BLOCK_LEVEL_SHIFT = 4; // 2 bits: level of the current/last block
@@ -46,6 +52,11 @@ export class IpTable {
   readonly u8: Uint8Array;
   // Window widths in seconds.
   readonly wShort: number;
+  /** Short ring: sub-bucket width (s) and the number of whole sub-buckets behind the current one that are counted. */
+  readonly gShort: number;
+  readonly kShort: number;
+  /** Refused-attempt window (s). */
+  readonly wRef: number;
   readonly wMid: number;
   readonly wLong: number;
   readonly wUnk: number;
@@ -61,13 +72,16 @@ export class IpTable {
     this.u8 = new Uint8Array(cap * U8_STRIDE);
     this.index = new KeyIndex(cap, (from, to) => this.copyRow(from, to));
     this.wShort = t.bruteForceShort.windowMs / 1000;
+    this.gShort = Math.ceil(this.wShort / (RING_SLOTS - 1));
+    this.kShort = Math.ceil(this.wShort / this.gShort);
+    this.wRef = t.bruteForce.windowMs / 1000;
     this.wMid = t.bruteForce.windowMs / 1000;
     this.wLong = t.bruteForceLong.windowMs / 1000;
     this.wUnk = t.unknownUserSpray.windowMs / 1000;
     this.wSpray = t.passwordSpray.windowMs / 1000;
     this.wStuff = t.credentialStuffing.windowMs / 1000;
     this.wTgt = t.accountTargeted.windowMs / 1000;
-    this.wMax = Math.max(this.wShort, this.wMid, this.wLong, this.wUnk, this.wSpray, this.wStuff, this.wTgt);
+    this.wMax = Math.max(this.wShort + 2 * this.gShort, this.wRef, this.wMid, this.wLong, this.wUnk, this.wSpray, this.wStuff, this.wTgt);
   }
 
   get byteLength(): number {
@@ -93,7 +107,11 @@ export class IpTable {
     const last = u32[r + U_LAST]!;
     if (nowSec <= last) return;
     const b = id * U8_STRIDE;
-    this.shift8(b + B_SHORT, this.wShort, last, nowSec);
+    this.shift8(b + B_REF, this.wRef, last, nowSec);
+    // Ring: zero the sub-buckets passed over since `last` (all of them after a long gap).
+    const li = Math.floor(last / this.gShort);
+    const steps = Math.min(Math.floor(nowSec / this.gShort) - li, RING_SLOTS);
+    for (let k = 1; k <= steps; k++) this.u8[b + B_RING + ((li + k) % RING_SLOTS)] = 0;
     this.shift8(b + B_MID, this.wMid, last, nowSec);
     this.shift8(b + B_SUCC, this.wMid, last, nowSec);
     this.shift8(b + B_LONG, this.wLong, last, nowSec);
@@ -127,6 +145,32 @@ export class IpTable {
     const o = id * U8_STRIDE + pair;
     const v = this.u8[o]!;
     if (v < 255) this.u8[o] = v + 1;
+  }
+
+  /** Saturating increment of the short ring's current sub-bucket (call after touch). */
+  incRing(id: number): void {
+    const o = id * U8_STRIDE + B_RING + (Math.floor(this.u32[id * U32_STRIDE + U_LAST]! / this.gShort) % RING_SLOTS);
+    const v = this.u8[o]!;
+    if (v < 255) this.u8[o] = v + 1;
+  }
+
+  /**
+   * Events in the short window at `nowMs`: the current sub-bucket plus the kShort before it, so every event of
+   * the last wShort seconds is counted (kShort × gShort >= wShort) and none older than wShort + 2 gShort.
+   * Exact, not an estimate: the answer does not depend on where sub-bucket edges fall inside a burst.
+   */
+  ringCount(id: number, nowMs: number): number {
+    const last = this.u32[id * U32_STRIDE + U_LAST]!;
+    const g = this.gShort;
+    const li = Math.floor(last / g);
+    const ni = Math.max(Math.floor(nowMs / 1000 / g), li);
+    const from = ni - this.kShort;
+    if (from > li) return 0;
+    const o = id * U8_STRIDE + B_RING;
+    let n = 0;
+    // Sub-buckets after `last` have not been rotated yet but hold nothing newer than `last`: stop at li.
+    for (let j = from; j <= li; j++) n += this.u8[o + (j % RING_SLOTS)]!;
+    return n;
   }
 
   /** Raises the current bucket of a counter pair to at least `v` (max-of semantics). */

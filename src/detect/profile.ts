@@ -69,7 +69,7 @@ export class Profile {
     if ((flags & T.F_OFFENCES) === 0 && now / 1000 - t.lastSec(id) >= 2 * t.wMax) return 0;
     const th = (flags & T.F_PROVEN) !== 0 ? this.proven : this.unproven;
     const fMid = t.count(id, T.B_MID, t.wMid, now);
-    let bf = lv(t.count(id, T.B_SHORT, t.wShort, now), th, D_SHORT);
+    let bf = lv(t.ringCount(id, now), th, D_SHORT);
     if (bf < 3) bf = Math.max(bf, lv(fMid, th, D_MID));
     if (bf < 3) bf = Math.max(bf, lv(t.count(id, T.B_LONG, t.wLong, now), th, D_LONG));
     let spray = lv(t.sprayUsers(id, now), th, D_SPRAY);
@@ -124,7 +124,7 @@ export function riskOf(t: IpTable, id: number, now: number, p: Profile): number 
   if (t.blockedUntilSec(id) * 1000 > now) return Infinity;
   return (
     64 * rememberedOffences(t, id, now, p) +
-    16 * t.count(id, T.B_SHORT, t.wShort, now) +
+    16 * t.ringCount(id, now) +
     4 * t.count(id, T.B_MID, t.wMid, now) +
     t.count(id, T.B_LONG, t.wLong, now) +
     4 * t.count(id, T.B_UNK, t.wUnk, now) +

@@ -85,7 +85,7 @@ export function parseTimestamp(text: string): number {
 }
 
 function issueOf(o: ThreatFeedObject | DynamicZoneObject, field: string, message: string): ConfigIssue {
-  return { origin: o.origin, kind: o.kind, name: o.name, field, message };
+  return { origin: o.origin, kind: o.kind, name: o.name, field, code: 'CONFIG_SCHEMA', message };
 }
 
 export function compileThreatFeed(o: ThreatFeedObject): { feed: CompiledFeed } | { issues: ConfigIssue[] } {

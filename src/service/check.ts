@@ -10,7 +10,7 @@ import type { DetectorStore } from '../store/store.ts';
 import { eventForDecision, type EventSink } from '../telemetry/events.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics, Transport } from '../telemetry/metrics.ts';
-import type { AttemptCorrelator, PendingAttempt } from './correlator.ts';
+import type { AttemptCorrelator } from './correlator.ts';
 import type { IpKey } from '../detect/ip-key.ts';
 import type { Address } from '../net/address.ts';
 
@@ -82,9 +82,7 @@ export class Gate {
     const key = a.keyOf(d.client);
     const denied = d.verdict !== 'allow';
     if (!denied) a.store.recordAttempt(key, { usernameHash: d.usernameHash }, d.client.text);
-    if (facts.requestId) {
-      const pending: PendingAttempt<IpKey> = { key, clientText: d.client.text, usernameHash: d.usernameHash, denied, atMs: this.deps.clock.nowMs() };
-      a.correlator.remember(facts.requestId, pending);
-    }
+    // First Check with an id wins; a reused or oversized id is counted by the correlator, not remembered.
+    if (facts.requestId) a.correlator.remember(facts.requestId, key, d.client.text, d.usernameHash, denied, this.deps.clock.nowMs());
   }
 }

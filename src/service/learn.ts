@@ -6,7 +6,7 @@ import type { FeedMatcher } from '../decide/threat.ts';
 import type { Verdict } from '../detect/verdict.ts';
 import type { IpKey } from '../detect/ip-key.ts';
 import type { AttackTransition } from '../detect/org-attack.ts';
-import { parseAddress } from '../net/address.ts';
+import { parseAddress, type Address } from '../net/address.ts';
 import { resolveClientChain } from '../net/chain.ts';
 import type { DetectorStore } from '../store/store.ts';
 import type { AttemptCorrelator } from './correlator.ts';
@@ -18,6 +18,8 @@ export interface LearnObserver {
   outcome(result: OutcomeResultLabel): void;
   blockStarted(key: IpKey, clientText: string | undefined, verdict: Verdict, policy: CompiledPolicy): void;
   attack(t: AttackTransition, policy: CompiledPolicy): void;
+  /** A request id matched a pending Check of another client; the outcome counted for the entry's own client. */
+  clientMismatch?(): void;
 }
 
 export interface LearnDeps {
@@ -28,12 +30,19 @@ export interface LearnDeps {
   readonly feeds?: FeedMatcher;
   readonly maxChainHops: number;
   readonly observer: LearnObserver;
+  /**
+   * Check that the client an outcome resolves to (peer + X-Forwarded-For, walked as below) is the client of the
+   * pending Check its request id names (default true). Off only where the Check resolves its client from
+   * something outcome transports do not carry (--client-ip-mode forwarded).
+   */
+  readonly verifyClient?: boolean;
 }
 
 /**
  * The outcome path: an outcome from any transport (Envoy ALS, the webhook, syslog) becomes a detector update.
- * A correlated outcome counts for the client its Check resolved; an uncorrelated one resolves its client the
- * way the Check path does (chain walk, the one exemption rule). Outcomes of requests Portcullis refused never
+ * A correlated outcome counts for the client its Check resolved, once the outcome's own client is seen to be the
+ * same; an uncorrelated or mismatched one counts for the client it resolves to the way the Check path does
+ * (chain walk, the one exemption rule). Outcomes of requests Portcullis refused never
  * count. Blocks and Org Under Attack transitions go straight to the observer, under the policy in force.
  */
 export class Learner implements OutcomeIngest {
@@ -60,31 +69,47 @@ export class Learner implements OutcomeIngest {
   }
 
   report(o: OutcomeReport): void {
-    const { store, observer } = this.#d;
+    const { store, observer, correlator } = this.#d;
     const snapshot = this.#d.snapshot();
     if (!snapshot) return;
     const policy = snapshot.policy;
     const now = this.#d.clock.nowMs();
-    const attempt = o.requestId ? this.#d.correlator.take(o.requestId, now) : undefined;
-    if (attempt?.denied) return observer.outcome('ignored'); // our own denials never count
-    if (!attempt && !policy.signIn.matches(o.method, o.path, o.host)) return observer.outcome('ignored');
+    const pending = o.requestId ? correlator.peek(o.requestId, now) : undefined;
+    // The client the outcome itself names; undefined when the transport gave none we can read.
+    const own = this.#resolve(o, snapshot);
 
-    let key = attempt?.key;
-    let clientText = attempt?.clientText;
-    if (key === undefined) {
-      // Not correlated (no request id, or it aged out): resolve the client from what the transport saw.
-      const peer = o.clientIp ? parseAddress(o.clientIp) : undefined;
-      if (!peer) return observer.outcome('ignored');
-      const chain = resolveClientChain(peer, o.forwardedFor, snapshot.isTrustedProxy, { maxHops: this.#d.maxChainHops });
-      if (exemptionOf(chain.client, snapshot, this.#d.feeds?.match(chain.client))) return observer.outcome('ignored');
-      key = store.engine.keyOfAddress(chain.client);
-      clientText = chain.client.text;
+    let key: IpKey;
+    let clientText: string | undefined;
+    let usernameHash: number | undefined;
+    if (pending && (own === undefined || this.#d.verifyClient === false || store.engine.keyOfAddress(own) === pending.key)) {
+      correlator.take(o.requestId!, now);
+      // Our own denials never count; but when another Check reused the id, "denied" may be that other request's.
+      if (pending.denied && !pending.reused) return observer.outcome('ignored');
+      key = pending.key;
+      clientText = pending.clientText;
+      usernameHash = pending.usernameHash;
+    } else {
+      // Not correlated (no request id, it aged out, or it names another client's Check): count for the client
+      // the outcome resolves to. A mismatch leaves the pending Check for its own outcome, and is never dropped
+      // for failing the route match: its id did name a sign-in.
+      if (pending) observer.clientMismatch?.();
+      else if (!policy.signIn.matches(o.method, o.path, o.host)) return observer.outcome('ignored');
+      if (!own || exemptionOf(own, snapshot, this.#d.feeds?.match(own))) return observer.outcome('ignored');
+      key = store.engine.keyOfAddress(own);
+      clientText = own.text;
     }
     const result = classifyOutcome(o, policy.outcomes);
     const unknownUser = o.resultHeader?.trim().toLowerCase() === 'unknown_user';
     observer.outcome(result);
-    store.recordOutcome(key, result, { usernameHash: attempt?.usernameHash, unknownUser }, clientText);
+    store.recordOutcome(key, result, { usernameHash, unknownUser }, clientText);
     if (policy.orgUnderAttack) store.recordOrgOutcome(result, { clientKey: key, unknownUser }, now);
+  }
+
+  /** The client as the Check path resolves it: the transport's peer, X-Forwarded-For walked with the trusted proxies. */
+  #resolve(o: OutcomeReport, snapshot: Snapshot): Address | undefined {
+    const peer = o.clientIp ? parseAddress(o.clientIp) : undefined;
+    if (!peer) return undefined;
+    return resolveClientChain(peer, o.forwardedFor, snapshot.isTrustedProxy, { maxHops: this.#d.maxChainHops }).client;
   }
 
   /** From one shared 1 s interval: closes Org Under Attack buckets, sweeps idle entries and old attempts. */

@@ -108,7 +108,7 @@ export async function drive(scenario: Scenario, options: DriveOptions = {}): Pro
     },
   };
   const settings = readSettings({
-    'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'drain-seconds': '1', events: 'none',
+    'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'admin-address': '', 'drain-seconds': '1', events: 'none',
     'username-key': `portcullis-simulation-${options.seed ?? 1}`,
   }, {});
   const running = await startPortcullis(settings, {

@@ -13,7 +13,7 @@ export function reloadObserver(d: { readonly metrics: Metrics; readonly logger: 
       const s = d.current()!;
       d.logger.info({ version: r.version, zones: s.zones.length, entries: s.entryCount, policy: s.policy.name, compileMs: Math.round(r.compileMs) }, 'config loaded');
     } else {
-      for (const c of r.issues) d.metrics.error(c.code ?? 'CONFIG_SCHEMA');
+      for (const c of r.issues) d.metrics.error(c.code);
       d.logger.error({ issues: r.issues.map(describeIssue), keeping: r.version ?? null }, 'config rejected; keeping the last good snapshot');
     }
   };

@@ -19,7 +19,15 @@ export interface ThreatGauges {
   readonly evictions: number;
   readonly underAttack: boolean;
   readonly pendingOutcomes: number;
+  /** Estimated bytes the pending sign-in Checks hold. */
+  readonly pendingOutcomeBytes: number;
+  /** Sign-in Checks the correlator did not keep for their outcome, since start (service/correlator.ts). */
+  readonly correlatorDropped: Readonly<Record<CorrelatorDropLabel, number>>;
 }
+
+/** Why a sign-in Check could not wait for its outcome (the correlator's closed set). */
+export const CORRELATOR_DROP_LABELS = ['duplicate_id', 'id_too_long', 'evicted'] as const;
+export type CorrelatorDropLabel = (typeof CORRELATOR_DROP_LABELS)[number];
 
 /** Detection metrics. Labels from closed sets only (reasons, levels, results); never an address. */
 export class ThreatMetrics {
@@ -28,6 +36,7 @@ export class ThreatMetrics {
   readonly #blocks = new Map<string, Counter.Internal>();
   readonly #transitions = new Map<string, Counter.Internal>();
   readonly #alsEntries = new Map<string, Counter.Internal>();
+  readonly #mismatches: Counter;
 
   constructor(registry: Registry, gauges: () => ThreatGauges | undefined) {
     const registers = [registry];
@@ -50,6 +59,22 @@ export class ThreatMetrics {
     gauge('portcullis_detector_evictions', 'Tracked IPs evicted to stay under the cap, since start.', (g) => g.evictions);
     gauge('portcullis_org_under_attack', '1 while Org Under Attack is declared.', (g) => (g.underAttack ? 1 : 0));
     gauge('portcullis_outcomes_pending', 'Sign-in attempts waiting for their outcome from the access log.', (g) => g.pendingOutcomes);
+    gauge('portcullis_outcomes_pending_bytes', 'Estimated bytes held by sign-in attempts waiting for their outcome.', (g) => g.pendingOutcomeBytes);
+    const seen: Record<string, number> = {};
+    new Counter({
+      name: 'portcullis_outcomes_uncorrelatable_total', labelNames: ['reason'], registers,
+      help: 'Sign-in Checks not kept for their outcome by request id: duplicate_id (first Check wins), id_too_long, evicted (entry or byte budget).',
+      collect() {
+        const g = gauges();
+        for (const r of CORRELATOR_DROP_LABELS) {
+          const v = g?.correlatorDropped[r] ?? 0;
+          const before = seen[r] ?? 0;
+          this.labels(r).inc(Math.max(0, v - before)); // inc(0) exports the series from the start
+          seen[r] = Math.max(before, v);
+        }
+      },
+    });
+    this.#mismatches = new Counter({ name: 'portcullis_outcomes_client_mismatch_total', help: 'Outcomes whose request id named a pending Check of another client; counted for their own client.', registers });
   }
 
   detection(reason: ThreatReason, level: ThreatLevel): void {
@@ -66,6 +91,10 @@ export class ThreatMetrics {
 
   attackTransition(type: 'start' | 'end'): void {
     this.#transitions.get(type)!.inc();
+  }
+
+  clientMismatch(): void {
+    this.#mismatches.inc();
   }
 
   accessLogEntry(accepted: boolean): void {
@@ -87,6 +116,7 @@ export function threatObserver(d: {
 }) {
   return {
     outcome: (r: OutcomeResultLabel) => d.metrics.outcome(r),
+    clientMismatch: () => d.metrics.clientMismatch(),
     blockStarted: (key: IpKey, clientText: string | undefined, v: Verdict, policy: CompiledPolicy) => {
       d.metrics.blockStarted(v.blockLevel);
       d.events.emit(blockStartedEvent(d.newId(), d.clock.nowMs(), { clientText, level: v.blockLevel, detections: v.detections, untilMs: v.blockedUntilMs, policy: policy.name }));

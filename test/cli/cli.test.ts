@@ -65,7 +65,7 @@ describe('explain --server', { timeout: 60_000 }, () => {
   afterAll(async () => inst.stop());
 
   it('adds the live detector state from a running sidecar', async () => {
-    const r = await portcullis('explain', '--config', inst.dir, '--peer', '10.0.0.1', '--xff', '198.18.3.3', '--server', inst.httpBase);
+    const r = await portcullis('explain', '--config', inst.dir, '--peer', '10.0.0.1', '--xff', '198.18.3.3', '--server', inst.adminBase);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('server:   org normal');
     expect(r.stdout).toContain('client not tracked');

@@ -84,14 +84,14 @@ describe('explain runs the server decision (feeds, live detectors)', { timeout: 
     expect(JSON.parse(without.stdout)).toMatchObject({ verdict: 'allow', reason: 'allowed' });
     expect(JSON.parse(without.stdout).assumptions).toContain('no --server: detector state (brute force, spraying, blocks) is not considered');
 
-    const r = await explain('--config', inst.dir, '--peer', '10.0.0.5', '--xff', attacker, '--server', inst.httpBase, '--json');
+    const r = await explain('--config', inst.dir, '--peer', '10.0.0.5', '--xff', attacker, '--server', inst.adminBase, '--json');
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({ verdict: 'deny', httpStatus: 403, reason: 'threat_block', retryAfterSeconds: null });
     expect(['MEDIUM', 'HIGH']).toContain(report.threat.level);
     expect(report.server).toMatchObject({ tracked: true, detectors: { block: { active: true, level: 'HIGH' } } });
 
-    const text = await explain('--config', inst.dir, '--peer', '10.0.0.5', '--xff', attacker, '--server', inst.httpBase);
+    const text = await explain('--config', inst.dir, '--peer', '10.0.0.5', '--xff', attacker, '--server', inst.adminBase);
     expect(text.stdout).toContain('verdict:  deny 403 — threat_block');
     expect(text.stdout).not.toContain('allow 200');
   });
@@ -105,6 +105,23 @@ describe('explain runs the server decision (feeds, live detectors)', { timeout: 
 });
 
 describe('explain exits non-zero when it cannot answer', { timeout: 60_000 }, () => {
+  it('an admin address that wants a token it was not given; with --admin-token it answers', async () => {
+    const token = 'explain-test-admin-token-1234';
+    const inst = await startTestInstance({ 'policy.yaml': lbPolicyYaml('Block') }, { 'admin-token': token });
+    try {
+      const args = ['--config', inst.dir, '--peer', '10.0.0.5', '--xff', '198.18.1.1', '--server', inst.adminBase];
+      const refused = await explain(...args);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('answered 401: give the admin token with --admin-token or PORTCULLIS_ADMIN_TOKEN');
+      const ok = await explain(...args, '--admin-token', token);
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain('server:   org normal');
+    } finally {
+      await inst.stop();
+    }
+  });
+
+
   it('an unreachable --server', async () => {
     const port = await new Promise<number>((resolve) => {
       const s = createServer().listen(0, '127.0.0.1', () => {

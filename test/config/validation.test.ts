@@ -57,7 +57,7 @@ describe('config issues carry stable error codes', () => {
   const codesOf = (path: string) => {
     const batch = loadPaths([path]);
     const { issues } = compile(batch.objects, 1, 0);
-    return [...batch.issues, ...issues].map((i) => i.code ?? 'CONFIG_SCHEMA');
+    return [...batch.issues, ...issues].map((i) => i.code);
   };
   it.each([
     ['bad-yaml.yaml', 'CONFIG_PARSE'],
@@ -66,6 +66,10 @@ describe('config issues carry stable error codes', () => {
     ['duplicate-name.yaml', 'CONFIG_DUPLICATE'],
     ['missing-exempt-zone.yaml', 'CONFIG_REFERENCE'],
     ['exempt-blocklist-zone.yaml', 'CONFIG_REFERENCE'],
+    ['two-policies.yaml', 'CONFIG_CONFLICT'],
+    ['proxies-on-blocklist.yaml', 'CONFIG_SCHEMA'],
+    ['bad-regex.yaml', 'CONFIG_SCHEMA'],
+    ['not-a-mapping.yaml', 'CONFIG_SCHEMA'],
   ])('%s → %s', (file, code) => {
     expect(codesOf(join(BAD, file))).toContain(code);
   });

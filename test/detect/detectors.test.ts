@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ipKey } from '../../src/detect/ip-key.ts';
 import { DEFAULT_THRESHOLDS } from '../../src/detect/thresholds.ts';
-import { fail, IP, IP2, isolated, MIN, SEC, HOUR, setup } from './helpers.ts';
+import { fail, IP, IP2, isolated, MIN, SEC, HOUR, setup, T0 } from './helpers.ts';
 
 const levelOf = (e: ReturnType<typeof setup>['engine'], key = IP) => e.evaluate(key);
 
@@ -19,31 +19,51 @@ describe('brute force, short window (CrowdSec http-bf: 5 failures in 10 s)', () 
     expect(levelOf(engine).detections).toEqual({ brute_force: 'HIGH' });
   });
 
-  it('expires: the previous bucket fades linearly, then is gone', () => {
+  it('counts exactly: 5 failures in 7 s straddling an old bucket edge are 5 in 10 s', () => {
     const { engine, clock } = setup({ thresholds });
-    clock.advance(1 * SEC);
-    fail(engine, clock, 5); // bucket [0, 10 s)
+    // T0 is aligned to 10 s: the old two-bucket window put 4 of these in [0, 10 s) and 1 in [10 s, 20 s).
+    clock.advance(6 * SEC);
+    for (const gap of [0, 1500, 1500, 1000, 3000]) fail(engine, clock, 1, gap); // 6.0 .. 13.0 s
+    expect(engine.inspect(IP)!.counters.failuresShort).toBe(5);
     expect(levelOf(engine).level).toBe('MEDIUM');
-    clock.set(clock.nowMs() + 10 * SEC); // 11 s: 5 x 0.9 = 4.5
-    expect(engine.inspect(IP)!.counters.failuresShort).toBe(4.5);
-    expect(levelOf(engine).level).toBe('LOW');
-    clock.advance(5 * SEC); // 16 s: 5 x 0.4 = 2
-    expect(levelOf(engine).level).toBe('NONE');
-    clock.advance(5 * SEC); // 21 s: two buckets later
-    expect(engine.inspect(IP)!.counters.failuresShort).toBe(0);
+    // Wherever the burst starts within 10 s, it is seen whole.
+    for (let start = 0; start < 10_000; start += 700) {
+      const e = setup({ thresholds });
+      e.clock.advance(start);
+      fail(e.engine, e.clock, 5, 1750);
+      expect(e.engine.inspect(IP)!.counters.failuresShort, `start ${start} ms`).toBe(5);
+    }
   });
 
-  it('approximates a sliding window across a bucket edge', () => {
+  it('forgets each failure between 10 and 11 s after it, one sub-bucket at a time', () => {
     const { engine, clock } = setup({ thresholds });
     clock.advance(9 * SEC);
-    fail(engine, clock, 4); // late in bucket 0
-    clock.advance(2 * SEC); // 11 s
+    fail(engine, clock, 4); // at 9 s
+    clock.advance(2 * SEC);
+    fail(engine, clock, 1); // at 11 s
+    expect(engine.inspect(IP)!.counters.failuresShort).toBe(5);
+    clock.set(T0 + 18_999);
+    expect(engine.inspect(IP)!.counters.failuresShort).toBe(5); // 9 s .. 18.999 s: still inside
+    clock.set(T0 + 20_000); // the 9 s sub-bucket is now 11 s old
+    expect(engine.inspect(IP)!.counters.failuresShort).toBe(1);
+    clock.set(T0 + 22_000);
+    expect(engine.inspect(IP)!.counters.failuresShort).toBe(0);
+    // A write after the gap rotates the ring: nothing old comes back.
     fail(engine, clock, 1);
-    // Exact sliding count over (1 s, 11 s] would be 5; the weighted estimate is 1 + 4 x 0.9.
-    expect(engine.inspect(IP)!.counters.failuresShort).toBeCloseTo(4.6, 5);
-    expect(levelOf(engine).level).toBe('LOW');
-    clock.advance(3 * SEC); // 14 s: 1 + 4 x 0.6 = 3.4
-    expect(engine.inspect(IP)!.counters.failuresShort).toBeCloseTo(3.4, 5);
+    expect(engine.inspect(IP)!.counters.failuresShort).toBe(1);
+    clock.advance(HOUR);
+    fail(engine, clock, 1);
+    expect(engine.inspect(IP)!.counters.failuresShort).toBe(1);
+  });
+
+  it('a 60 s short window is counted in 6 s sub-buckets: never less than the last 60 s', () => {
+    const t = isolated({ bruteForceShort: { windowMs: 60_000, low: 0, medium: 4, high: 0 } });
+    const { engine, clock } = setup({ thresholds: t });
+    clock.advance(5 * SEC);
+    fail(engine, clock, 4, 19_000); // 24, 43, 62, 81 s: 4 within 57 s
+    expect(levelOf(engine).level).toBe('MEDIUM');
+    clock.set(T0 + 24_000 + 72_000); // the 24 s failure is 72 s old (> 60 + 2 x 6): gone
+    expect(engine.inspect(IP)!.counters.failuresShort).toBe(3);
   });
 });
 

@@ -14,6 +14,8 @@ export interface TestInstance {
   readonly events: MemoryEventSink;
   readonly grpcTarget: string;
   readonly httpBase: string;
+  /** Base URL of the /admin/* listener (its own port, loopback). */
+  readonly adminBase: string;
   /** Base URL of the HTTP decision endpoint, when started with an authz-address flag. */
   readonly authzBase: string | undefined;
   write(name: string, yaml: string): void;
@@ -24,7 +26,7 @@ export interface TestInstance {
 export async function startTestInstance(files: Record<string, string>, flags: Record<string, string> = {}, clock?: Clock): Promise<TestInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  const settings = readSettings({ 'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'drain-seconds': '1', ...flags, config: [dir] }, {});
+  const settings = readSettings({ 'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'admin-address': '127.0.0.1:0', 'drain-seconds': '1', ...flags, config: [dir] }, {});
   const events = new MemoryEventSink();
   const running = await startPortcullis(settings, {
     events,
@@ -38,6 +40,7 @@ export async function startTestInstance(files: Record<string, string>, flags: Re
     events,
     grpcTarget: `127.0.0.1:${running.grpcPort}`,
     httpBase: `http://127.0.0.1:${running.httpPort}`,
+    adminBase: `http://127.0.0.1:${running.adminPort}`,
     authzBase: running.proxies.authzPort === undefined ? undefined : `http://127.0.0.1:${running.proxies.authzPort}`,
     write: (name, yaml) => writeFileSync(join(dir, name), yaml),
     async stop() {

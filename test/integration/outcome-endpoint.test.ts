@@ -21,7 +21,7 @@ describe('POST /v1/outcomes', () => {
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ accepted: 3 });
     await eventually(async () => {
-      const admin = await (await fetch(`${inst.httpBase}/admin/ip?ip=198.18.1.1`)).json();
+      const admin = await (await fetch(`${inst.adminBase}/admin/ip?ip=198.18.1.1`)).json();
       return admin.tracked === true && admin.detectors.counters.failuresMedium === 2 && admin.detectors.counters.unknownUserFailures === 1;
     });
   });
@@ -39,7 +39,7 @@ describe('POST /v1/outcomes', () => {
   });
 
   it('admin endpoint answers bad input clearly', async () => {
-    const res = await fetch(`${inst.httpBase}/admin/ip?ip=nope`);
+    const res = await fetch(`${inst.adminBase}/admin/ip?ip=nope`);
     expect(res.status).toBe(400);
     expect((await res.json()).error).toBe('invalid_ip');
   });

@@ -93,7 +93,9 @@ describe.runIf(redisAvailable())('three replicas sharing one Redis', () => {
   it('block an attack spread round-robin at the same attempt as one process does', { timeout: 90_000 }, async () => {
     const single = await bruteForce(await start(1, {}));
     expect(single.rateLimitedAt).toBe(5);
-    expect(single.blockedAt).toBeGreaterThanOrEqual(10);
+    // Rate-limited first, blocked (HIGH) later: the exact attempt is the profile's (docs/detection.md); what
+    // this test holds is that three replicas reach it at the same attempt as one process.
+    expect(single.blockedAt).toBeGreaterThan(single.rateLimitedAt);
     await Promise.all(group.map((r) => r.p.stop()));
     group = [];
     const three = await bruteForce(await start(3, redisFlags()));

@@ -96,7 +96,7 @@ describe('credential-attack detection through real Check and access-log streams'
     // Usernames never appear raw anywhere in the events.
     expect(JSON.stringify(inst!.events.events)).not.toMatch(/alice|user\d+@/);
 
-    const admin = await (await fetch(`${inst!.httpBase}/admin/ip?ip=${attacker}`)).json();
+    const admin = await (await fetch(`${inst!.adminBase}/admin/ip?ip=${attacker}`)).json();
     expect(admin).toMatchObject({ ip: attacker, tracked: true, detectors: { block: { active: true, level: 'HIGH' } } });
     expect(await metric('portcullis_active_blocks')).toBe(1);
     expect(await metric('portcullis_blocks_started_total{level="HIGH"}')).toBe(1);

@@ -39,7 +39,7 @@ function setup(action: 'Block' | 'Audit' = 'Block', enforceEverywhere = true, fe
   const seen: string[] = [];
   const threats = new Learner({
     store, correlator, clock, snapshot: () => holder.current, maxChainHops: 10, ...(feeds ? { feeds } : {}),
-    observer: { outcome: (r) => seen.push(r), blockStarted: () => seen.push('block'), attack: () => undefined },
+    observer: { outcome: (r) => seen.push(r), blockStarted: () => seen.push('block'), attack: () => undefined, clientMismatch: () => seen.push('mismatch') },
   });
   threats.applyPolicy(snapshot.policy);
   let id = 0;
@@ -57,7 +57,7 @@ function setup(action: 'Block' | 'Audit' = 'Block', enforceEverywhere = true, fe
   };
   const keyOf = (text: string) => engine.keyOfAddress(parseAddress(text)!);
   const outcome = (o: Partial<OutcomeReport>): OutcomeReport => ({ requestId: undefined, method: 'POST', path: '/login', host: 'h', status: 401, resultHeader: undefined, clientIp: '10.0.0.5', ...o });
-  return { snapshot, clock, engine, threats, seen, check, outcome, keyOf };
+  return { snapshot, clock, engine, threats, seen, check, outcome, keyOf, correlator };
 }
 
 describe('the outcome path (service/learn) with the Check path (service/check)', () => {
@@ -113,7 +113,7 @@ describe('the outcome path (service/learn) with the Check path (service/check)',
     // Lots of colleagues sign in fine through the same NAT...
     for (let i = 0; i < 40; i++) {
       t.check(office, '/login', `ok-${++n}`, `user${i}`);
-      t.threats.report(t.outcome({ requestId: `ok-${n}`, status: 200 }));
+      t.threats.report(t.outcome({ requestId: `ok-${n}`, status: 200, forwardedFor: office }));
       t.clock.advance(5_000);
     }
     // ...while one of them (or someone at their desk) keeps failing on one account.
@@ -124,11 +124,11 @@ describe('the outcome path (service/learn) with the Check path (service/check)',
         refused++;
         expect(d).toMatchObject({ reason: 'threat_block', httpStatus: 403 });
         expect(d.threat?.detections.account_targeted).toBe('HIGH');
-      } else t.threats.report(t.outcome({ requestId: `bad-${n}`, status: 401 }));
+      } else t.threats.report(t.outcome({ requestId: `bad-${n}`, status: 401, forwardedFor: office }));
       // Colleagues keep working throughout.
       const other = t.check(office, '/login', `ok-${++n}`, `user${i}`);
       expect(other.verdict).toBe('allow');
-      t.threats.report(t.outcome({ requestId: `ok-${n}`, status: 200 }));
+      t.threats.report(t.outcome({ requestId: `ok-${n}`, status: 200, forwardedFor: office }));
       t.clock.advance(5_000);
     }
     expect(refused).toBeGreaterThan(0);
@@ -146,7 +146,7 @@ describe('the outcome path (service/learn) with the Check path (service/check)',
         expect(t.engine.activeBlockCount).toBe(1);
         return;
       }
-      t.threats.report(t.outcome({ requestId: `r-${n}`, status: 401 }));
+      t.threats.report(t.outcome({ requestId: `r-${n}`, status: 401, forwardedFor: '198.18.5.5' }));
       t.clock.advance(30_000);
     }
     throw new Error('never limited');
@@ -159,5 +159,75 @@ describe('the outcome path (service/learn) with the Check path (service/check)',
     t.threats.report(t.outcome({ forwardedFor: '198.18.7.7' }));
     t.threats.report(t.outcome({ forwardedFor: '198.18.7.8' }));
     expect(t.seen).toEqual(['ignored', 'failure']);
+  });
+
+  describe('request ids an attacker reuses (issue 11 item 2)', () => {
+    const attacker = '198.18.9.9';
+    /** Four correlated failures, the attacker's next sign-in (id `shared`) allowed, then a fifth failure: MEDIUM. */
+    function upToRateLimit(t: ReturnType<typeof setup>) {
+      for (let i = 1; i <= 4; i++) {
+        expect(t.check(attacker, '/login', `f${i}`).verdict).toBe('allow');
+        t.threats.report(t.outcome({ requestId: `f${i}`, forwardedFor: attacker }));
+      }
+      expect(t.check(attacker, '/login', 'shared').verdict).toBe('allow');
+      expect(t.check(attacker, '/login', 'f5').verdict).toBe('allow');
+      t.threats.report(t.outcome({ requestId: 'f5', forwardedFor: attacker }));
+    }
+    const failures = (t: ReturnType<typeof setup>) => t.engine.inspect(t.keyOf(attacker))!.counters.failuresShort;
+
+    it('a refused request reusing the id of a failed sign-in does not hide the failure', () => {
+      const t = setup();
+      upToRateLimit(t);
+      // The refused request carries the id of the sign-in still waiting for its outcome.
+      expect(t.check(attacker, '/login', 'shared')).toMatchObject({ verdict: 'rate_limit' });
+      expect(t.correlator.dropped.duplicate_id).toBe(1);
+      t.threats.report(t.outcome({ requestId: 'shared', forwardedFor: attacker }));
+      expect(t.seen.at(-1)).toBe('failure');
+      expect(failures(t)).toBe(6);
+    });
+
+    it('an allowed sign-in reusing the id of a refused request still counts its failure', () => {
+      const t = setup();
+      upToRateLimit(t);
+      t.threats.report(t.outcome({ requestId: 'shared', forwardedFor: attacker }));
+      expect(t.check(attacker, '/login', 'again').verdict).toBe('rate_limit'); // pending, denied
+      t.clock.advance(61_000);
+      expect(t.check(attacker, '/login', 'again').verdict).toBe('allow'); // same id, after the rate limit
+      const before = t.engine.inspect(t.keyOf(attacker))!.counters.failuresMedium;
+      t.threats.report(t.outcome({ requestId: 'again', forwardedFor: attacker }));
+      expect(t.seen.at(-1)).toBe('failure');
+      expect(t.engine.inspect(t.keyOf(attacker))!.counters.failuresMedium).toBe(before + 1);
+    });
+
+    it('an outcome whose id names another client\'s Check counts for its own client, and leaves the Check pending', () => {
+      const t = setup();
+      const victim = '198.51.100.77';
+      expect(t.check(victim, '/login', 'victim-id').verdict).toBe('allow');
+      // An outcome carrying the victim's id but resolving to the attacker (a forged or colliding id).
+      t.threats.report(t.outcome({ requestId: 'victim-id', forwardedFor: attacker, path: '/not-a-sign-in-route' }));
+      expect(t.seen).toEqual(['mismatch', 'failure']);
+      expect(failures(t)).toBe(1);
+      expect(t.engine.inspect(t.keyOf(victim))?.counters.failuresShort ?? 0).toBe(0);
+      // The victim's own outcome still finds its Check.
+      t.threats.report(t.outcome({ requestId: 'victim-id', forwardedFor: victim, status: 200 }));
+      expect(t.seen.at(-1)).toBe('success');
+      expect(t.correlator.size).toBe(0);
+      expect(t.engine.inspect(t.keyOf(victim))!.counters.successesMedium).toBe(1);
+    });
+
+    it('a mismatched outcome of an exempt or trusted client is ignored, as an uncorrelated one would be', () => {
+      const t = setup();
+      t.check('198.51.100.78', '/login', 'id-1');
+      t.threats.report(t.outcome({ requestId: 'id-1', forwardedFor: '203.0.113.4' })); // office: exempt
+      expect(t.seen).toEqual(['mismatch', 'ignored']);
+    });
+
+    it('trusts the correlation when the outcome names no client (webhook with only a request id)', () => {
+      const t = setup();
+      t.check(attacker, '/login', 'only-id');
+      t.threats.report(t.outcome({ requestId: 'only-id', clientIp: undefined }));
+      expect(t.seen).toEqual(['failure']);
+      expect(failures(t)).toBe(1);
+    });
   });
 });

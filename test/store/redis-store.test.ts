@@ -49,7 +49,7 @@ describe.runIf(redisAvailable())('RedisStore on a real Redis', () => {
       for (let i = 0; i < 50; i++) for (const r of rs) r.store.recordOutcome(IP, 'failure', {}, '203.0.113.7');
       await Promise.all(rs.map((r) => r.store.settled()));
       const row = (await redis.getBuffer(new RedisKeys(settings.keyPrefix).row(IP)))!;
-      expect(row[20]).toBe(200); // 10 s window, current bucket: no increment lost
+      expect(row[22]).toBe(200); // 10 min window, current bucket: no increment lost
       const started = rs.flatMap((r) => r.blocks);
       expect(started.filter((v) => v.blockLevel === 'HIGH')).toHaveLength(1);
       expect(started.filter((v) => v.blockLevel === 'MEDIUM').length).toBeLessThanOrEqual(1);
@@ -172,7 +172,7 @@ describe.runIf(redisAvailable())('RedisStore on a real Redis', () => {
       const direct = new Redis(own.port, '127.0.0.1');
       const keys = new RedisKeys(settings.keyPrefix);
       const [row, before] = await Promise.all([direct.getBuffer(keys.row(attacker)), direct.getBuffer(keys.row(blockedBefore))]).finally(() => direct.disconnect());
-      expect(row![20]).toBe(3); // replayed once, not copied and replayed
+      expect(row![22]).toBe(3); // 10 min failures: replayed once, not copied and replayed
       const copy = new DetectionEngine({ clock, blocking: true });
       copy.loadRow(attacker, row!);
       copy.loadRow(blockedBefore, before!);

@@ -50,7 +50,12 @@ static_resources:
                       common_config:
                         log_name: portcullis
                         transport_api_version: V3
-                        grpc_service: { envoy_grpc: { cluster_name: portcullis } }
+                        grpc_service:
+                          envoy_grpc: { cluster_name: portcullis }
+                          {{- if $v.grpcToken.enabled }}
+                          # grpcToken.enabled: the Envoy container puts the Secret's token in place.
+                          initial_metadata: [{ key: authorization, value: "Bearer @PORTCULLIS_GRPC_TOKEN@" }]
+                          {{- end }}
                         buffer_flush_interval: {{ $v.envoy.accessLog.flushInterval }}
                         buffer_size_bytes: 16384
                       additional_request_headers_to_log: [x-request-id]
@@ -63,6 +68,9 @@ static_resources:
                       grpc_service:
                         envoy_grpc: { cluster_name: portcullis }
                         timeout: {{ $v.envoy.extAuthz.timeout }}
+                        {{- if $v.grpcToken.enabled }}
+                        initial_metadata: [{ key: authorization, value: "Bearer @PORTCULLIS_GRPC_TOKEN@" }]
+                        {{- end }}
                       # true: Portcullis down or slow must not take sign-in down.
                       failure_mode_allow: {{ $v.envoy.extAuthz.failureModeAllow }}
                       # The body carries the username; routes other than sign-in turn buffering off below.

@@ -26,7 +26,7 @@ test/deploy/fixtures/consumer-chart is a working example; docs/deploy.md has the
   args: ["serve"{{ range $p.extraArgs }}, {{ . | quote }}{{ end }}]
   env:
     - { name: PORTCULLIS_CONFIG, value: /etc/portcullis }
-    - { name: PORTCULLIS_GRPC_ADDRESS, value: {{ default (printf "0.0.0.0:%d" (int $p.grpcPort)) .grpcAddress | quote }} }
+    - { name: PORTCULLIS_GRPC_ADDRESS, value: {{ default (printf "127.0.0.1:%d" (int $p.grpcPort)) .grpcAddress | quote }} }
     - { name: PORTCULLIS_HTTP_ADDRESS, value: {{ printf "0.0.0.0:%d" (int $p.httpPort) | quote }} }
     - { name: PORTCULLIS_FAILURE_MODE, value: {{ $p.failureMode | quote }} }
     - { name: PORTCULLIS_CLIENT_IP_MODE, value: {{ $p.clientIpMode | quote }} }
@@ -44,6 +44,9 @@ test/deploy/fixtures/consumer-chart is a working example; docs/deploy.md has the
     - name: PORTCULLIS_KUBE_NAMESPACES
       valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
     - { name: PORTCULLIS_KUBE_LEASE_NAME, value: {{ include "portcullis.fullname" $root | quote }} }
+    {{- end }}
+    {{- if $v.grpcToken.enabled }}
+    {{- include "portcullis.grpcTokenEnv" $root | nindent 4 }}
     {{- end }}
     {{- if $v.usernameKey.existingSecret }}
     - name: PORTCULLIS_USERNAME_KEY
@@ -104,8 +107,17 @@ test/deploy/fixtures/consumer-chart is a working example; docs/deploy.md has the
 - name: envoy
   image: {{ printf "%s:%s" $v.envoy.image.repository $v.envoy.image.tag }}
   imagePullPolicy: {{ $v.envoy.image.pullPolicy }}
+  {{- if $v.grpcToken.enabled }}
+  # Envoy has no variables in its config: the token from the Secret replaces the placeholder in a copy on /tmp
+  # (the token's characters cannot break the sed expression; Portcullis refuses any others).
+  command: [/bin/sh, -c]
+  args: ['sed "s|@PORTCULLIS_GRPC_TOKEN@|${PORTCULLIS_GRPC_TOKEN}|g" /etc/envoy/envoy.yaml > /tmp/envoy.yaml && exec envoy --config-path /tmp/envoy.yaml --log-level {{ $v.envoy.logLevel }} --disable-hot-restart']
+  env:
+    {{- include "portcullis.grpcTokenEnv" .root | nindent 4 }}
+  {{- else }}
   # No hot restart: it needs shared memory, and Kubernetes replaces pods instead.
   args: [--config-path, /etc/envoy/envoy.yaml, --log-level, {{ $v.envoy.logLevel | quote }}, --disable-hot-restart]
+  {{- end }}
   ports:
     - { name: http, containerPort: {{ .listenPort }}, protocol: TCP }
     - { name: envoy-health, containerPort: {{ .healthPort }}, protocol: TCP }
@@ -135,6 +147,18 @@ test/deploy/fixtures/consumer-chart is a working example; docs/deploy.md has the
   configMap: { name: {{ .configMap }} }
 - name: envoy-tmp
   emptyDir: { sizeLimit: 16Mi }
+{{- end -}}
+
+{{/* The gRPC token from its Secret, for Portcullis (checks it) and Envoy (sends it); nothing when off. */}}
+{{- define "portcullis.grpcTokenEnv" -}}
+{{- if .Values.grpcToken.enabled }}
+- name: PORTCULLIS_GRPC_TOKEN
+  valueFrom: { secretKeyRef: { name: {{ include "portcullis.grpcTokenSecretName" . | quote }}, key: {{ .Values.grpcToken.existingSecretKey | quote }} } }
+{{- end }}
+{{- end -}}
+
+{{- define "portcullis.grpcTokenSecretName" -}}
+{{- default (printf "%s-grpc-token" (include "portcullis.fullname" .)) .Values.grpcToken.existingSecret -}}
 {{- end -}}
 
 {{/* Name of the ConfigMap rendered with sidecar.envoyConfig=true. */}}

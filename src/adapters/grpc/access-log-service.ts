@@ -1,9 +1,10 @@
-import type { ServerReadableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status, type ServerReadableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { HTTPAccessLogEntry__Output } from '../../gen/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
 import type { StreamAccessLogsMessage__Output } from '../../gen/envoy/service/accesslog/v3/StreamAccessLogsMessage.ts';
 import type { StreamAccessLogsResponse } from '../../gen/envoy/service/accesslog/v3/StreamAccessLogsResponse.ts';
 import type { OutcomeIngest } from '../../service/ingest.ts';
 import type { OutcomeReport } from '../../decide/outcome.ts';
+import { authorizationOf, OPEN_CREDENTIAL, UNAUTHENTICATED_DETAILS, type BearerCredential } from './credential.ts';
 
 export interface AccessLogOptions {
   /** Response header the app sets with the sign-in result; Envoy must list it in additional_response_headers_to_log. */
@@ -36,9 +37,14 @@ export function outcomeFromEntry(e: HTTPAccessLogEntry__Output, options: AccessL
  * envoy.service.accesslog.v3.AccessLogService: a client stream of batches from Envoy's http_grpc access logger.
  * Each entry is handed to the ingest as it arrives; a bad entry is skipped, never fails the stream.
  */
-export function accessLogService(ingest: OutcomeIngest, options: AccessLogOptions, onEntry: (accepted: boolean) => void): UntypedServiceImplementation {
+export function accessLogService(ingest: OutcomeIngest, options: AccessLogOptions, onEntry: (accepted: boolean) => void, credential: BearerCredential = OPEN_CREDENTIAL): UntypedServiceImplementation {
   return {
     StreamAccessLogs(call: ServerReadableStream<StreamAccessLogsMessage__Output, StreamAccessLogsResponse>, callback: sendUnaryData<StreamAccessLogsResponse>) {
+      // Forged outcomes could get any address blocked: without the token not one entry is read.
+      if (credential.required && !credential.checkBearer(authorizationOf(call.metadata))) {
+        call.on('error', () => undefined);
+        return callback({ code: status.UNAUTHENTICATED, details: UNAUTHENTICATED_DETAILS });
+      }
       call.on('data', (msg: StreamAccessLogsMessage__Output) => {
         for (const entry of msg.httpLogs?.logEntry ?? []) {
           let outcome: OutcomeReport | undefined;

@@ -1,8 +1,9 @@
-import type { sendUnaryData, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { MALFORMED_FACTS } from '../../decide/decision.ts';
 import type { Gate } from '../../service/check.ts';
 import { decodeCheckRequest, type DecodedCheck } from './wire/check-request-decoder.ts';
 import { encodeCheckResponse } from './wire/check-response-encoder.ts';
+import { authorizationOf, OPEN_CREDENTIAL, UNAUTHENTICATED_DETAILS, type BearerCredential } from './credential.ts';
 
 const MALFORMED: DecodedCheck = Object.freeze({ facts: MALFORMED_FACTS, forged: Object.freeze([]) });
 
@@ -41,11 +42,17 @@ export function rawAuthorizationDefinition(definition: ServiceDefinition): Servi
   return { ...definition, Check: { ...check, requestDeserialize: identity, responseSerialize: identity } };
 }
 
-/** envoy.service.auth.v3.Authorization on grpc-js, registered with rawAuthorizationDefinition(). */
-export function authorizationService(gate: Gate, onInFlight: (delta: 1 | -1) => void): UntypedServiceImplementation {
+/**
+ * envoy.service.auth.v3.Authorization on grpc-js, registered with rawAuthorizationDefinition(). A caller
+ * without the bearer token (when one is configured) gets UNAUTHENTICATED and is not decided (docs/security.md).
+ */
+export function authorizationService(gate: Gate, onInFlight: (delta: 1 | -1) => void, credential: BearerCredential = OPEN_CREDENTIAL): UntypedServiceImplementation {
   const handle = checkHandler(gate, onInFlight);
   return {
     Check(call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) {
+      if (credential.required && !credential.checkBearer(authorizationOf(call.metadata))) {
+        return callback({ code: status.UNAUTHENTICATED, details: UNAUTHENTICATED_DETAILS });
+      }
       callback(null, handle(call.request));
     },
   };

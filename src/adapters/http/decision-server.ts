@@ -3,6 +3,7 @@ import { MALFORMED_FACTS, type Decision, type RequestFacts } from '../../decide/
 import type { Logger } from '../../telemetry/logger.ts';
 import { copyableUpstreamHeaders, denialBody, denialHeaders, denialHtml, prefersHtml } from '../answer.ts';
 import type { Gate } from '../../service/check.ts';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.ts';
 import { listenDual, type DualListenerHandle, type DualRequest, type DualResponse } from './dual-protocol.ts';
 import {
   CONVENTION_PATHS, ENVOY_PREFIX, conventionOf, factsFromAuthRequest, missingOriginalHeader, type ClientHeader, type Convention,
@@ -17,6 +18,10 @@ export interface DecisionServerOptions {
   readonly logger: Logger;
   /** Seconds open connections get to finish on stop. */
   readonly drainSeconds: number;
+  /** Connection cap and header/request/idle timeouts (authzMaxConnections is the cap). */
+  readonly limits?: HttpLimits;
+  /** Called for each connection closed at accept because the cap is reached. */
+  readonly onRejected?: () => void;
 }
 
 export interface DecisionServerHandle {
@@ -84,7 +89,8 @@ export async function startDecisionServer(gate: Gate, options: DecisionServerOpt
     send(res, nginx ? 403 : d.httpStatus, headers, body);
   };
 
-  const listener: DualListenerHandle = await listenDual(options.address, handle);
+  const limits = options.limits ?? DEFAULT_HTTP_LIMITS;
+  const listener: DualListenerHandle = await listenDual(options.address, handle, { limits, maxConnections: limits.authzMaxConnections, onRejected: options.onRejected });
   return {
     port: listener.port,
     close: () => listener.close(options.drainSeconds * 1000),

@@ -1,6 +1,7 @@
 import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { applyHttpLimits, checkingIntervalMs, DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.ts';
 
 export type DualRequest = IncomingMessage | Http2ServerRequest;
 export type DualResponse = ServerResponse | Http2ServerResponse;
@@ -16,7 +17,6 @@ export interface DualListenerHandle {
 
 // "PRI" starts the HTTP/2 connection preface and is no HTTP/1 method (RFC 9113 §3.4).
 const PRI = [0x50, 0x52, 0x49];
-const SNIFF_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 120_000;
 
 function looksLikeH2(buf: Buffer): boolean | undefined {
@@ -33,7 +33,12 @@ function looksLikeH2(buf: Buffer): boolean | undefined {
  * bytes read are put back with unshift: HTTP/1 re-reads them when the socket resumes, and an Http2Session
  * drains a socket's buffer when it starts (so the socket must stay paused for it).
  */
-export async function listenDual(address: { host: string; port: number }, handler: DualHandler, options: { keepAliveTimeoutMs?: number } = {}): Promise<DualListenerHandle> {
+export async function listenDual(
+  address: { host: string; port: number },
+  handler: DualHandler,
+  options: { limits?: HttpLimits; maxConnections?: number; onRejected?: () => void } = {},
+): Promise<DualListenerHandle> {
+  const limits = options.limits ?? DEFAULT_HTTP_LIMITS;
   const sockets = new Set<Socket>();
   const h2Sockets = new Set<Socket>(); // their sessions are closed with GOAWAY instead
   // HTTP/1 sockets with a request being answered; idle ones can be closed at once when draining.
@@ -45,14 +50,17 @@ export async function listenDual(address: { host: string; port: number }, handle
     busy.delete(socket);
     if (draining) socket.end();
   };
-  const h1 = createHttp1Server({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000 }, (req, res) => {
+  const h1 = createHttp1Server({ connectionsCheckingInterval: checkingIntervalMs(limits) }, (req, res) => {
     const socket = req.socket;
     busy.set(socket, (busy.get(socket) ?? 0) + 1);
     res.once('close', () => settle(socket));
     if (draining) res.setHeader('connection', 'close');
     handler(req, res);
   });
-  // Never listened on, so Node's header/request timeout sweeps do not run: bound idle and slow sockets instead.
+  applyHttpLimits(h1, limits, undefined);
+  // h1 is never listened on, and Node starts its header/request deadline sweep on 'listening': start it here,
+  // or a slowloris connection would be held forever. The sweep timer is unref'd; close() stops it.
+  h1.emit('listening');
   h1.timeout = IDLE_TIMEOUT_MS;
   const h2 = createHttp2Server({}, handler);
   h2.setTimeout(IDLE_TIMEOUT_MS); // no listener: an idle session is destroyed
@@ -70,7 +78,8 @@ export async function listenDual(address: { host: string; port: number }, handle
       h2Sockets.delete(socket);
     });
     socket.on('error', () => socket.destroy());
-    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+    // The first bytes (which protocol) count against the header deadline too.
+    socket.setTimeout(limits.headersTimeoutMs, () => socket.destroy());
     let head: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
@@ -91,6 +100,12 @@ export async function listenDual(address: { host: string; port: number }, handle
     socket.on('data', onData);
   });
 
+  // Over the cap, Node closes the connection at accept and emits 'drop'.
+  if (options.maxConnections !== undefined) {
+    net.maxConnections = options.maxConnections;
+    net.on('drop', () => options.onRejected?.());
+  }
+
   await new Promise<void>((resolve, reject) => {
     net.once('error', reject);
     net.listen(address.port, address.host, () => {
@@ -108,6 +123,7 @@ export async function listenDual(address: { host: string; port: number }, handle
       new Promise<void>((resolve) => {
         draining = true;
         net.close();
+        h1.close(); // stops the deadline sweep; its sockets are ours to end below
         for (const s of sessions) s.close(); // GOAWAY: open streams finish, no new ones
         for (const socket of sockets) if (!busy.has(socket) && !h2Sockets.has(socket)) socket.end();
         const started = Date.now();

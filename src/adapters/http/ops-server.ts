@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { PortcullisError } from '../../errors.ts';
+import { applyHttpLimits, checkingIntervalMs, DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.ts';
 
 export interface ReadinessCheck {
   readonly name: string;
@@ -17,17 +18,25 @@ export interface OpsServerHandle {
   close(): Promise<void>;
 }
 
+export interface ListenerOptions {
+  readonly limits?: HttpLimits;
+  /** Called for each connection closed at accept because limits.maxConnections are open. */
+  readonly onRejected?: () => void;
+}
+
 /**
  * The operations listener: /metrics, /healthz (the process answers), /readyz (config loaded and every
- * readiness check passing). Extra routes (admin endpoints) are registered by path.
+ * readiness check passing). Extra routes (POST /v1/outcomes) are registered by path; /admin/* has its own
+ * listener (admin-server.ts).
  */
 export async function startOpsServer(
   address: { host: string; port: number },
   registry: Registry,
   readiness: readonly ReadinessCheck[],
   routes: ReadonlyMap<string, RouteHandler> = new Map(),
+  options: ListenerOptions = {},
 ): Promise<OpsServerHandle> {
-  const server = createServer((req, res) => {
+  return listenHttp('HTTP', address, options, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const reply = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
@@ -64,10 +73,21 @@ export async function startOpsServer(
       if (!res.headersSent) reply(500, 'text/plain', 'internal error\n');
     }
   });
-  server.keepAliveTimeout = 65_000;
+}
+
+/** A node:http listener with the limits applied; `what` names it in a LISTEN error. */
+export async function listenHttp(
+  what: string,
+  address: { host: string; port: number },
+  options: ListenerOptions,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<OpsServerHandle> {
+  const limits = options.limits ?? DEFAULT_HTTP_LIMITS;
+  const server = createServer({ connectionsCheckingInterval: checkingIntervalMs(limits) }, handler);
+  applyHttpLimits(server, limits, limits.maxConnections, options.onRejected);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new PortcullisError('LISTEN', `HTTP cannot listen on ${address.host}:${address.port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`)));
+      reject(new PortcullisError('LISTEN', `${what} cannot listen on ${address.host}:${address.port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`)));
     server.listen(address.port, address.host, () => resolve());
   });
   return {

@@ -5,6 +5,7 @@ import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import type { Gate } from '../../service/check.ts';
 import { startSyslogListener, trustedProxySource, type SyslogHandle } from '../syslog/syslog-server.ts';
+import type { HttpLimits } from './limits.ts';
 import { startDecisionServer, type DecisionServerHandle } from './decision-server.ts';
 
 /** The --authz-* and --syslog-* settings slice (read by src/settings.ts). */
@@ -18,6 +19,8 @@ export interface ProxyListenerSettings {
   readonly syslogMaxConnections: number;
   readonly syslogLinesPerSecond: number;
   readonly drainSeconds: number;
+  /** Connection caps and timeouts of the HTTP listeners (authzMaxConnections for the decision endpoint). */
+  readonly httpLimits?: HttpLimits;
 }
 
 export interface ProxyListeners {
@@ -33,7 +36,7 @@ export interface ProxyListeners {
  */
 export async function startProxyListeners(
   settings: ProxyListenerSettings,
-  deps: { gate: Gate; ingest: OutcomeIngest; holder: SnapshotHolder; metrics: Metrics; logger: Logger; nowMs: () => number },
+  deps: { gate: Gate; ingest: OutcomeIngest; holder: SnapshotHolder; metrics: Metrics; logger: Logger; nowMs: () => number; onAuthzRejected?: () => void },
 ): Promise<ProxyListeners> {
   let authz: DecisionServerHandle | undefined;
   let syslog: SyslogHandle | undefined;
@@ -45,6 +48,8 @@ export async function startProxyListeners(
         denialPage: settings.authzDenialPage,
         logger: deps.logger,
         drainSeconds: settings.drainSeconds,
+        limits: settings.httpLimits,
+        onRejected: deps.onAuthzRejected,
       });
     }
     if (settings.syslogUdp || settings.syslogTcp) {

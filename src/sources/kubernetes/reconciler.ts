@@ -130,7 +130,7 @@ export class Reconciler {
     for (const [uid, c] of [...cands]) {
       if (!staticNames.has(`${c.object.kind}/${c.object.name}`)) continue;
       cands.delete(uid);
-      issues.set(uid, [{ origin: c.object.origin, kind: c.object.kind, name: c.object.name, field: 'metadata.name', message: `a ${c.object.kind} with this name is defined in the config files, which take precedence` }]);
+      issues.set(uid, [{ origin: c.object.origin, kind: c.object.kind, name: c.object.name, field: 'metadata.name', code: 'CONFIG_DUPLICATE', message: `a ${c.object.kind} with this name is defined in the config files, which take precedence` }]);
     }
 
     const check = (uid: string, c: Candidate, find: (c: Candidate) => readonly ConfigIssue[]) => {
@@ -203,7 +203,7 @@ export class Reconciler {
       for (const t of rest) {
         cands.delete(t.uid);
         issues.set(t.uid, [{
-          origin: { source: `kubernetes/${t.raw.metadata.namespace ?? ''}` }, kind: t.kind, name: t.raw.metadata.name, field: 'metadata.name',
+          origin: { source: `kubernetes/${t.raw.metadata.namespace ?? ''}` }, kind: t.kind, name: t.raw.metadata.name, field: 'metadata.name', code: 'CONFIG_DUPLICATE',
           message: `a ${t.kind} with this name in namespace "${first!.raw.metadata.namespace ?? ''}" is older and is used; names must be unique across the watched namespaces`,
         }]);
       }

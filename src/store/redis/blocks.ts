@@ -1,12 +1,12 @@
 import type { DetectionEngine } from '../../detect/engine.ts';
 import type { IpKey } from '../../detect/ip-key.ts';
-import { ROW_BYTES } from '../../detect/ip-table.ts';
+import { B_FLAGS, ROW_BYTES, U32_STRIDE } from '../../detect/ip-table.ts';
 import type { RedisClient } from './client.ts';
 import type { RedisKeys } from './keys.ts';
 
 /** Row fields the store reads without a full decode. */
 export const rowUntilSec = (row: Uint8Array): number => (row[4]! | (row[5]! << 8) | (row[6]! << 16) | (row[7]! << 24)) >>> 0;
-export const rowFlags = (row: Uint8Array): number => row[ROW_BYTES - 1]!;
+export const rowFlags = (row: Uint8Array): number => row[U32_STRIDE * 4 + B_FLAGS]!;
 export const rowBlockLevel = (row: Uint8Array): number => (rowFlags(row) >>> 4) & 3;
 
 /**

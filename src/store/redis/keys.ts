@@ -16,7 +16,7 @@ export class RedisKeys {
     this.orgState = `${prefix}{org}:state`;
   }
 
-  /** The client's counters, block and offences: a 35-byte string (the engine's row). */
+  /** The client's counters, block and offences: a 46-byte string (the engine's row). */
   row(key: IpKey): string {
     return `${this.prefix}{${formatIpKey(key)}}:r`;
   }

@@ -1,14 +1,14 @@
 // Lua scripts: every update of shared state is one atomic script on one slot. Rows use the engine's own
-// 35-byte layout (src/detect/ip-table.ts): five u32 little-endian (lastSec, blockedUntilSec, spray sketch cur,
-// prev, stuffing sketch cur:prev), then 15 bytes (7 counter pairs cur, prev; flags).
+// 46-byte layout (src/detect/ip-table.ts): five u32 little-endian (lastSec, blockedUntilSec, spray sketch cur,
+// prev, stuffing sketch cur:prev), then 26 bytes (7 counter pairs cur, prev; flags; the 11-slot short ring).
 
 const ROW_LIB = `
 local function parse(s)
   local u, b = {0, 0, 0, 0, 0}, {}
-  for i = 1, 15 do b[i] = 0 end
+  for i = 1, 26 do b[i] = 0 end
   if s then
     u[1], u[2], u[3], u[4], u[5] = struct.unpack('<I4I4I4I4I4', s)
-    for i = 1, 15 do b[i] = string.byte(s, 20 + i) end
+    for i = 1, 26 do b[i] = string.byte(s, 20 + i) end
   end
   return u, b
 end
@@ -40,8 +40,11 @@ export const RECORD_LUA = `${ROW_LIB}
 local W = {}
 for i = 1, 7 do W[i] = tonumber(ARGV[i]) end
 local idle, offMem, now, cap = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
--- counter pairs: 1-based offset of the current bucket, window
-local PAIRS = {{1, 1}, {3, 2}, {5, 2}, {7, 3}, {9, 4}, {11, 6}, {13, 7}}
+-- counter pairs: 1-based offset of the current bucket, window (pair 1: refused attempts)
+local PAIRS = {{1, 2}, {3, 2}, {5, 2}, {7, 3}, {9, 4}, {11, 6}, {13, 7}}
+-- the short window's ring: 11 one-byte sub-buckets from 1-based offset 16, each G seconds wide
+local G = math.ceil(W[1] / 10)
+local function ringAt(sec) return 16 + math.floor(sec / G) % 11 end
 local blob, pos = ARGV[12], 1
 local function record(rowKey, pairsKey, n)
   local s = redis.call('GET', rowKey)
@@ -59,6 +62,9 @@ local function record(rowKey, pairsKey, n)
         b[p[1]] = 0
       end
     end
+    local li = math.floor(last / G)
+    local steps = math.min(math.floor(sec / G) - li, 11)
+    for k = 1, steps do b[16 + (li + k) % 11] = 0 end
     local ds = math.floor(sec / W[5]) - math.floor(last / W[5])
     if ds == 1 then u[4] = u[3]; u[3] = 0 elseif ds > 1 then u[3] = 0; u[4] = 0 end
     local du = math.floor(sec / W[6]) - math.floor(last / W[6])
@@ -83,7 +89,7 @@ local function record(rowKey, pairsKey, n)
       inc(11)
       if bitIndex >= 0 then setbit(5, bitIndex) end
     elseif kind == 2 or kind == 4 then
-      inc(1); inc(3); inc(7)
+      inc(ringAt(u[1])); inc(3); inc(7)
       if kind == 4 then inc(9) end
       if uh ~= '' then
         setbit(3, bitIndex)

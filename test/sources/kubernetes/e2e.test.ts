@@ -24,7 +24,7 @@ beforeAll(async () => {
   mkdirSync(files);
   writeFileSync(join(files, 'proxies.yaml'), 'apiVersion: portcullis.dev/v1alpha1\nkind: IPZone\nmetadata: { name: load-balancer }\nspec: { usage: Policy, proxies: [10.0.0.0/16] }\n');
   const settings = readSettings({
-    'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'drain-seconds': '1',
+    'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'admin-address': '127.0.0.1:0', 'drain-seconds': '1',
     'config-source': 'kubernetes', kubeconfig: server.writeKubeconfig(dir, NS), config: [files],
   }, {});
   running = await startPortcullis(settings, { logger: pino({ level: 'silent' }), events: new MemoryEventSink() });
