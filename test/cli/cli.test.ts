@@ -16,7 +16,7 @@ async function portcullis(...args: string[]): Promise<{ code: number; stdout: st
   }
 }
 
-describe('portcullis CLI', () => {
+describe('portcullis CLI', { timeout: 60_000 }, () => {
   it('check-config accepts the bundled example and summarises it', async () => {
     const r = await portcullis('check-config', 'deploy/examples');
     expect(r.code).toBe(0);
@@ -57,7 +57,7 @@ describe('portcullis CLI', () => {
   });
 });
 
-describe('explain --server', () => {
+describe('explain --server', { timeout: 60_000 }, () => {
   let inst: TestInstance;
   beforeAll(async () => {
     inst = await startTestInstance({ 'zones.yaml': ZONES_YAML });
@@ -67,7 +67,7 @@ describe('explain --server', () => {
   it('adds the live detector state from a running sidecar', async () => {
     const r = await portcullis('explain', '--config', inst.dir, '--peer', '10.0.0.1', '--xff', '198.18.3.3', '--server', inst.adminBase);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('live:     org normal');
+    expect(r.stdout).toContain('server:   org normal');
     expect(r.stdout).toContain('client not tracked');
   });
 });
