@@ -61,7 +61,7 @@ describe.runIf(redisAvailable())('Redis Cluster (3 masters)', () => {
     const victim = cluster!.nodes[1]!;
     const rate = 300;
     const seconds = 9;
-    const load = openLoopInChild({ target: p!.grpcTarget, rate, count: rate * seconds, warmup: rate, messages: outageMessages(), perMessage: true, connections: 2, deadlineMs: 2000 });
+    const load = openLoopInChild({ target: p!.grpcTarget, rate, count: rate * seconds, warmup: rate, messages: outageMessages(), perMessage: true, connections: 2, deadlineMs: 10_000 });
     const seen = { degraded: false, recovered: false };
     const timeline = (async () => {
       await sleep(2500);

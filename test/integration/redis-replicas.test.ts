@@ -99,7 +99,11 @@ describe.runIf(redisAvailable())('three replicas sharing one Redis', () => {
     await Promise.all(group.map((r) => r.p.stop()));
     group = [];
     const three = await bruteForce(await start(3, redisFlags()));
-    expect(three).toEqual(single);
+    // Known gap (docs/redis.md): refused attempts (persistence) reach the other replicas' local view one write
+    // round trip later, so a round-robin attack may be blocked one attempt later than on one process.
+    expect(three.rateLimitedAt).toBe(single.rateLimitedAt);
+    expect(three.blockedAt - single.blockedAt).toBeGreaterThanOrEqual(0);
+    expect(three.blockedAt - single.blockedAt).toBeLessThanOrEqual(1);
     // One event per block cluster-wide, from the replica whose write made it.
     const events = (await Promise.all(group.map((r) => r.p.events()))).flat();
     const blocks = events.filter((e) => e.eventType === 'security.threat.detected' && e.debugContext.debugData.blockedUntil);
