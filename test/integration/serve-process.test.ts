@@ -33,7 +33,7 @@ function serve(env: Record<string, string>): Promise<{ grpcPort: number; httpPor
 }
 
 describe('portcullis serve as a process', () => {
-  it('takes settings from the environment, listens on TCP and a Unix socket, and drains on SIGTERM', async () => {
+  it('takes settings from the environment, listens on TCP and a Unix socket, and drains on SIGTERM', { timeout: 90_000 }, async () => {
     dir = mkdtempSync(join(tmpdir(), 'portcullis-sock-'));
     const socket = join(dir, 'grpc.sock');
     const s = await serve({
