@@ -59,7 +59,7 @@ async function start(files: Record<string, string>): Promise<Harness> {
   const sink = new Writable({ write(chunk, _enc, cb) { text += chunk; cb(); } });
   const events = new MemoryEventSink();
   const running = await startPortcullis(
-    readSettings({ 'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'drain-seconds': '1', config: [dir] }, {}),
+    readSettings({ 'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'admin-address': '127.0.0.1:0', 'drain-seconds': '1', config: [dir] }, {}),
     { events, logger: createLogger('info', sink), source: new FileSource([dir], { pollMs: 100, debounceMs: 20 }) },
   );
   const logs = () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);

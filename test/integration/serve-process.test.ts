@@ -16,7 +16,7 @@ afterEach(() => {
 
 /** Starts `portcullis serve` as its own process, configured through the environment, and waits until it listens. */
 function serve(env: Record<string, string>): Promise<{ grpcPort: number; httpPort: number; stdout: () => string; exit: Promise<number | null> }> {
-  const proc = spawn(process.execPath, ['bin/portcullis.js', 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['bin/portcullis.js', 'serve'], { env: { ...process.env, PORTCULLIS_ADMIN_ADDRESS: '127.0.0.1:0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child = proc;
   let out = '';
   let err = '';
@@ -72,7 +72,7 @@ describe('portcullis serve as a process', () => {
     const taken = createServer().listen(0, '127.0.0.1');
     await new Promise((r) => taken.once('listening', r));
     const port = (taken.address() as AddressInfo).port;
-    const proc = spawn(process.execPath, ['bin/portcullis.js', 'serve', '--config', 'deploy/examples', '--grpc-address', `127.0.0.1:${port}`, '--http-address', '127.0.0.1:0', '--log-level', 'silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, ['bin/portcullis.js', 'serve', '--config', 'deploy/examples', '--grpc-address', `127.0.0.1:${port}`, '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     let err = '';
     proc.stderr!.on('data', (c) => (err += c));
