@@ -218,7 +218,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       token: settings.adminToken, limits: settings.httpLimits, onRejected: listenerMetrics.rejected('admin'), onUnauthenticated: listenerMetrics.unauthenticated('admin'),
     });
     if (admin) closers.push(() => admin.close());
-    const proxies = await startProxyListeners(settings, { gate, ingest: learner, holder, metrics, logger, nowMs: () => clock.nowMs(), onAuthzRejected: listenerMetrics.rejected('authz') });
+    const proxies = await startProxyListeners(settings, { gate, ingest: learner, holder, registry: metrics.registry, logger, nowMs: () => clock.nowMs(), onAuthzRejected: listenerMetrics.rejected('authz') });
     closers.push(() => proxies.close());
 
     // Releasing the Lease lets another replica take over status at once rather than after it expires.
