@@ -98,7 +98,7 @@ function renders(out: Outputs): void {
   out.set('deploy/envoy/envoy.yaml', GENERATED(`gateway ConfigMap, values ${values}`) + configMapData(all, '-envoy', 'envoy.yaml'));
   const sidecar = helmTemplate(['-f', values, '--set', 'sidecar.envoyConfig=true', '--show-only', 'templates/sidecar-envoy-configmap.yaml']);
   out.set('deploy/envoy/sidecar-envoy.yaml', GENERATED('sidecar.envoyConfig=true, appPort 8080') + configMapData(sidecar, '-sidecar-envoy', 'envoy.yaml'));
-  const monitoring = ['-f', values, '--set', 'metrics.prometheusRule.enabled=true,metrics.dashboard.enabled=true'];
+  const monitoring = ['-f', values, '--set', 'metrics.prometheusRule.enabled=true,metrics.dashboard.enabled=true,metrics.scrapedElsewhere=true'];
   out.set('deploy/prometheus/portcullis-prometheusrule.yaml', GENERATED('metrics.prometheusRule.enabled=true') + helmTemplate([...monitoring, '--show-only', 'templates/prometheusrule.yaml']).replace(/^---\n/, ''));
   out.set('deploy/grafana/portcullis-dashboard-configmap.yaml', GENERATED('metrics.dashboard.enabled=true') + helmTemplate([...monitoring, '--show-only', 'templates/dashboard-configmap.yaml']).replace(/^---\n/, ''));
 }

@@ -30,7 +30,7 @@ describe('single sources', () => {
   it('every PORTCULLIS_* variable the chart sets is a setting', () => {
     const known = new Set<string>(Object.values(SETTING_FLAGS).map((s) => s.env));
     const set = new Set<string>();
-    for (const file of ['kubernetes-values.yaml', 'redis-values.yaml']) {
+    for (const file of ['kubernetes-values.yaml', 'redis-values.yaml', 'authz-values.yaml']) {
       for (const o of render(['-f', join(CHART, 'ci', file)]).filter((x) => x.kind === 'Deployment')) {
         for (const c of (o.spec as any).template.spec.containers) for (const e of c.env ?? []) if (e.name.startsWith('PORTCULLIS_')) set.add(e.name);
       }
