@@ -4,7 +4,7 @@ import type { SnapshotHolder } from '../../config/snapshot-holder.ts';
 import { parseAddress } from '../../net/address.ts';
 import type { OutcomeIngest } from '../../service/ingest.ts';
 import type { Logger } from '../../telemetry/logger.ts';
-import type { Metrics, SyslogResult, SyslogTransport } from '../../telemetry/metrics.ts';
+import type { SyslogMetrics, SyslogResult, SyslogTransport } from '../../telemetry/syslog-metrics.ts';
 import { accessLineToOutcome } from './access-line.ts';
 import { SyslogFramer } from './framer.ts';
 import { syslogPayload } from './message.ts';
@@ -25,7 +25,7 @@ export interface SyslogDeps {
   readonly ingest: OutcomeIngest;
   /** Only proxies may report outcomes: a forged "failure" line could get an innocent address blocked. */
   readonly isTrustedSource: (address: string) => boolean;
-  readonly metrics: Pick<Metrics, 'syslogLine' | 'syslogRejected' | 'syslogConnections'>;
+  readonly metrics: SyslogMetrics;
   readonly logger: Logger;
   readonly nowMs: () => number;
 }
@@ -75,7 +75,7 @@ export async function startSyslogListener(options: SyslogOptions, deps: SyslogDe
         }
       }
     }
-    metrics.syslogLine(transport, result);
+    metrics.line(transport, result);
   };
 
   let udp: UdpSocket | undefined;
@@ -86,7 +86,7 @@ export async function startSyslogListener(options: SyslogOptions, deps: SyslogDe
       const u = createSocket({ type: options.udp.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: RECV_BUFFER_BYTES });
       udp = u;
       u.on('message', (msg, rinfo) => {
-        if (!deps.isTrustedSource(rinfo.address)) return metrics.syslogLine('udp', 'untrusted_source');
+        if (!deps.isTrustedSource(rinfo.address)) return metrics.line('udp', 'untrusted_source');
         // One message per datagram (RFC 5426); some senders batch LF-separated lines.
         let start = 0;
         while (start < msg.length) {
@@ -111,22 +111,22 @@ export async function startSyslogListener(options: SyslogOptions, deps: SyslogDe
       const idle = options.idleTimeoutMs ?? 300_000;
       tcp = createServer((socket) => {
         if (sockets.size >= options.maxConnections) {
-          metrics.syslogRejected('limit');
+          metrics.rejectedConnection('limit');
           return void socket.destroy();
         }
         if (!deps.isTrustedSource(socket.remoteAddress ?? '')) {
-          metrics.syslogRejected('untrusted_source');
+          metrics.rejectedConnection('untrusted_source');
           return void socket.destroy();
         }
         sockets.add(socket);
-        metrics.syslogConnections.inc();
+        metrics.connections.inc();
         socket.once('close', () => {
           sockets.delete(socket);
-          metrics.syslogConnections.dec();
+          metrics.connections.dec();
         });
         socket.on('error', () => socket.destroy());
         socket.setTimeout(idle, () => socket.destroy());
-        const framer = new SyslogFramer(options.maxLineBytes, (f) => line('tcp', f), (p) => metrics.syslogLine('tcp', p));
+        const framer = new SyslogFramer(options.maxLineBytes, (f) => line('tcp', f), (p) => metrics.line('tcp', p));
         socket.on('data', (chunk: Buffer) => {
           if (!framer.push(chunk)) socket.destroy();
         });

@@ -3,9 +3,9 @@ import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSyslogListener, type SyslogHandle, type SyslogOptions } from '../../../src/adapters/syslog/syslog-server.ts';
-import { SnapshotHolder } from '../../../src/config/snapshot-holder.ts';
 import type { OutcomeReport } from '../../../src/decide/outcome.ts';
-import { Metrics } from '../../../src/telemetry/metrics.ts';
+import { Registry } from 'prom-client';
+import { SyslogMetrics } from '../../../src/telemetry/syslog-metrics.ts';
 import { eventually } from '../../helpers/portcullis.ts';
 
 const line = (id: string, status = 401) => `<190>Jan  7 10:00:00 web-1 nginx: {"request_id":"${id}","peer":"10.0.1.5","xff":"198.51.100.7","method":"POST","uri":"/login","host":"a","status":${status},"result":""}`;
@@ -20,13 +20,14 @@ afterEach(async () => {
 
 async function start(overrides: Partial<SyslogOptions> = {}, trusted: (a: string) => boolean = () => true) {
   const reports: OutcomeReport[] = [];
-  const metrics = new Metrics(new SnapshotHolder(), { processMetrics: false });
+  const registry = new Registry();
+  const metrics = new SyslogMetrics(registry);
   handle = await startSyslogListener(
     { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, maxLineBytes: 4096, maxConnections: 4, linesPerSecond: 1000, ...overrides },
     { ingest: { report: (r) => reports.push(r) }, isTrustedSource: trusted, metrics, logger: pino({ level: 'silent' }), nowMs: Date.now },
   );
   const count = async (transport: string, result: string) => {
-    const text = await metrics.registry.metrics();
+    const text = await registry.metrics();
     const m = new RegExp(`^portcullis_syslog_lines_total\\{transport="${transport}",result="${result}"\\} (\\d+)`, 'm').exec(text);
     return m ? Number(m[1]) : 0;
   };
