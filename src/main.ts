@@ -233,7 +233,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     await source.start((batch) => reloader.apply(batch));
     // Fail fast: without a first good config there is nothing safe to serve (only reloads keep the last good one).
     if (!holder.ready) throw startupConfigError(reloader.lastReport);
-    logger.info({ grpcPort: grpc.port, unixSocket: settings.grpc.unixSocket, httpPort: ops.port, adminPort: admin ? admin.port : undefined, grpcToken: settings.grpcToken !== '' }, 'portcullis listening');
+    logger.info({ grpcPort: grpc.port, unixSocket: settings.grpc.unixSocket, httpPort: ops.port, adminPort: admin ? admin.port : undefined, authzPort: proxies.authzPort, syslogUdpPort: proxies.syslogUdpPort, syslogTcpPort: proxies.syslogTcpPort, grpcToken: settings.grpcToken !== '' }, 'portcullis listening');
 
     return {
       grpcPort: grpc.port,
