@@ -13,7 +13,6 @@ import { requireSharedUsernameKey } from './store/settings.ts';
 import type { DetectorStore } from './store/store.ts';
 import { FileSource } from './sources/files.ts';
 import type { KubernetesSource } from './sources/kubernetes/source.ts';
-import { kubernetesSource } from './sources/kubernetes/wiring.ts';
 import { AttemptCorrelator } from './service/correlator.ts';
 import { Gate } from './service/check.ts';
 import { detectorView } from './service/detector-view.ts';
@@ -21,7 +20,8 @@ import { accountSignals, type AccountSignals } from './service/account-signals.t
 import { Learner } from './service/learn.ts';
 import { usernameKeyFrom } from './service/username-key.ts';
 import type { IpKey } from './detect/ip-key.ts';
-import { accessLogMessageHandler, accessLogService, rawAccessLogHandler } from './adapters/grpc/access-log-service.ts';
+import { accessLogEntryHandler, accessLogIntake, accessLogService, rawAccessLogDefinition } from './adapters/grpc/access-log-service.ts';
+import { OutcomeQueue } from './service/outcome-queue.ts';
 import { authorizationService, checkHandler, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
 import { startH2GrpcServer } from './adapters/grpc/h2/server.ts';
 import { loadEnvoyProtos, serviceDefinition } from './adapters/grpc/protos.ts';
@@ -138,14 +138,19 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     if (!settings.usernameKey) logger.warn('no --username-key: usernames are hashed with a random per-process key (not stable across restarts or replicas)');
 
     // Kubernetes objects, plus any --config files alongside them (files stay all-or-nothing).
+    // The Kubernetes client is imported only for that source: it is ~75 MB of RSS a file-source sidecar never uses.
     const kube = overrides.source || settings.configSource !== 'kubernetes' ? undefined
-      : kubernetesSource(settings.kubernetes, {
+      : (await import('./sources/kubernetes/wiring.ts')).kubernetesSource(settings.kubernetes, {
         logger, registry: metrics.registry, feeds, // the leader writes feed reads and missing databases into status
         ...(settings.configPaths.length > 0 ? { files: new FileSource(settings.configPaths) } : {}),
       });
     const source = overrides.source ?? kube ?? new FileSource(settings.configPaths);
 
     const correlator = new AttemptCorrelator<IpKey>();
+    // Streamed outcomes (ALS, syslog) are learned from one bounded queue in ~1 ms slices, so Checks never wait
+    // behind a large batch. Closed after the listeners (closers run last-in first-out), before the store.
+    const outcomes: OutcomeQueue = new OutcomeQueue((source, reason, n) => threatMetrics.shed(source, reason, n));
+    closers.push(() => outcomes.close(Math.min(2000, settings.drainSeconds * 1000)));
     const threatMetrics = new ThreatMetrics(metrics.registry, () => ({
       trackedIps: engine.trackedCount,
       activeBlocks: engine.activeBlockCount,
@@ -155,6 +160,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       pendingOutcomes: correlator.size,
       pendingOutcomeBytes: correlator.bytes,
       correlatorDropped: correlator.dropped,
+      outcomeBacklogBytes: outcomes.backlogBytes,
     }));
     const signals = accountSignals();
     const learner = new Learner({
@@ -192,15 +198,12 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const alsOptions = { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' };
     const onInFlight = (d: 1 | -1) => { inFlight += d; };
     const als = serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService');
+    const alsIntake = accessLogIntake(als, outcomes, accessLogEntryHandler(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok)));
     const grpc: GrpcServerHandle = settings.grpcTransport === 'http2'
-      ? await startH2GrpcServer(grpcListen, {
-        check: checkHandler(gate, onInFlight),
-        accessLog: rawAccessLogHandler(als, accessLogMessageHandler(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok))),
-        credential: grpcCredential,
-      }, HEALTH_SERVICES)
+      ? await startH2GrpcServer(grpcListen, { check: checkHandler(gate, onInFlight), accessLog: alsIntake, credential: grpcCredential }, HEALTH_SERVICES)
       : await startGrpcServer(grpcListen, [
         { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, onInFlight, grpcCredential) },
-        { definition: als, implementation: accessLogService(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok), grpcCredential) },
+        { definition: rawAccessLogDefinition(als), implementation: accessLogService(alsIntake, grpcCredential) },
       ]);
     closers.push(async () => {
       for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'NOT_SERVING');
@@ -222,7 +225,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       token: settings.adminToken, limits: settings.httpLimits, onRejected: listenerMetrics.rejected('admin'), onUnauthenticated: listenerMetrics.unauthenticated('admin'),
     });
     if (admin) closers.push(() => admin.close());
-    const proxies = await startProxyListeners(settings, { gate, ingest: learner, holder, registry: metrics.registry, logger, nowMs: () => clock.nowMs(), onAuthzRejected: listenerMetrics.rejected('authz') });
+    const proxies = await startProxyListeners(settings, { gate, ingest: learner, queue: outcomes, holder, registry: metrics.registry, logger, nowMs: () => clock.nowMs(), onAuthzRejected: listenerMetrics.rejected('authz') });
     closers.push(() => proxies.close());
 
     // Releasing the Lease lets another replica take over status at once rather than after it expires.

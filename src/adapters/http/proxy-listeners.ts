@@ -1,5 +1,6 @@
 import type { SnapshotHolder } from '../../config/snapshot-holder.ts';
 import type { OutcomeIngest } from '../../service/ingest.ts';
+import type { OutcomeQueue } from '../../service/outcome-queue.ts';
 import type { ClientHeader } from './original-request.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Registry } from 'prom-client';
@@ -37,7 +38,7 @@ export interface ProxyListeners {
  */
 export async function startProxyListeners(
   settings: ProxyListenerSettings,
-  deps: { gate: Gate; ingest: OutcomeIngest; holder: SnapshotHolder; registry: Registry; logger: Logger; nowMs: () => number; onAuthzRejected?: () => void },
+  deps: { gate: Gate; ingest: OutcomeIngest; queue: OutcomeQueue; holder: SnapshotHolder; registry: Registry; logger: Logger; nowMs: () => number; onAuthzRejected?: () => void },
 ): Promise<ProxyListeners> {
   let authz: DecisionServerHandle | undefined;
   let syslog: SyslogHandle | undefined;
@@ -62,7 +63,7 @@ export async function startProxyListeners(
           maxConnections: settings.syslogMaxConnections,
           linesPerSecond: settings.syslogLinesPerSecond,
         },
-        { ingest: deps.ingest, isTrustedSource: trustedProxySource(deps.holder), metrics: new SyslogMetrics(deps.registry), logger: deps.logger, nowMs: deps.nowMs },
+        { ingest: deps.ingest, queue: deps.queue, isTrustedSource: trustedProxySource(deps.holder), metrics: new SyslogMetrics(deps.registry), logger: deps.logger, nowMs: deps.nowMs },
       );
     }
   } catch (err) {
