@@ -1,10 +1,11 @@
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PortcullisError } from '../errors.ts';
 import type { CliOptions } from './flags.ts';
 import { formatOf, readRecords } from '../replay/records.ts';
 import { replay } from '../replay/replay.ts';
 import { formatBlocked, formatComparison, formatInput } from '../replay/report.ts';
+import { replayHtml } from '../replay/html-report.ts';
 import { comparisonSettings, parseVariant, type ProfileName } from '../replay/settings.ts';
 
 /** The command's flags (parseArgs options); its help lists each (test/cli/cli-reference.test.ts). */
@@ -13,6 +14,7 @@ export const OPTIONS = {
   profile: { type: 'string', default: 'default' },
   set: { type: 'string', multiple: true, default: [] },
   'max-rows': { type: 'string', default: '50' },
+  report: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean' },
 } satisfies CliOptions;
@@ -22,7 +24,8 @@ export function help(): string {
   return HELP;
 }
 
-const HELP = `usage: portcullis replay <file> [--format csv|jsonl] [--profile default|aggressive] [--set key=value ...] [--json]
+const HELP = `usage: portcullis replay <file> [--format csv|jsonl] [--profile default|aggressive] [--set key=value ...]
+                         [--max-rows N] [--report file.html] [--json]
 
 Runs recorded sign-in outcomes through fresh detectors offline (blocking on, a clock that follows the records)
 and reports what each threshold setting would have blocked and which successful sign-ins it would have denied.
@@ -36,6 +39,8 @@ Usernames are hashed in memory with a random key and never printed. Bad lines ar
               (e.g. org.minFailures=10). Several joined by commas form one variant. Repeat --set to compare
               variants: each alone, then all together.
   --max-rows  Blocked sources listed for the selected setting (default 50)
+  --report    Also write a self-contained HTML page (no network, inline SVG): the comparison printed here, each
+              setting's trade-off (sources blocked against successful sign-ins denied) and its timeline
   --json      Print everything as JSON
 `;
 
@@ -64,7 +69,13 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const records = await readRecords(path, formatOf(path, values.format));
-  const results = settings.map((s) => replay(records, s));
+  // With --report, each setting's per-record fate too, for its timeline.
+  const denied = values.report ? settings.map(() => new Uint8Array(records.timeMs.length)) : [];
+  const results = settings.map((s, i) => replay(records, s, values.report ? (r, d) => { denied[i]![r] = d ? 1 : 0; } : undefined));
+  if (values.report) {
+    writeFileSync(values.report, replayHtml(path, records, results, denied, selected));
+    process.stderr.write(`portcullis replay: report written to ${values.report}\n`);
+  }
   if (values.json) {
     const n = records.timeMs.length;
     const input = {

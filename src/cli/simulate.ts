@@ -5,6 +5,7 @@ import { PortcullisError } from '../errors.ts';
 import type { CliOptions } from './flags.ts';
 import { drive, SIM_START_MS, type Action } from '../simulate/driver.ts';
 import { formatFigures, formatTable, summarize, type Figures } from '../simulate/report.ts';
+import { simulateHtml, timelineOf, type ScenarioTimeline } from '../simulate/html-report.ts';
 import { buildScenario, SCENARIOS } from '../simulate/scenarios.ts';
 import { toRecordsCsv } from '../simulate/traffic.ts';
 
@@ -16,6 +17,7 @@ export const OPTIONS = {
   scale: { type: 'string', default: '1' },
   'als-flush-ms': { type: 'string', default: '1000' },
   'records-dir': { type: 'string' },
+  report: { type: 'string' },
   json: { type: 'boolean' },
   'no-fail-on-miss': { type: 'boolean' },
   help: { type: 'boolean' },
@@ -27,7 +29,7 @@ export function help(): string {
 }
 
 const HELP = `usage: portcullis simulate [--scenario name|all] [--seed N] [--action Block|Audit] [--scale F] [--als-flush-ms N]
-                           [--records-dir dir] [--json] [--no-fail-on-miss]
+                           [--records-dir dir] [--report file.html] [--json] [--no-fail-on-miss]
 
 Starts Portcullis in-process (127.0.0.1, a manual clock, a bundled policy whose load balancer 10.0.0.0/16 is a
 trusted proxy) and drives its real gRPC Check and access-log interfaces with simulated sign-ins, then prints,
@@ -40,6 +42,8 @@ per scenario, what was blocked and what it cost legitimate users, against the ta
   --scale         Population and attack size factor, 0 < F <= 1 (default 1)
   --als-flush-ms  Envoy access-log buffer_flush_interval to model, whole seconds in ms (default 1000; 0: at once)
   --records-dir   Also write each scenario's sign-ins to <dir>/<scenario>.csv, for \`portcullis replay\`
+  --report        Also write a self-contained HTML page (no network, inline SVG): per scenario the figures printed
+                  here and a timeline of attempts, refusals and Org Under Attack
   --json          Print the figures as JSON
   --no-fail-on-miss
                   Exit 0 even when a target is missed (by default a missed target exits 1, so a CI job fails)
@@ -69,19 +73,26 @@ export async function run(argv: string[]): Promise<number> {
   if (!(Number.isInteger(alsFlushMs) && alsFlushMs >= 0 && alsFlushMs % 1000 === 0)) throw new PortcullisError('USAGE', '--als-flush-ms: 0 or a multiple of 1000');
 
   const all: Figures[] = [];
+  const timelines: ScenarioTimeline[] = [];
   for (const name of names) {
     const scenario = buildScenario(name, seed, scale);
     if (values['records-dir']) {
       mkdirSync(values['records-dir'], { recursive: true });
       writeFileSync(join(values['records-dir'], `${name}.csv`), toRecordsCsv(scenario.events, SIM_START_MS));
     }
-    const f = summarize(scenario, await drive(scenario, { action, alsFlushMs, seed }), action);
+    const run = await drive(scenario, { action, alsFlushMs, seed });
+    const f = summarize(scenario, run, action);
     all.push(f);
+    if (values.report) timelines.push(timelineOf(scenario, run, action));
     if (!values.json) process.stdout.write(`${formatFigures(f)}\n\n`);
   }
   const missed = all.flatMap((f) => f.targets.filter((t) => t.met === false).map((t) => `${f.name}: ${t.label} (${t.value})`));
   if (values.json) process.stdout.write(`${JSON.stringify({ seed, action, scale, alsFlushMs, missed, scenarios: all }, null, 2)}\n`);
   else process.stdout.write(`${formatTable(all)}\n`);
+  if (values.report) {
+    writeFileSync(values.report, simulateHtml(all.map((figures, i) => ({ figures, timeline: timelines[i]! })), { seed, action, scale, alsFlushMs }));
+    process.stderr.write(`portcullis simulate: report written to ${values.report}\n`);
+  }
   if (missed.length === 0) return 0;
   const failing = !values['no-fail-on-miss'];
   process.stderr.write(`portcullis simulate: ${missed.length} target(s) missed${failing ? '' : ' (--no-fail-on-miss: exit 0)'}:\n${missed.map((m) => `  ${m}`).join('\n')}\n`);
