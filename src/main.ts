@@ -16,10 +16,12 @@ import type { KubernetesSource } from './sources/kubernetes/source.ts';
 import { AttemptCorrelator } from './service/correlator.ts';
 import { Gate } from './service/check.ts';
 import { detectorView } from './service/detector-view.ts';
+import { accountSignals, type AccountSignals } from './service/account-signals.ts';
 import { Learner } from './service/learn.ts';
 import { usernameKeyFrom } from './service/username-key.ts';
 import type { IpKey } from './detect/ip-key.ts';
-import { accessLogMessageHandler, accessLogService, rawAccessLogHandler } from './adapters/grpc/access-log-service.ts';
+import { accessLogEntryHandler, accessLogIntake, accessLogService, rawAccessLogDefinition } from './adapters/grpc/access-log-service.ts';
+import { OutcomeQueue } from './service/outcome-queue.ts';
 import { authorizationService, checkHandler, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
 import { startH2GrpcServer } from './adapters/grpc/h2/server.ts';
 import { loadEnvoyProtos, serviceDefinition } from './adapters/grpc/protos.ts';
@@ -58,6 +60,8 @@ export interface Running {
   readonly reloader: Reloader;
   /** The outcome path (report(), tick()). */
   readonly learner: Learner;
+  /** Familiar sources and spray passwords (per process). */
+  readonly signals: AccountSignals;
   /** Sign-in Checks waiting for their outcome. */
   readonly correlator: AttemptCorrelator<IpKey>;
   readonly engine: DetectionEngine;
@@ -143,6 +147,10 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const source = overrides.source ?? kube ?? new FileSource(settings.configPaths);
 
     const correlator = new AttemptCorrelator<IpKey>();
+    // Streamed outcomes (ALS, syslog) are learned from one bounded queue in ~1 ms slices, so Checks never wait
+    // behind a large batch. Closed after the listeners (closers run last-in first-out), before the store.
+    const outcomes: OutcomeQueue = new OutcomeQueue((source, reason, n) => threatMetrics.shed(source, reason, n));
+    closers.push(() => outcomes.close(Math.min(2000, settings.drainSeconds * 1000)));
     const threatMetrics = new ThreatMetrics(metrics.registry, () => ({
       trackedIps: engine.trackedCount,
       activeBlocks: engine.activeBlockCount,
@@ -152,9 +160,11 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       pendingOutcomes: correlator.size,
       pendingOutcomeBytes: correlator.bytes,
       correlatorDropped: correlator.dropped,
+      outcomeBacklogBytes: outcomes.backlogBytes,
     }));
+    const signals = accountSignals();
     const learner = new Learner({
-      store, correlator, clock, feeds, maxChainHops: settings.maxHops, snapshot: () => holder.current,
+      store, correlator, clock, feeds, signals, maxChainHops: settings.maxHops, snapshot: () => holder.current,
       // Outcome transports carry X-Forwarded-For, not Forwarded: the client match would fail on every outcome.
       verifyClient: settings.clientIpMode !== 'forwarded',
       observer: threatObserver({ metrics: threatMetrics, events, logger, clock, newId: randomUUID, onAttack: (p, t, m) => void kube?.orgUnderAttack(p, t, m) }),
@@ -171,7 +181,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
         clientIp: { mode: settings.clientIpMode, maxHops: settings.maxHops },
         failureMode: settings.failureMode,
         newId: randomUUID,
-        detectors: detectorView(store, clock),
+        detectors: detectorView(store, clock, signals),
         feeds,
         usernameKey: usernameKeyFrom(settings.usernameKey || undefined),
       },
@@ -188,15 +198,12 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const alsOptions = { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' };
     const onInFlight = (d: 1 | -1) => { inFlight += d; };
     const als = serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService');
+    const alsIntake = accessLogIntake(als, outcomes, accessLogEntryHandler(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok)));
     const grpc: GrpcServerHandle = settings.grpcTransport === 'http2'
-      ? await startH2GrpcServer(grpcListen, {
-        check: checkHandler(gate, onInFlight),
-        accessLog: rawAccessLogHandler(als, accessLogMessageHandler(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok))),
-        credential: grpcCredential,
-      }, HEALTH_SERVICES)
+      ? await startH2GrpcServer(grpcListen, { check: checkHandler(gate, onInFlight), accessLog: alsIntake, credential: grpcCredential }, HEALTH_SERVICES)
       : await startGrpcServer(grpcListen, [
         { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, onInFlight, grpcCredential) },
-        { definition: als, implementation: accessLogService(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok), grpcCredential) },
+        { definition: rawAccessLogDefinition(als), implementation: accessLogService(alsIntake, grpcCredential) },
       ]);
     closers.push(async () => {
       for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'NOT_SERVING');
@@ -218,7 +225,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       token: settings.adminToken, limits: settings.httpLimits, onRejected: listenerMetrics.rejected('admin'), onUnauthenticated: listenerMetrics.unauthenticated('admin'),
     });
     if (admin) closers.push(() => admin.close());
-    const proxies = await startProxyListeners(settings, { gate, ingest: learner, holder, metrics, logger, nowMs: () => clock.nowMs(), onAuthzRejected: listenerMetrics.rejected('authz') });
+    const proxies = await startProxyListeners(settings, { gate, ingest: learner, queue: outcomes, holder, registry: metrics.registry, logger, nowMs: () => clock.nowMs(), onAuthzRejected: listenerMetrics.rejected('authz') });
     closers.push(() => proxies.close());
 
     // Releasing the Lease lets another replica take over status at once rather than after it expires.
@@ -226,7 +233,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     await source.start((batch) => reloader.apply(batch));
     // Fail fast: without a first good config there is nothing safe to serve (only reloads keep the last good one).
     if (!holder.ready) throw startupConfigError(reloader.lastReport);
-    logger.info({ grpcPort: grpc.port, unixSocket: settings.grpc.unixSocket, httpPort: ops.port, adminPort: admin ? admin.port : undefined, grpcToken: settings.grpcToken !== '' }, 'portcullis listening');
+    logger.info({ grpcPort: grpc.port, unixSocket: settings.grpc.unixSocket, httpPort: ops.port, adminPort: admin ? admin.port : undefined, authzPort: proxies.authzPort, syslogUdpPort: proxies.syslogUdpPort, syslogTcpPort: proxies.syslogTcpPort, grpcToken: settings.grpcToken !== '' }, 'portcullis listening');
 
     return {
       grpcPort: grpc.port,
@@ -239,7 +246,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
         logger.info({ drainSeconds: settings.drainSeconds, inFlight }, 'draining: health NOT_SERVING, checks still answered');
         await new Promise((r) => setTimeout(r, settings.drainSeconds * 1000));
       },
-      holder, metrics, reloader, learner, correlator, engine, org, store, proxies, feeds,
+      holder, metrics, reloader, learner, signals, correlator, engine, org, store, proxies, feeds,
       ...(geo ? { geo } : {}),
       ...(kube ? { kubernetes: kube } : {}),
       stop: closeAll,

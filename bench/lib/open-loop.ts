@@ -13,7 +13,7 @@ export interface OpenLoopOptions {
   readonly target: string;
   /** Checks per second. */
   readonly rate: number;
-  /** Measured requests. */
+  /** Measured requests (at most, when the run is stopped early with OpenLoopChild.stopRun). */
   readonly count: number;
   /** Requests sent first, on the same schedule, and not measured (JIT and connection warm-up). */
   readonly warmup?: number;
@@ -66,6 +66,9 @@ const us = (h: RecordableHistogram): Percentiles => {
   return { p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max: Math.round(h.max / 100) / 10, mean: Math.round(h.mean / 100) / 10 };
 };
 
+// Set by the parent's 'stopRun' call: the run schedules nothing more and finishes with what it sent.
+let stopRequested = false;
+
 const histogram = (): RecordableHistogram => createHistogram({ lowest: 1, highest: 120e9, figures: 3 });
 const ns = (ms: number): number => Math.max(1, Math.round(ms * 1e6));
 
@@ -80,7 +83,8 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   await Promise.all(clients.map((c) => new Promise<void>((resolve, reject) => c.waitForReady(Date.now() + 10_000, (e) => (e ? reject(e) : resolve())))));
 
   const warmup = o.warmup ?? 0;
-  const total = warmup + o.count;
+  let total = warmup + o.count;
+  stopRequested = false;
   const intervalMs = 1000 / o.rate;
   const deadlineMs = o.deadlineMs ?? 10_000;
   const latency = histogram();
@@ -137,6 +141,11 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
       );
     };
     const loop = (): void => {
+      if (stopRequested) {
+        total = Math.max(i, Math.min(total, warmup + 1));
+        stopRequested = false;
+        if (i >= total && inFlight === 0) return finish();
+      }
       const now = performance.now();
       while (i < total && t0 + i * intervalMs <= now) {
         send();
@@ -156,7 +165,7 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   const durationS = (lastDone - firstMeasured) / 1000;
   return {
     rate: o.rate,
-    requested: o.count,
+    requested: total - warmup,
     completed,
     allowed,
     denied,
@@ -176,13 +185,15 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
 
 export interface OpenLoopChild {
   run(o: OpenLoopOptions): Promise<OpenLoopResult>;
+  /** Ends the run in progress after what it has sent so far is answered (run() then resolves). */
+  stopRun(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** A generator in its own process, so it never shares an event loop with a server or the orchestrator. */
 export async function startOpenLoopChild(): Promise<OpenLoopChild> {
   const { child } = await forkTs<object>('bench/lib/open-loop.ts');
-  return { run: (o) => child.call<OpenLoopResult>('run', o), stop: () => child.stop() };
+  return { run: (o) => child.call<OpenLoopResult>('run', o), stopRun: () => child.call<void>('stopRun'), stop: () => child.stop() };
 }
 
 /** One run in a fresh generator process. */
@@ -196,5 +207,5 @@ export async function openLoopInChild(o: OpenLoopOptions): Promise<OpenLoopResul
 }
 
 if (process.send && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  serveParent({ run: (o) => runOpenLoop(o as OpenLoopOptions) }, {});
+  serveParent({ run: (o) => runOpenLoop(o as OpenLoopOptions), stopRun: () => void (stopRequested = true) }, {});
 }

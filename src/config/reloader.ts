@@ -4,6 +4,7 @@ import type { SourceBatch } from './source.ts';
 import { describeIssue, type ConfigIssue } from '../api/objects.ts';
 import type { Snapshot } from '../decide/snapshot.ts';
 import { PortcullisError } from '../errors.ts';
+import { bounded, boundedList, LIST_LIMIT, TEXT_LIMITS } from '../bounded.ts';
 import type { SnapshotHolder } from './snapshot-holder.ts';
 
 export interface ReloadReport {
@@ -78,13 +79,11 @@ function policyRemovedIssue(current: Snapshot): ConfigIssue {
 }
 
 /** Issue lists in logs and error messages: the first LIMIT, then how many more (a reload can carry 100k). */
-export const ISSUE_LIST_LIMIT = 20;
+export const ISSUE_LIST_LIMIT = LIST_LIMIT;
 
+/** One line per issue (each capped in length), the first `limit` of them and then how many more. */
 export function formatIssues(issues: readonly ConfigIssue[], limit = Infinity): string[] {
-  const shown = issues.length > limit ? issues.slice(0, limit) : issues;
-  const lines = shown.map(describeIssue);
-  if (issues.length > shown.length) lines.push(`… and ${issues.length - shown.length} more`);
-  return lines;
+  return boundedList(issues, (i) => bounded(describeIssue(i), TEXT_LIMITS.message), limit);
 }
 
 /** Start-up is fail-fast (as Envoy's is): no snapshot yet means nothing safe to serve, so the process exits. */

@@ -16,8 +16,17 @@ export const THREAT_REASONS = [
   'threat_feed', // listed by a ThreatFeed (the feed's name is in the event's debugData, never a label)
   'persistence', // sign-in attempts sent while refused (429/403): an IP that keeps going through its rate limit
   'network_attack', // failures per /24 (IPv4) or /48 (IPv6) from many IPs: a botnet concentrated in a few networks
+  'spray_password', // the attempt carries a password failing on many accounts, or its source failed with one
+  'account_under_attack', // the account fails from many distinct unfamiliar sources; this source is one more
 ] as const;
 export type ThreatReason = (typeof THREAT_REASONS)[number];
+
+/**
+ * Reasons the engine packs into a combo (2 bits each, THREAT_REASONS order): those before spray_password. The
+ * account and password reasons after it are decide()'s (from detect/accounts.ts and spray-passwords.ts), never
+ * in a combo, so the interned-verdict tables stay 2^18 entries and not 2^22 (~64 MB).
+ */
+export const COMBO_REASONS = THREAT_REASONS.indexOf('spray_password');
 
 /** What a sign-in attempt turned out to be: the one spelling of the set (detectors, stores, telemetry). */
 export const OUTCOMES = ['failure', 'success', 'unknown'] as const;

@@ -1,5 +1,5 @@
 /** Verdicts: what the engine says about a key. Unblocked verdicts are interned, so reading one allocates nothing. */
-import { levelName, THREAT_REASONS } from './levels.ts';
+import { COMBO_REASONS, levelName, THREAT_REASONS } from './levels.ts';
 import type { ThreatLevel, ThreatReason } from './levels.ts';
 
 export type Detections = Readonly<Partial<Record<ThreatReason, ThreatLevel>>>;
@@ -18,8 +18,8 @@ export const EMPTY_DETECTIONS: Detections = Object.freeze({});
 
 // Levels of the reasons pack into 2 bits each in THREAT_REASONS order ("combo"; threat_feed's bits stay 0 here);
 // verdicts without a block are interned per combo, so evaluate() allocates only for blocked keys.
-const detectionsCache: (Detections | undefined)[] = new Array(1 << (2 * THREAT_REASONS.length));
-const verdictCache: (Verdict | undefined)[] = new Array(1 << (2 * THREAT_REASONS.length));
+const detectionsCache: (Detections | undefined)[] = new Array(1 << (2 * COMBO_REASONS));
+const verdictCache: (Verdict | undefined)[] = new Array(1 << (2 * COMBO_REASONS));
 
 export function comboLevel(combo: number): number {
   let m = 0;
@@ -31,7 +31,7 @@ export function detectionsOf(combo: number): Detections {
   let d = detectionsCache[combo];
   if (d === undefined) {
     const o: Partial<Record<ThreatReason, ThreatLevel>> = {};
-    THREAT_REASONS.forEach((r, i) => {
+    THREAT_REASONS.slice(0, COMBO_REASONS).forEach((r, i) => {
       const lv = (combo >>> (2 * i)) & 3;
       if (lv > 0) o[r] = levelName(lv);
     });

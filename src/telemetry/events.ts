@@ -2,6 +2,7 @@ import { createWriteStream, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { PortcullisError } from '../errors.ts';
 import type { Decision } from '../decide/decision.ts';
+import { bounded, boundedOptional, TEXT_LIMITS } from '../bounded.ts';
 
 /**
  * Security events, one JSON line each, in the shape of Okta's System Log (docs/events.md). They go to their own
@@ -95,23 +96,24 @@ export function eventForDecision(d: Decision, request: { path: string; method: s
   else return undefined;
 
   const q = request.path.indexOf('?');
+  // Request fields are the client's: each is capped (src/bounded.ts), so one event stays small whatever it sent.
   const debugData: Record<string, string> = {
     // The query string can carry tokens; keep the path only.
-    requestUri: q === -1 ? request.path : request.path.slice(0, q),
-    method: request.method,
-    policy: d.policy,
+    requestUri: bounded(q === -1 ? request.path : request.path.slice(0, q), TEXT_LIMITS.path),
+    method: bounded(request.method, TEXT_LIMITS.method),
+    policy: bounded(d.policy, TEXT_LIMITS.name),
     decisionReason: d.reason,
     signIn: String(d.signIn),
     threatSuspected: String(threatSeen),
   };
-  if (request.requestId) debugData.requestId = request.requestId;
+  if (request.requestId) debugData.requestId = bounded(request.requestId, TEXT_LIMITS.id);
   if (d.threat && threatSeen) {
     debugData.threatDetections = JSON.stringify(d.threat.detections);
     debugData.threatLevel = d.threat.level;
   }
   if (d.chain) debugData.chainResolution = d.chain.reason;
-  if (d.feed) debugData.feed = d.feed;
-  if (d.threat?.feeds && d.threat.feeds.length > 0) debugData.threatFeeds = d.threat.feeds.join(',');
+  if (d.feed) debugData.feed = bounded(d.feed, TEXT_LIMITS.name);
+  if (d.threat?.feeds && d.threat.feeds.length > 0) debugData.threatFeeds = bounded(d.threat.feeds.join(','), TEXT_LIMITS.message);
   return {
     eventType,
     uuid: d.id,
@@ -121,8 +123,8 @@ export function eventForDecision(d: Decision, request: { path: string; method: s
     actor: { id: 'unknown', type: 'User' },
     client: {
       ipAddress: d.client?.text ?? null,
-      userAgent: { rawUserAgent: request.userAgent ?? null },
-      zone: d.zone ?? null,
+      userAgent: { rawUserAgent: boundedOptional(request.userAgent, TEXT_LIMITS.userAgent) ?? null },
+      zone: boundedOptional(d.zone, TEXT_LIMITS.name) ?? null,
     },
     request: {
       ipChain: (d.chain?.chain ?? []).map((ip) => ({ ip, version: ip === 'invalid' ? null : ip.includes(':') ? 'V6' : 'V4', source: null })),
@@ -153,7 +155,7 @@ export function blockStartedEvent(
         threatLevel: b.level,
         threatDetections: JSON.stringify(b.detections),
         blockedUntil: new Date(b.untilMs).toISOString(),
-        policy: b.policy,
+        policy: bounded(b.policy, TEXT_LIMITS.name),
       },
     },
   };
@@ -167,7 +169,7 @@ export function attackEvent(uuid: string, nowMs: number, a: { type: 'start' | 'e
     outcome: { result: 'SUCCESS', reason: start ? 'attack_declared' : 'attack_cleared' },
     debugContext: {
       debugData: {
-        policy: a.policy,
+        policy: bounded(a.policy, TEXT_LIMITS.name),
         score: a.score.toFixed(2),
         ...Object.fromEntries(Object.entries(a.signals).map(([k, v]) => [k, String(Number.isInteger(v) ? v : v.toFixed(3))])),
       },
@@ -181,7 +183,7 @@ export function storeHealthEvent(uuid: string, nowMs: number, h: { degraded: boo
     ...base(h.degraded ? 'system.store.degraded' : 'system.store.recovered', uuid, nowMs, h.degraded ? 'WARN' : 'INFO',
       h.degraded ? 'Shared detector store unreachable: deciding on local state' : 'Shared detector store reachable again'),
     outcome: { result: h.degraded ? 'FAILURE' : 'SUCCESS', reason: h.degraded ? 'store_degraded' : 'store_recovered' },
-    debugContext: { debugData: { store: h.mode, reason: h.reason, bufferedEvents: String(h.buffered) } },
+    debugContext: { debugData: { store: h.mode, reason: bounded(h.reason, TEXT_LIMITS.message), bufferedEvents: String(h.buffered) } },
   };
 }
 
@@ -190,6 +192,6 @@ export function policyRemovalRefusedEvent(uuid: string, nowMs: number, p: { poli
   return {
     ...base('system.config.policy_removal_refused', uuid, nowMs, 'WARN', 'Config reload refused: it removes the ThreatPolicy in force, which would lift its blocks'),
     outcome: { result: 'DENY', reason: 'policy_removal_refused' },
-    debugContext: { debugData: { policy: p.policy, action: p.action, keepingVersion: String(p.keepingVersion ?? '') } },
+    debugContext: { debugData: { policy: bounded(p.policy, TEXT_LIMITS.name), action: p.action, keepingVersion: String(p.keepingVersion ?? '') } },
   };
 }

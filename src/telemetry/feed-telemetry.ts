@@ -1,3 +1,4 @@
+import { bounded, TEXT_LIMITS } from '../bounded.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { OVERLAP_KINDS } from '../feeds/bogons.ts';
 import type { GeoDbStatus } from '../feeds/geo.ts';
@@ -99,12 +100,12 @@ export function sensitiveOverlapEvent(uuid: string, nowMs: number, s: FeedStatus
     outcome: { result: 'SUCCESS', reason: 'sensitive_overlap' },
     debugContext: {
       debugData: {
-        feed: s.name,
+        feed: bounded(s.name, TEXT_LIMITS.name),
         semantics: s.semantics,
         protected: String(c.protected),
         private: String(c.private),
         bogon: String(c.bogon),
-        examples: s.sensitiveOverlaps.examples.map((e) => `${e.entry} overlaps ${e.overlaps}`).join('; '),
+        examples: bounded(s.sensitiveOverlaps.examples.map((e) => `${e.entry} overlaps ${e.overlaps}`).join('; '), TEXT_LIMITS.message),
       },
     },
   };

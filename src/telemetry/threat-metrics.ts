@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { THREAT_LEVELS, THREAT_REASONS, type ThreatLevel, type ThreatReason } from '../detect/levels.ts';
 
-import { OUTCOME_RESULTS, type OutcomeResultLabel } from '../decide/outcome.ts';
+import { OUTCOME_RESULTS, OUTCOME_SOURCES, SHED_REASONS, type OutcomeResultLabel, type OutcomeSource, type ShedReason } from '../decide/outcome.ts';
 import type { Clock } from '../clock.ts';
 import type { CompiledPolicy } from '../decide/snapshot.ts';
 import { formatIpKey, type IpKey } from '../detect/ip-key.ts';
@@ -23,6 +23,8 @@ export interface ThreatGauges {
   readonly pendingOutcomeBytes: number;
   /** Sign-in Checks the correlator did not keep for their outcome, since start (service/correlator.ts). */
   readonly correlatorDropped: Readonly<Record<CorrelatorDropLabel, number>>;
+  /** Bytes of ALS messages and syslog lines waiting to be learned (service/outcome-queue.ts). */
+  readonly outcomeBacklogBytes: number;
 }
 
 /** Why a sign-in Check could not wait for its outcome (the correlator's closed set). */
@@ -37,6 +39,7 @@ export class ThreatMetrics {
   readonly #transitions = new Map<string, Counter.Internal>();
   readonly #alsEntries = new Map<string, Counter.Internal>();
   readonly #mismatches: Counter;
+  readonly #shed = new Map<string, Counter.Internal>();
 
   constructor(registry: Registry, gauges: () => ThreatGauges | undefined) {
     const registers = [registry];
@@ -59,6 +62,9 @@ export class ThreatMetrics {
     gauge('portcullis_detector_evictions', 'Tracked IPs evicted to stay under the cap, since start.', (g) => g.evictions);
     gauge('portcullis_org_under_attack', '1 while Org Under Attack is declared.', (g) => (g.underAttack ? 1 : 0));
     gauge('portcullis_outcomes_pending', 'Sign-in attempts waiting for their outcome from the access log.', (g) => g.pendingOutcomes);
+    gauge('portcullis_outcome_backlog_bytes', 'Bytes of access-log messages and syslog lines received and not yet learned; readers pause above a bound.', (g) => g.outcomeBacklogBytes);
+    const shed = new Counter({ name: 'portcullis_outcomes_shed_total', help: 'Outcome entries received but never learned: backlog_full (the bounded backlog refused the batch), shutdown (still queued at stop).', labelNames: ['source', 'reason'], registers });
+    for (const src of OUTCOME_SOURCES) for (const r of SHED_REASONS) this.#shed.set(`${src}|${r}`, shed.labels(src, r));
     gauge('portcullis_outcomes_pending_bytes', 'Estimated bytes held by sign-in attempts waiting for their outcome.', (g) => g.pendingOutcomeBytes);
     const seen: Record<string, number> = {};
     new Counter({
@@ -95,6 +101,10 @@ export class ThreatMetrics {
 
   clientMismatch(): void {
     this.#mismatches.inc();
+  }
+
+  shed(source: OutcomeSource, reason: ShedReason, entries: number): void {
+    if (entries > 0) this.#shed.get(`${source}|${reason}`)!.inc(entries);
   }
 
   accessLogEntry(accepted: boolean): void {

@@ -30,7 +30,7 @@ describe('single sources', () => {
   it('every PORTCULLIS_* variable the chart sets is a setting', () => {
     const known = new Set<string>(Object.values(SETTING_FLAGS).map((s) => s.env));
     const set = new Set<string>();
-    for (const file of ['kubernetes-values.yaml', 'redis-values.yaml']) {
+    for (const file of ['kubernetes-values.yaml', 'redis-values.yaml', 'authz-values.yaml']) {
       for (const o of render(['-f', join(CHART, 'ci', file)]).filter((x) => x.kind === 'Deployment')) {
         for (const c of (o.spec as any).template.spec.containers) for (const e of c.env ?? []) if (e.name.startsWith('PORTCULLIS_')) set.add(e.name);
       }
@@ -91,7 +91,7 @@ describe('the image', () => {
   const dockerfile = readFileSync('deploy/Dockerfile', 'utf8');
 
   it('builds on a Node LTS slim image, compiles in a build stage, ships runtime dependencies only, and runs serve as a non-root user', () => {
-    const image = /^ARG NODE_IMAGE=node:(\d+)-[\w-]*slim$/m.exec(dockerfile);
+    const image = /^ARG NODE_IMAGE=node:(\d+)\.\d+\.\d+-[\w-]*slim$/m.exec(dockerfile);
     expect(image, 'a slim node image').not.toBeNull();
     expect(Number(image![1]) % 2, 'LTS lines are even').toBe(0);
     expect(Number(image![1])).toBeGreaterThanOrEqual(22);

@@ -3,8 +3,10 @@ import type { HTTPAccessLogEntry__Output } from '../../gen/envoy/data/accesslog/
 import type { StreamAccessLogsMessage__Output } from '../../gen/envoy/service/accesslog/v3/StreamAccessLogsMessage.ts';
 import type { StreamAccessLogsResponse } from '../../gen/envoy/service/accesslog/v3/StreamAccessLogsResponse.ts';
 import type { OutcomeIngest } from '../../service/ingest.ts';
+import type { OutcomeJob, OutcomeQueue } from '../../service/outcome-queue.ts';
 import type { OutcomeReport } from '../../decide/outcome.ts';
 import { authorizationOf, OPEN_CREDENTIAL, UNAUTHENTICATED_DETAILS, type BearerCredential } from './credential.ts';
+import { END, ENTRY, EntryCursor, REGION_END, wrapEntries } from './wire/access-log-entries.ts';
 
 export interface AccessLogOptions {
   /** Response header the app sets with the sign-in result; Envoy must list it in additional_response_headers_to_log. */
@@ -33,53 +35,162 @@ export function outcomeFromEntry(e: HTTPAccessLogEntry__Output, options: AccessL
   };
 }
 
-/** What each StreamAccessLogsMessage of a stream goes through, whichever transport carried it. */
-export function accessLogMessageHandler(ingest: OutcomeIngest, options: AccessLogOptions, onEntry: (accepted: boolean) => void): (msg: StreamAccessLogsMessage__Output) => void {
-  return (msg) => {
-    for (const entry of msg.httpLogs?.logEntry ?? []) {
-      let outcome: OutcomeReport | undefined;
-      try {
-        outcome = outcomeFromEntry(entry, options);
-      } catch {
-        outcome = undefined;
+/**
+ * What a stream of StreamAccessLogsMessages goes through, whichever gRPC transport carried it: each message is
+ * queued whole (raw bytes) and learned a few entries at a time (service/outcome-queue.ts). The transport pauses
+ * reading while `congested`, so HTTP/2 flow control holds Envoy back instead of memory growing.
+ */
+export interface AccessLogIntake {
+  /** Queues one serialized StreamAccessLogsMessage; refused and counted as shed when the backlog is full. */
+  offer(message: Buffer): void;
+  readonly congested: boolean;
+  whenUncongested(resume: () => void): void;
+  /** `done` once every message offered so far has been learned: a stream is answered after its last entry. */
+  afterQueued(done: () => void): void;
+}
+
+/** Entries decoded per proto-loader call (~6 µs each): small enough to stay well inside a queue slice. */
+const DECODE_BATCH = 16;
+
+/** One ALS message, learned from its raw bytes a few entries at a time. */
+class AccessLogBatch implements OutcomeJob {
+  readonly source = 'access_log' as const;
+  readonly #cursor: EntryCursor;
+
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly decode: (wrapped: Buffer) => StreamAccessLogsMessage__Output,
+    private readonly onEntry: (e: HTTPAccessLogEntry__Output) => void,
+  ) {
+    this.#cursor = new EntryCursor(bytes);
+  }
+
+  step(max: number): number {
+    const c = this.#cursor;
+    let work = 0;
+    while (work < max) {
+      // Consecutive entries of one http_logs field are contiguous bytes: decoded together.
+      let start = -1;
+      let end = -1;
+      let n = 0;
+      let found = END;
+      while (work < max && n < DECODE_BATCH) {
+        found = c.next();
+        if (found === END) break;
+        work++;
+        if (found === REGION_END) break;
+        if (found === ENTRY) {
+          if (start < 0) start = c.start;
+          end = c.end;
+          n++;
+        }
       }
-      onEntry(outcome !== undefined);
-      if (outcome) ingest.report(outcome);
+      if (n > 0) this.#learn(start, end);
+      if (found === END) break;
     }
+    return work;
+  }
+
+  remaining(): number {
+    const c = this.#cursor.clone();
+    let n = 0;
+    for (let f = c.next(); f !== END; f = c.next()) if (f === ENTRY) n++;
+    return n;
+  }
+
+  #learn(start: number, end: number): void {
+    const wrapped = wrapEntries(this.bytes, start, end);
+    let entries: HTTPAccessLogEntry__Output[];
+    try {
+      entries = this.decode(wrapped).httpLogs?.logEntry ?? [];
+    } catch {
+      // One bad entry must not cost its neighbours: decode them one by one, skipping what does not decode.
+      entries = [];
+      const c = new EntryCursor(wrapped);
+      for (let f = c.next(); f !== END; f = c.next()) {
+        if (f !== ENTRY) continue;
+        try {
+          entries.push(...(this.decode(wrapEntries(wrapped, c.start, c.end)).httpLogs?.logEntry ?? []));
+        } catch {
+          // skipped, like a message that does not decode
+        }
+      }
+    }
+    for (const e of entries) this.onEntry(e);
+  }
+}
+
+/** Hands each entry to the ingest, counting whether it could be an outcome. Never throws. */
+export function accessLogEntryHandler(ingest: OutcomeIngest, options: AccessLogOptions, onEntry: (accepted: boolean) => void): (e: HTTPAccessLogEntry__Output) => void {
+  return (entry) => {
+    let outcome: OutcomeReport | undefined;
+    try {
+      outcome = outcomeFromEntry(entry, options);
+    } catch {
+      outcome = undefined;
+    }
+    onEntry(outcome !== undefined);
+    if (outcome) ingest.report(outcome);
   };
 }
 
 /**
- * envoy.service.accesslog.v3.AccessLogService: a client stream of batches from Envoy's http_grpc access logger.
- * Each entry is handed to the ingest as it arrives; a bad entry is skipped, never fails the stream.
+ * The intake for both gRPC transports: raw message bytes in (the definition's proto-loader deserializer decodes
+ * the entries later, a few at a time), the shared outcome queue behind.
  */
-export function accessLogService(ingest: OutcomeIngest, options: AccessLogOptions, onEntry: (accepted: boolean) => void, credential: BearerCredential = OPEN_CREDENTIAL): UntypedServiceImplementation {
-  const handle = accessLogMessageHandler(ingest, options, onEntry);
+export function accessLogIntake(definition: ServiceDefinition, queue: OutcomeQueue, handleEntry: (e: HTTPAccessLogEntry__Output) => void): AccessLogIntake {
+  const method = definition['StreamAccessLogs'];
+  if (!method) throw new Error('AccessLogService definition has no StreamAccessLogs method');
+  const decode = method.requestDeserialize as (b: Buffer) => StreamAccessLogsMessage__Output;
+  // protobufjs generates its decoders on first use (~30 ms): do it now, not in the middle of a stream.
+  decode(method.requestSerialize({ httpLogs: { logEntry: [{ request: { path: '/' }, response: { responseCode: { value: 200 } } }] } }));
   return {
-    StreamAccessLogs(call: ServerReadableStream<StreamAccessLogsMessage__Output, StreamAccessLogsResponse>, callback: sendUnaryData<StreamAccessLogsResponse>) {
+    offer: (message) => void queue.offer(new AccessLogBatch(message, decode, handleEntry), message.length),
+    get congested() {
+      return queue.congested;
+    },
+    whenUncongested: (resume) => queue.whenUncongested(resume),
+    afterQueued: (done) => queue.afterQueued(done),
+  };
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+/** The AccessLogService definition with StreamAccessLogs taking raw bytes: grpc-js decodes nothing itself. */
+export function rawAccessLogDefinition(definition: ServiceDefinition): ServiceDefinition {
+  const method = definition['StreamAccessLogs'];
+  if (!method) throw new Error('AccessLogService definition has no StreamAccessLogs method');
+  return { ...definition, StreamAccessLogs: { ...method, requestDeserialize: identity } };
+}
+
+/**
+ * envoy.service.accesslog.v3.AccessLogService on grpc-js, registered with rawAccessLogDefinition(): a client
+ * stream of batches from Envoy's http_grpc access logger. A bad entry is skipped, never fails the stream.
+ */
+export function accessLogService(intake: AccessLogIntake, credential: BearerCredential = OPEN_CREDENTIAL): UntypedServiceImplementation {
+  return {
+    StreamAccessLogs(call: ServerReadableStream<Buffer, StreamAccessLogsResponse>, callback: sendUnaryData<StreamAccessLogsResponse>) {
       // Forged outcomes could get any address blocked: without the token not one entry is read.
       if (credential.required && !credential.checkBearer(authorizationOf(call.metadata))) {
         call.on('error', () => undefined);
         return callback({ code: status.UNAUTHENTICATED, details: UNAUTHENTICATED_DETAILS });
       }
-      call.on('data', handle);
+      let paused = false;
+      // grpc-js reads the next message only when this stream asks for one, so pausing it stops the HTTP/2 reads.
+      const resume = (): void => {
+        paused = false;
+        call.resume();
+      };
+      call.on('data', (message: Buffer) => {
+        intake.offer(message);
+        if (!paused && intake.congested) {
+          paused = true;
+          call.pause();
+          intake.whenUncongested(resume);
+        }
+      });
       call.on('error', () => undefined); // Envoy reconnects; nothing to answer
-      call.on('end', () => callback(null, {}));
+      call.on('end', () => intake.afterQueued(() => callback(null, {})));
     },
-  };
-}
-
-/** For the node:http2 transport: raw message bytes, decoded with the service's own proto-loader deserializer. */
-export function rawAccessLogHandler(definition: ServiceDefinition, handle: (msg: StreamAccessLogsMessage__Output) => void): (bytes: Buffer) => void {
-  const method = definition['StreamAccessLogs'];
-  if (!method) throw new Error('AccessLogService definition has no StreamAccessLogs method');
-  return (bytes) => {
-    let msg: StreamAccessLogsMessage__Output;
-    try {
-      msg = method.requestDeserialize(bytes) as StreamAccessLogsMessage__Output;
-    } catch {
-      return; // a message that does not decode is skipped, like a bad entry; the stream goes on
-    }
-    handle(msg);
   };
 }

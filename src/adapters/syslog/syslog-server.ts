@@ -3,8 +3,9 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { SnapshotHolder } from '../../config/snapshot-holder.ts';
 import { parseAddress } from '../../net/address.ts';
 import type { OutcomeIngest } from '../../service/ingest.ts';
+import type { OutcomeJob, OutcomeQueue } from '../../service/outcome-queue.ts';
 import type { Logger } from '../../telemetry/logger.ts';
-import type { Metrics, SyslogResult, SyslogTransport } from '../../telemetry/metrics.ts';
+import type { SyslogMetrics, SyslogResult, SyslogTransport } from '../../telemetry/syslog-metrics.ts';
 import { accessLineToOutcome } from './access-line.ts';
 import { SyslogFramer } from './framer.ts';
 import { syslogPayload } from './message.ts';
@@ -23,9 +24,11 @@ export interface SyslogOptions {
 
 export interface SyslogDeps {
   readonly ingest: OutcomeIngest;
+  /** Lines are learned from here in slices; TCP connections stop reading while it is congested. */
+  readonly queue: OutcomeQueue;
   /** Only proxies may report outcomes: a forged "failure" line could get an innocent address blocked. */
   readonly isTrustedSource: (address: string) => boolean;
-  readonly metrics: Pick<Metrics, 'syslogLine' | 'syslogRejected' | 'syslogConnections'>;
+  readonly metrics: SyslogMetrics;
   readonly logger: Logger;
   readonly nowMs: () => number;
 }
@@ -46,6 +49,60 @@ export function trustedProxySource(holder: SnapshotHolder): (address: string) =>
 }
 
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
+type LineHandler = (transport: SyslogTransport, bytes: Buffer) => void;
+
+/** One datagram: one message (RFC 5426), or LF-separated lines as some senders batch them. */
+class DatagramLines implements OutcomeJob {
+  readonly source = 'syslog_udp' as const;
+  #at = 0;
+  constructor(private readonly msg: Buffer, private readonly line: LineHandler) {}
+
+  step(max: number): number {
+    const msg = this.msg;
+    let n = 0;
+    while (n < max && this.#at < msg.length) {
+      const start = this.#at;
+      let end = msg.indexOf(10, start);
+      if (end === -1) end = msg.length;
+      this.#at = end + 1;
+      let stop = end;
+      if (stop > start && msg[stop - 1] === 13) stop--;
+      if (stop > start) this.line('udp', msg.subarray(start, stop));
+      n++;
+    }
+    return n;
+  }
+
+  remaining(): number {
+    let n = 0;
+    for (let at = this.#at; at < this.msg.length;) {
+      let end = this.msg.indexOf(10, at);
+      if (end === -1) end = this.msg.length;
+      if (end > at && !(end === at + 1 && this.msg[at] === 13)) n++;
+      at = end + 1;
+    }
+    return n;
+  }
+}
+
+/** The frames of one TCP chunk. */
+class ChunkLines implements OutcomeJob {
+  readonly source = 'syslog_tcp' as const;
+  #at = 0;
+  constructor(private readonly frames: readonly Buffer[], private readonly line: LineHandler) {}
+
+  step(max: number): number {
+    const end = Math.min(this.frames.length, this.#at + max);
+    const n = end - this.#at;
+    while (this.#at < end) this.line('tcp', this.frames[this.#at++]!);
+    return n;
+  }
+
+  remaining(): number {
+    return this.frames.length - this.#at;
+  }
+}
 
 /**
  * Outcome listener for proxies without Envoy's access-log service: syslog (RFC 5424 or 3164) over UDP and TCP
@@ -75,7 +132,7 @@ export async function startSyslogListener(options: SyslogOptions, deps: SyslogDe
         }
       }
     }
-    metrics.syslogLine(transport, result);
+    metrics.line(transport, result);
   };
 
   let udp: UdpSocket | undefined;
@@ -86,17 +143,9 @@ export async function startSyslogListener(options: SyslogOptions, deps: SyslogDe
       const u = createSocket({ type: options.udp.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: RECV_BUFFER_BYTES });
       udp = u;
       u.on('message', (msg, rinfo) => {
-        if (!deps.isTrustedSource(rinfo.address)) return metrics.syslogLine('udp', 'untrusted_source');
-        // One message per datagram (RFC 5426); some senders batch LF-separated lines.
-        let start = 0;
-        while (start < msg.length) {
-          let end = msg.indexOf(10, start);
-          if (end === -1) end = msg.length;
-          let stop = end;
-          if (stop > start && msg[stop - 1] === 13) stop--;
-          if (stop > start) line('udp', msg.subarray(start, stop));
-          start = end + 1;
-        }
+        if (!deps.isTrustedSource(rinfo.address)) return metrics.line('udp', 'untrusted_source');
+        // UDP cannot be paused: past the backlog bound a datagram is refused and its lines counted as shed.
+        deps.queue.offer(new DatagramLines(msg, line), msg.length);
       });
       await new Promise<void>((resolve, reject) => {
         u.once('error', reject);
@@ -111,24 +160,41 @@ export async function startSyslogListener(options: SyslogOptions, deps: SyslogDe
       const idle = options.idleTimeoutMs ?? 300_000;
       tcp = createServer((socket) => {
         if (sockets.size >= options.maxConnections) {
-          metrics.syslogRejected('limit');
+          metrics.rejectedConnection('limit');
           return void socket.destroy();
         }
         if (!deps.isTrustedSource(socket.remoteAddress ?? '')) {
-          metrics.syslogRejected('untrusted_source');
+          metrics.rejectedConnection('untrusted_source');
           return void socket.destroy();
         }
         sockets.add(socket);
-        metrics.syslogConnections.inc();
+        metrics.connections.inc();
         socket.once('close', () => {
           sockets.delete(socket);
-          metrics.syslogConnections.dec();
+          metrics.connections.dec();
         });
         socket.on('error', () => socket.destroy());
         socket.setTimeout(idle, () => socket.destroy());
-        const framer = new SyslogFramer(options.maxLineBytes, (f) => line('tcp', f), (p) => metrics.syslogLine('tcp', p));
+        // The lines of one chunk are framed at once (cheap) and learned later, from the queue.
+        let framed: Buffer[] = [];
+        const framer = new SyslogFramer(options.maxLineBytes, (f) => framed.push(f), (p) => metrics.line('tcp', p));
+        let paused = false;
+        const resume = (): void => {
+          paused = false;
+          if (!socket.destroyed) socket.resume();
+        };
         socket.on('data', (chunk: Buffer) => {
-          if (!framer.push(chunk)) socket.destroy();
+          const ok = framer.push(chunk);
+          if (framed.length > 0) {
+            deps.queue.offer(new ChunkLines(framed, line), chunk.length);
+            framed = [];
+          }
+          if (!ok) return void socket.destroy();
+          if (!paused && deps.queue.congested) {
+            paused = true;
+            socket.pause(); // TCP flow control holds the sender back
+            deps.queue.whenUncongested(resume);
+          }
         });
       });
       const server = tcp;

@@ -2,7 +2,8 @@ import type { Logger } from '../../telemetry/logger.ts';
 import type { KubeMetrics, KubeObjectState } from '../../telemetry/kube-metrics.ts';
 import type { ConfigSource, SourceBatch } from '../files.ts';
 import { compile } from '../../config/compile.ts';
-import { describeIssue, type ConfigIssue } from '../../api/objects.ts';
+import type { ConfigIssue } from '../../api/objects.ts';
+import { formatIssues, ISSUE_LIST_LIMIT } from '../../config/reloader.ts';
 import type { Kind } from '../../api/schema.ts';
 import { describeError, type KubeApi, type KubeObject } from './client.ts';
 import type { LeaderElectionOptions } from './lease.ts';
@@ -139,7 +140,7 @@ export class KubernetesSource implements ConfigSource {
 
   #onFiles(issues: readonly ConfigIssue[], objects: SourceBatch['objects']): void {
     if (issues.length > 0) {
-      this.#o.logger.error({ issues: issues.map(describeIssue) }, 'config files rejected; keeping the last good files');
+      this.#o.logger.error({ issues: formatIssues(issues, ISSUE_LIST_LIMIT), issueCount: issues.length }, 'config files rejected; keeping the last good files');
       return;
     }
     this.reconciler.setStatic(objects);
@@ -193,11 +194,11 @@ export class KubernetesSource implements ConfigSource {
       if (!v || v.accepted) continue;
       this.#o.logger.warn({
         kind: t.kind, namespace: t.raw.metadata.namespace, name: t.raw.metadata.name, generation: t.generation,
-        serving: v.serving === 'previous' ? `generation ${v.servingGeneration}` : v.serving, issues: v.issues.map(describeIssue),
+        serving: v.serving === 'previous' ? `generation ${v.servingGeneration}` : v.serving, issues: formatIssues(v.issues, ISSUE_LIST_LIMIT), issueCount: v.issues.length,
       }, 'kubernetes: object rejected');
     }
     for (const uid of this.#reported.keys()) if (!seen.has(uid)) this.#reported.delete(uid);
-    const fileProblems = this.reconciler.staticIssues.map(describeIssue);
+    const fileProblems = formatIssues(this.reconciler.staticIssues, ISSUE_LIST_LIMIT);
     if (fileProblems.join('\n') !== this.#reportedStatic && fileProblems.length > 0) this.#o.logger.warn({ issues: fileProblems }, 'kubernetes: a ThreatPolicy from the config files is left out');
     this.#reportedStatic = fileProblems.join('\n');
   }

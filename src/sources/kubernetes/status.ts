@@ -1,5 +1,6 @@
 import type { DynamicZoneStatus, FeedStatus } from '../../feeds/manager.ts';
 import type { ConfigIssue } from '../../api/objects.ts';
+import { bounded, boundedList, LIST_LIMIT, TEXT_LIMITS } from '../../bounded.ts';
 import type { ObjectVerdict, Tracked } from './reconciler.ts';
 
 /** Every reason Portcullis puts on a condition or an Event: a closed set, documented in docs/kubernetes.md. */
@@ -38,12 +39,13 @@ export interface StatusEvent {
   readonly message: string;
 }
 
-const MAX_LISTED_ISSUES = 10;
-
+/** The Accepted condition's message: the first 20 issues (each capped), then how many more; about 4000 chars. */
 export function issuesMessage(issues: readonly ConfigIssue[]): string {
-  const parts = issues.slice(0, MAX_LISTED_ISSUES).map((i) => (i.field ? `${i.field}: ${i.message}` : i.message));
-  if (issues.length > MAX_LISTED_ISSUES) parts.push(`and ${issues.length - MAX_LISTED_ISSUES} more`);
-  return parts.join('; ').slice(0, 4000);
+  const parts = boundedList(issues, (i) => bounded(i.field ? `${i.field}: ${i.message}` : i.message, TEXT_LIMITS.message));
+  // The count of the rest survives the cut: it is what tells the reader how big the problem is.
+  const more = issues.length > LIST_LIMIT ? parts.pop()! : undefined;
+  const listed = bounded(parts.join('; '), 3800);
+  return more ? `${listed}; ${more}` : listed;
 }
 
 function acceptedReason(t: Tracked, issues: readonly ConfigIssue[]): ConditionReason {

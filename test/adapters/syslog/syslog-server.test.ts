@@ -3,9 +3,10 @@ import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSyslogListener, type SyslogHandle, type SyslogOptions } from '../../../src/adapters/syslog/syslog-server.ts';
-import { SnapshotHolder } from '../../../src/config/snapshot-holder.ts';
 import type { OutcomeReport } from '../../../src/decide/outcome.ts';
-import { Metrics } from '../../../src/telemetry/metrics.ts';
+import { Registry } from 'prom-client';
+import { SyslogMetrics } from '../../../src/telemetry/syslog-metrics.ts';
+import { OutcomeQueue, type OutcomeQueueOptions } from '../../../src/service/outcome-queue.ts';
 import { eventually } from '../../helpers/portcullis.ts';
 
 const line = (id: string, status = 401) => `<190>Jan  7 10:00:00 web-1 nginx: {"request_id":"${id}","peer":"10.0.1.5","xff":"198.51.100.7","method":"POST","uri":"/login","host":"a","status":${status},"result":""}`;
@@ -18,19 +19,22 @@ afterEach(async () => {
   handle = undefined;
 });
 
-async function start(overrides: Partial<SyslogOptions> = {}, trusted: (a: string) => boolean = () => true) {
+async function start(overrides: Partial<SyslogOptions> = {}, trusted: (a: string) => boolean = () => true, queueOptions?: OutcomeQueueOptions) {
   const reports: OutcomeReport[] = [];
-  const metrics = new Metrics(new SnapshotHolder(), { processMetrics: false });
+  const registry = new Registry();
+  const metrics = new SyslogMetrics(registry);
+  const shed: Record<string, number> = {};
+  const queue = new OutcomeQueue((source, reason, n) => (shed[`${source}|${reason}`] = (shed[`${source}|${reason}`] ?? 0) + n), queueOptions);
   handle = await startSyslogListener(
     { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, maxLineBytes: 4096, maxConnections: 4, linesPerSecond: 1000, ...overrides },
-    { ingest: { report: (r) => reports.push(r) }, isTrustedSource: trusted, metrics, logger: pino({ level: 'silent' }), nowMs: Date.now },
+    { ingest: { report: (r) => reports.push(r) }, queue, isTrustedSource: trusted, metrics, logger: pino({ level: 'silent' }), nowMs: Date.now },
   );
   const count = async (transport: string, result: string) => {
-    const text = await metrics.registry.metrics();
+    const text = await registry.metrics();
     const m = new RegExp(`^portcullis_syslog_lines_total\\{transport="${transport}",result="${result}"\\} (\\d+)`, 'm').exec(text);
     return m ? Number(m[1]) : 0;
   };
-  return { reports, metrics, count };
+  return { reports, metrics, count, queue, shed };
 }
 
 function udpSend(port: number, messages: Array<string | Buffer>): Promise<void> {
@@ -99,5 +103,31 @@ describe('syslog outcome listener', () => {
     tcp.on('error', () => undefined);
     await new Promise((r) => tcp.once('close', r));
     expect(reports).toEqual([]);
+  });
+
+  it('learns a TCP flood from the queue, pausing the connection while the backlog is high (nothing shed)', async () => {
+    // 16 KiB high water, 64 KiB cap: one 64 KiB read would overflow it if the socket were never paused.
+    const { reports, count, queue, shed } = await start({ linesPerSecond: 1_000_000 }, () => true, { sliceMs: 1, sliceUnits: 20_000, stepUnits: 32, highWaterBytes: 16 * 1024, lowWaterBytes: 4 * 1024, maxBytes: 64 * 1024 });
+    const tcp = await tcpOpen(handle!.tcpPort!);
+    const lines = Array.from({ length: 8000 }, (_, i) => line(`p${i}`)).join('\n') + '\n'; // ~1.4 MB
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, queue.backlogBytes)), 0);
+    tcp.write(lines);
+    await eventually(async () => (await count('tcp', 'accepted')) === 8000, 20_000);
+    clearInterval(sampler);
+    expect(reports.length).toBe(8000);
+    expect(shed).toEqual({});
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it('counts UDP datagrams the full backlog refuses (UDP cannot be paused)', async () => {
+    // A cap below one datagram: the queue has room for none, so every line is refused and counted.
+    const { reports, shed, count } = await start({ linesPerSecond: 1_000_000 }, () => true, { sliceMs: 1, sliceUnits: 20_000, stepUnits: 32, highWaterBytes: 64, lowWaterBytes: 16, maxBytes: 128 });
+    const datagram = `${line('d1')}\n${line('d2')}\r\n\n`; // two lines each
+    await udpSend(handle!.udpPort!, Array.from({ length: 20 }, () => datagram));
+    await eventually(() => shed['syslog_udp|backlog_full'] === 40);
+    expect(reports).toEqual([]);
+    expect(await count('udp', 'accepted')).toBe(0);
   });
 });

@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../../src/telemetry/logger.ts';
 import type { KubeApi } from '../../../src/sources/kubernetes/client.ts';
 import { condition, ipzone, NS, policy, startCluster, until, zoneNames, type Cluster, type Replica } from './harness.ts';
 
@@ -33,6 +35,29 @@ const leaders = (...rs: Replica[]) => rs.filter((r) => r.source.isLeader);
 const events = (c: Cluster, name: string) => c.server.list('Event', NS).filter((e) => (e.involvedObject as { name: string }).name === name);
 
 describe('status, Events and leader election', () => {
+  it('an object with 5000 bad entries: its log line, condition and Event list the first 20 and count the rest (issue 11 item 14)', async () => {
+    cluster = await startCluster();
+    const bad = Array.from({ length: 5000 }, (_, i) => `not-an-ip-${i}`);
+    cluster.server.apply(ipzone('huge', { usage: 'Blocklist', gateways: bad }));
+    const lines: string[] = [];
+    const logger = createLogger('info', new Writable({ write(c: Buffer, _e, done) { lines.push(...c.toString('utf8').split('\n').filter(Boolean)); done(); } }));
+    const r = cluster.replica('solo', { logger });
+    await r.started;
+    const accepted = await until(() => {
+      const c = condition(cluster!.server.get('IPZone', NS, 'huge'), 'Accepted');
+      return c?.status === 'False' ? c : undefined;
+    }, 5000, 'Accepted=False');
+    expect(accepted.message).toContain('not-an-ip-0');
+    expect(accepted.message).toMatch(/… and 4980 more$/);
+    expect(accepted.message.length).toBeLessThan(4100);
+    const line = await until(() => lines.find((l) => l.includes('kubernetes: object rejected')), 3000, 'log line');
+    expect(line.length).toBeLessThan(20_000);
+    expect(JSON.parse(line)).toMatchObject({ name: 'huge', issueCount: 5000 });
+    expect(JSON.parse(line).issues).toHaveLength(21);
+    const warning = await until(() => events(cluster!, 'huge')[0], 3000, 'Event');
+    expect(String(warning.message).length).toBeLessThanOrEqual(1024);
+  });
+
   it('an invalid object gets Accepted=False naming the field and a Warning Event; others and its last good version keep serving', async () => {
     cluster = await startCluster();
     cluster.server.apply(ipzone('attackers', { usage: 'Blocklist', gateways: ['192.0.2.0/24'] }));

@@ -187,6 +187,21 @@ describe('reconciler: each object stands alone', () => {
 });
 
 describe('status', () => {
+  it('a generation with thousands of bad entries gets a bounded condition and Event: the first 20, then the count (issue 11 item 14)', () => {
+    const r = new Reconciler();
+    r.upsert(...obj('IPZone', 'z', { usage: 'Blocklist', gateways: ['192.0.2.1'] }, 1));
+    r.build(0);
+    r.upsert(...obj('IPZone', 'z', { usage: 'Blocklist', gateways: ['192.0.2.1', ...Array.from({ length: 5000 }, (_, i) => `bad-${i}-${'x'.repeat(80)}`)] }, 2));
+    r.build(0);
+    const d = desiredStatus(r.get('a/IPZone/z')!, new Date(0), undefined)!;
+    const accepted = (d.status.conditions as Array<{ type: string; message: string }>).find((c) => c.type === 'Accepted')!;
+    expect(accepted.message.length).toBeLessThanOrEqual(4100);
+    expect(accepted.message).toContain('spec.gateways[1]');
+    expect(accepted.message).toContain('… and 4980 more');
+    expect(accepted.message).not.toContain('spec.gateways[21]');
+    expect(d.event!.message.length).toBeLessThanOrEqual(1000);
+  });
+
   it('conditions name the bad field; a repeat is a no-op; an Event only on the transition', () => {
     const r = new Reconciler();
     r.upsert(...obj('IPZone', 'z', { usage: 'Blocklist', gateways: ['192.0.2.1'] }, 1));

@@ -12,6 +12,7 @@ import { UNAUTHENTICATED_DETAILS, type BearerCredential } from '../credential.ts
 import http2, { type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { PortcullisError } from '../../../errors.ts';
 import type { GrpcListen, GrpcServerHandle, HealthStatus } from '../server.ts';
+import type { AccessLogIntake } from '../access-log-service.ts';
 
 export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
@@ -51,8 +52,8 @@ export const DEFAULT_H2_OPTIONS: H2Options = Object.freeze({
 export interface H2Handlers {
   /** One serialized CheckRequest in, one serialized CheckResponse out. Must not throw. */
   readonly check: (request: Buffer) => Buffer;
-  /** One serialized StreamAccessLogsMessage of a stream; a bad one is the handler's to skip. */
-  readonly accessLog?: (message: Buffer) => void;
+  /** Where each serialized StreamAccessLogsMessage of a stream goes; the stream stops reading while it is congested. */
+  readonly accessLog?: AccessLogIntake;
   /** Check and StreamAccessLogs need this bearer token when it is required (health stays open). */
   readonly credential?: BearerCredential;
 }
@@ -123,23 +124,24 @@ class FrameReader {
   constructor(private readonly maxMessageBytes: number) {}
 
   /** Feeds bytes; returns the complete messages, or an error status to end the call with. */
-  push(chunk: Buffer, onMessage: (m: Buffer) => void): { code: number; message: string } | undefined {
+  push(chunk: Buffer, onMessage: (m: Buffer, owned: boolean) => void): { code: number; message: string } | undefined {
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
     for (;;) {
       if (this.#buffered < 5) return undefined;
-      const head = this.#chunks.length === 1 ? this.#chunks[0]! : this.#flatten();
-      const flag = head[0]!;
+      // The prefix is read in place: flattening on every chunk of a large message would copy it over and over.
+      const flag = this.#byte(0);
       if (flag !== 0) {
         return flag === 1
           ? { code: INTERNAL, message: 'compressed message, but no grpc-encoding was negotiated (identity only)' }
           : { code: INTERNAL, message: `invalid message flag ${flag}` };
       }
-      const len = head.readUInt32BE(1);
+      const len = ((this.#byte(1) << 24) | (this.#byte(2) << 16) | (this.#byte(3) << 8) | this.#byte(4)) >>> 0;
       if (len > this.maxMessageBytes) return { code: RESOURCE_EXHAUSTED, message: `message of ${len} bytes is over the ${this.maxMessageBytes}-byte limit` };
       if (this.#buffered < 5 + len) return undefined;
-      const all = this.#chunks.length === 1 ? this.#chunks[0]! : this.#flatten();
-      onMessage(all.subarray(5, 5 + len));
+      const owned = this.#chunks.length > 1;
+      const all = owned ? this.#flatten() : this.#chunks[0]!;
+      onMessage(all.subarray(5, 5 + len), owned);
       const rest = all.subarray(5 + len);
       this.#chunks = rest.length > 0 ? [rest] : [];
       this.#buffered = rest.length;
@@ -148,6 +150,15 @@ class FrameReader {
 
   get pending(): number {
     return this.#buffered;
+  }
+
+  /** Byte i of what is buffered (i < 5: the prefix spans at most the first five chunks). */
+  #byte(i: number): number {
+    for (const c of this.#chunks) {
+      if (i < c.length) return c[i]!;
+      i -= c.length;
+    }
+    return 0;
   }
 
   #flatten(): Buffer {
@@ -281,7 +292,10 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
       if (!credential.checkBearer(typeof auth === 'string' ? auth : undefined)) return trailersOnly(stream, UNAUTHENTICATED, UNAUTHENTICATED_DETAILS);
     }
     const timeout = parseGrpcTimeout(headers['grpc-timeout']);
-    const call: Pending = { stream, deadline: Date.now() + Math.min(timeout ?? options.maxCallMs, options.maxCallMs) };
+    // An ALS stream lasts as long as Envoy keeps it; only a grpc-timeout it sent itself ends it.
+    const limitMs = streaming && timeout === undefined ? Infinity : Math.min(timeout ?? options.maxCallMs, options.maxCallMs);
+    // performance.now(), not Date.now(): a sub-millisecond grpc-timeout must expire, not round to "still on time".
+    const call: Pending = { stream, deadline: performance.now() + limitMs };
     const reader = new FrameReader(options.maxMessageBytes);
     let unary: Buffer | undefined;
     let count = 0;
@@ -293,17 +307,30 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
       stream.removeAllListeners('data');
       stream.resume(); // drain what the client still sends
     };
-    const onMessage = (m: Buffer): void => {
+    const intake = handlers.accessLog;
+    const onMessage = (m: Buffer, owned: boolean): void => {
       count++;
-      if (streaming) handlers.accessLog!(Buffer.from(m)); // copied: the chunk behind it is reused
+      // A message cut from a received chunk is copied (it would pin the chunk); one the reader assembled is not.
+      if (streaming) intake!.offer(owned ? m : Buffer.from(m));
       else if (count === 1) unary = m;
     };
-    pending.add(call);
+    // Paused, node:http2 stops granting the client flow-control window: Envoy waits instead of memory growing.
+    let paused = false;
+    const resume = (): void => {
+      paused = false;
+      if (!stream.destroyed) stream.resume();
+    };
+    if (limitMs !== Infinity) pending.add(call);
     stream.on('data', (chunk: Buffer) => {
       if (failed) return;
       const error = reader.push(chunk, onMessage);
       if (error) fail(error.code, error.message);
       else if (!streaming && count > 1) fail(INTERNAL, 'more than one message on a unary call');
+      else if (streaming && !paused && intake!.congested) {
+        paused = true;
+        stream.pause();
+        intake!.whenUncongested(resume);
+      }
     });
     stream.once('aborted', () => pending.delete(call)); // cancelled by the client (RST_STREAM) or the connection
     stream.once('close', () => pending.delete(call));
@@ -311,8 +338,8 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
       if (failed) return;
       pending.delete(call);
       if (reader.pending > 0) return trailersOnly(stream, INTERNAL, 'request ends inside a message');
-      if (Date.now() > call.deadline) return trailersOnly(stream, DEADLINE_EXCEEDED, 'deadline exceeded before the request was complete');
-      if (streaming) return answer(stream, Buffer.alloc(0)); // StreamAccessLogsResponse {}
+      if (performance.now() > call.deadline) return trailersOnly(stream, DEADLINE_EXCEEDED, 'deadline exceeded before the request was complete');
+      if (streaming) return intake!.afterQueued(() => answer(stream, Buffer.alloc(0))); // StreamAccessLogsResponse {}, once learned
       if (unary === undefined) return trailersOnly(stream, INTERNAL, 'no request message on a unary call');
       if (path === CHECK_PATH) answer(stream, handlers.check(unary));
       else if (path === HEALTH_CHECK_PATH) health.check(stream, unary);
@@ -321,7 +348,7 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
   };
 
   const sweep = setInterval(() => {
-    const now = Date.now();
+    const now = performance.now();
     for (const call of pending) {
       if (now <= call.deadline) continue;
       pending.delete(call);
