@@ -17,6 +17,7 @@ import { kubernetesSource } from './sources/kubernetes/wiring.ts';
 import { AttemptCorrelator } from './service/correlator.ts';
 import { Gate } from './service/check.ts';
 import { detectorView } from './service/detector-view.ts';
+import { accountSignals, type AccountSignals } from './service/account-signals.ts';
 import { Learner } from './service/learn.ts';
 import { usernameKeyFrom } from './service/username-key.ts';
 import type { IpKey } from './detect/ip-key.ts';
@@ -60,6 +61,8 @@ export interface Running {
   readonly reloader: Reloader;
   /** The outcome path (report(), tick()). */
   readonly learner: Learner;
+  /** Familiar sources and spray passwords (per process). */
+  readonly signals: AccountSignals;
   /** Sign-in Checks waiting for their outcome. */
   readonly correlator: AttemptCorrelator<IpKey>;
   readonly engine: DetectionEngine;
@@ -159,8 +162,9 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       correlatorDropped: correlator.dropped,
       outcomeBacklogBytes: outcomes.backlogBytes,
     }));
+    const signals = accountSignals();
     const learner = new Learner({
-      store, correlator, clock, feeds, maxChainHops: settings.maxHops, snapshot: () => holder.current,
+      store, correlator, clock, feeds, signals, maxChainHops: settings.maxHops, snapshot: () => holder.current,
       // Outcome transports carry X-Forwarded-For, not Forwarded: the client match would fail on every outcome.
       verifyClient: settings.clientIpMode !== 'forwarded',
       observer: threatObserver({ metrics: threatMetrics, events, logger, clock, newId: randomUUID, onAttack: (p, t, m) => void kube?.orgUnderAttack(p, t, m) }),
@@ -177,7 +181,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
         clientIp: { mode: settings.clientIpMode, maxHops: settings.maxHops },
         failureMode: settings.failureMode,
         newId: randomUUID,
-        detectors: detectorView(store, clock),
+        detectors: detectorView(store, clock, signals),
         feeds,
         usernameKey: usernameKeyFrom(settings.usernameKey || undefined),
       },
@@ -221,7 +225,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       token: settings.adminToken, limits: settings.httpLimits, onRejected: listenerMetrics.rejected('admin'), onUnauthenticated: listenerMetrics.unauthenticated('admin'),
     });
     if (admin) closers.push(() => admin.close());
-    const proxies = await startProxyListeners(settings, { gate, ingest: learner, queue: outcomes, holder, metrics, logger, nowMs: () => clock.nowMs(), onAuthzRejected: listenerMetrics.rejected('authz') });
+    const proxies = await startProxyListeners(settings, { gate, ingest: learner, queue: outcomes, holder, registry: metrics.registry, logger, nowMs: () => clock.nowMs(), onAuthzRejected: listenerMetrics.rejected('authz') });
     closers.push(() => proxies.close());
 
     // Releasing the Lease lets another replica take over status at once rather than after it expires.
@@ -242,7 +246,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
         logger.info({ drainSeconds: settings.drainSeconds, inFlight }, 'draining: health NOT_SERVING, checks still answered');
         await new Promise((r) => setTimeout(r, settings.drainSeconds * 1000));
       },
-      holder, metrics, reloader, learner, correlator, engine, org, store, proxies, feeds,
+      holder, metrics, reloader, learner, signals, correlator, engine, org, store, proxies, feeds,
       ...(geo ? { geo } : {}),
       ...(kube ? { kubernetes: kube } : {}),
       stop: closeAll,

@@ -81,4 +81,13 @@ describe('architecture', () => {
     expect(users('settings').filter((f) => !ENTRY_POINTS.includes(f))).toEqual([]);
     expect(users('main').filter((f) => !ENTRY_POINTS.includes(f))).toEqual([]);
   });
+
+  it('only the shared store uses the engine\'s replication surface (detect/replica.ts)', () => {
+    const calls = /\.(blockUntilSec|exportRow|loadRow|loadAccountFailures|loadBlock|planBlock|forEachActiveBlock)\(/;
+    const users = sourceFiles(SRC)
+      .filter((f) => !f.startsWith(path.join(SRC, 'detect')) && !f.startsWith(path.join(SRC, 'store', 'redis')))
+      .filter((f) => calls.test(readFileSync(f, 'utf8')))
+      .map((f) => path.relative(SRC, f));
+    expect(users).toEqual([]);
+  });
 });

@@ -26,6 +26,8 @@ export interface ThreatPolicySpec {
   readonly username?: { readonly fields?: readonly string[]; readonly header?: string };
   readonly outcomes?: { readonly failureStatusCodes?: readonly number[]; readonly successStatusCodes?: readonly number[]; readonly resultHeader?: string };
   readonly orgUnderAttack?: { readonly enabled?: boolean };
+  readonly accountProtection?: { readonly enabled?: boolean };
+  readonly passwordSignals?: { readonly enabled?: boolean; readonly fields?: readonly string[] };
 }
 
 export interface ThreatFeedSpec {

@@ -194,6 +194,23 @@ export const SPEC_SCHEMAS: Record<Kind, object> = {
           enabled: { type: 'boolean', default: true, description: 'Detect when the whole org is under attack and switch to aggressive thresholds.' },
         },
       },
+      accountProtection: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'Per hashed account: networks that recently signed in are familiar; an account failing from many distinct unfamiliar sources is under attack and refuses unfamiliar sources (429) while familiar ones go on.',
+        properties: {
+          enabled: { type: 'boolean', default: true, description: 'Keep familiar sources and refuse strangers on accounts under attack.' },
+        },
+      },
+      passwordSignals: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'Opt-in: a 20-bit keyed fingerprint of the submitted password (never the password, never a full hash) finds spray passwords: one password failing on many accounts. Needs with_request_body.',
+        properties: {
+          enabled: { type: 'boolean', default: false, description: 'Read and fingerprint the password field of sign-in bodies.' },
+          fields: { type: 'array', maxItems: 8, items: { type: 'string', minLength: 1, maxLength: 64 }, description: 'JSON (dotted path) or form field names, tried in order. Default: password, passwd, pass.' },
+        },
+      },
     },
   },
   ThreatFeed: threatFeedSpec,

@@ -1,7 +1,7 @@
 import { parseRange, type Address, type AddressRange } from '../net/address.ts';
 import { RangeIndex } from '../net/range-index.ts';
 import { compileRoutes } from '../decide/sign-in-routes.ts';
-import { DEFAULT_USERNAME_SOURCE } from '../decide/username.ts';
+import { DEFAULT_PASSWORD_FIELDS, DEFAULT_USERNAME_SOURCE } from '../decide/username.ts';
 import { DEFAULT_OUTCOME_RULES } from '../decide/outcome.ts';
 import { compileDynamicZone, compileThreatFeed, type CompiledDynamicZone, type CompiledFeed, type FeedConfig, type ProtectedRange } from '../feeds/config.ts';
 import type { ConfigIssue, ConfigObject, DynamicZoneObject, IPZoneObject, ThreatPolicyObject } from '../api/objects.ts';
@@ -156,6 +156,8 @@ function policyOf(name: string, spec: ThreatPolicyObject['spec']): CompiledPolic
       })
       : DEFAULT_OUTCOME_RULES,
     orgUnderAttack: spec.orgUnderAttack?.enabled ?? true,
+    accountProtection: spec.accountProtection?.enabled ?? true,
+    passwordFields: spec.passwordSignals?.enabled === true ? Object.freeze([...(spec.passwordSignals.fields ?? DEFAULT_PASSWORD_FIELDS)]) : undefined,
   });
 }
 

@@ -5,7 +5,8 @@ import type { Answer, Decision, DecisionReason, RequestFacts } from './decision.
 import { exemptionOf } from './exempt.ts';
 import type { Snapshot } from './snapshot.ts';
 import { assessThreat, withFeedThreat, type DetectorView, type FeedMatcher, type ThreatAssessment } from './threat.ts';
-import { extractUsername, usernameHash } from './username.ts';
+import { passwordFingerprint } from './password.ts';
+import { readSignInFields, usernameHash } from './username.ts';
 
 /** How to answer when Portcullis cannot decide: let the request through (default) or refuse it. */
 export const FAILURE_MODES = ['allow', 'deny'] as const;
@@ -58,22 +59,25 @@ export function decide(facts: RequestFacts, snapshot: Snapshot, options: DecideO
   if (feed?.blockFeed !== undefined) return answer(id, 'deny', 'blocklist_feed', 403, client, chain, undefined, signIn, name, undefined, feed.blockFeed);
 
   let hash: number | undefined;
+  let fingerprint: number | undefined;
   if (signIn && options.usernameKey) {
-    const username = extractUsername(policy.username, facts.headers ?? NO_HEADERS, facts.body);
-    if (username !== undefined) hash = usernameHash(options.usernameKey, username);
+    const read = readSignInFields(policy.username, facts.headers ?? NO_HEADERS, facts.body, policy.passwordFields);
+    if (read.username !== undefined) hash = usernameHash(options.usernameKey, read.username);
+    if (read.password !== undefined) fingerprint = passwordFingerprint(options.usernameKey, read.password);
+    read.password = undefined;
   }
   let threat: ThreatAssessment | undefined;
   if (options.detectors && (signIn || policy.enforceBlocksOnAllRoutes)) {
-    const f = options.detectors.facts(client, hash);
+    const f = options.detectors.facts(client, hash, fingerprint);
     threat = assessThreat(f, signIn, policy, f.nowMs);
   }
   if (signIn && feed !== undefined && feed.threatLevel !== 'NONE') threat = withFeedThreat(threat, feed, policy);
   if (threat) {
-    if (threat.enforce === 'block') return answer(id, 'deny', 'threat_block', 403, client, chain, threat, signIn, name, undefined, undefined, undefined, hash);
-    if (threat.enforce === 'rate_limit') return answer(id, 'rate_limit', 'threat_rate_limit', 429, client, chain, threat, signIn, name, undefined, undefined, threat.retryAfterSeconds, hash);
-    if (threat.level !== 'NONE') return answer(id, 'allow', 'threat_detected', 200, client, chain, threat, signIn, name, undefined, undefined, undefined, hash);
+    if (threat.enforce === 'block') return answer(id, 'deny', 'threat_block', 403, client, chain, threat, signIn, name, undefined, undefined, undefined, hash, fingerprint);
+    if (threat.enforce === 'rate_limit') return answer(id, 'rate_limit', 'threat_rate_limit', 429, client, chain, threat, signIn, name, undefined, undefined, threat.retryAfterSeconds, hash, fingerprint);
+    if (threat.level !== 'NONE') return answer(id, 'allow', 'threat_detected', 200, client, chain, threat, signIn, name, undefined, undefined, undefined, hash, fingerprint);
   }
-  return answer(id, 'allow', 'allowed', 200, client, chain, threat, signIn, name, undefined, undefined, undefined, hash);
+  return answer(id, 'allow', 'allowed', 200, client, chain, threat, signIn, name, undefined, undefined, undefined, hash, fingerprint);
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
@@ -82,6 +86,7 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 function answer(
   id: string, verdict: Answer, reason: DecisionReason, httpStatus: number, client: Address | undefined, chain: ChainResult | undefined,
   threat: ThreatAssessment | undefined, signIn: boolean, policy: string, zone?: string, feed?: string, retryAfterSeconds?: number, usernameHash?: number,
+  passwordFingerprint?: number,
 ): Decision {
-  return { id, verdict, reason, httpStatus, retryAfterSeconds, client, chain, zone, feed, signIn, policy, threat, usernameHash };
+  return { id, verdict, reason, httpStatus, retryAfterSeconds, client, chain, zone, feed, signIn, policy, threat, usernameHash, passwordFingerprint };
 }

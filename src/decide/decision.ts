@@ -61,6 +61,8 @@ export interface Decision {
   readonly threat?: ThreatAssessment;
   /** Keyed hash of the sign-in's username, when threat evaluation ran and found one (for the attempt record). */
   readonly usernameHash?: number;
+  /** 20-bit keyed password fingerprint (decide/password.ts), when the policy reads passwords; never the password. */
+  readonly passwordFingerprint?: number;
 }
 
 /** Facts of a request that could not be read: decide() answers it as malformed_request (the failure mode). */

@@ -32,6 +32,10 @@ export interface CompiledPolicy {
   readonly username: UsernameSource;
   readonly outcomes: OutcomeRules;
   readonly orgUnderAttack: boolean;
+  /** Password fields to fingerprint (spec.passwordSignals); undefined: passwords are not read at all. */
+  readonly passwordFields: readonly string[] | undefined;
+  /** Familiar sources and account-under-attack (spec.accountProtection). */
+  readonly accountProtection: boolean;
 }
 
 /**

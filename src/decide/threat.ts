@@ -24,13 +24,22 @@ export interface DetectorFacts {
   readonly account: ThreatLevel;
   /** Level of the client's network (/24, /48) as it applies to this client; NONE for a client seen to succeed. */
   readonly network?: ThreatLevel;
+  /** The client's network signed in to this account recently (never refused by the account rules below). */
+  readonly familiar?: boolean;
+  /** The account is failing from many distinct unfamiliar sources now. */
+  readonly accountUnderAttack?: boolean;
+  /** This attempt's password fingerprint is a spray password (failing on many accounts). */
+  readonly sprayPassword?: boolean;
+  /** The client failed a sign-in with a spray password recently. */
+  readonly sprayingSource?: boolean;
   /** The time these facts are true at (ms since epoch): blocks are compared with it. */
   readonly nowMs: number;
 }
 
 /** Read-only lookup into detector state, implemented by the service over the store's local view. No I/O. */
 export interface DetectorView {
-  facts(client: Address, usernameHash: number | undefined): DetectorFacts;
+  /** `fingerprint`: the attempt's password fingerprint (decide/password.ts), when the policy reads passwords. */
+  facts(client: Address, usernameHash: number | undefined, fingerprint: number | undefined): DetectorFacts;
 }
 
 /** What threat feeds and dynamic zones say about one client (built by src/feeds/, read once per Check). */
@@ -54,6 +63,8 @@ export interface FeedMatcher {
 const RANK: Readonly<Record<ThreatLevel, number>> = { NONE: 0, LOW: 1, MEDIUM: 2, HIGH: 3 };
 /** Retry-After of a 429 for a network under attack: its failures are counted over minutes, not seconds. */
 export const NETWORK_RETRY_AFTER_SECONDS = 60;
+/** Retry-After of a 429 from the account rules (spray password, account under attack). */
+export const ACCOUNT_RETRY_AFTER_SECONDS = 60;
 
 /**
  * Detector facts → what the policy enforces. An active block answers 403 (HIGH) or 429 (MEDIUM); otherwise a
@@ -65,29 +76,36 @@ export function assessThreat(f: DetectorFacts, signIn: boolean, policy: Compiled
   const network = f.network ?? 'NONE';
   const blocked = v.blockedUntilMs > nowMs;
   if (!signIn && !blocked) return undefined;
-  if (v.level === 'NONE' && v.blockedUntilMs === 0 && f.account === 'NONE' && network === 'NONE') return undefined;
+  // The account rules: never for the account's own familiar networks (its owner goes on during an attack).
+  const stranger = signIn && f.familiar !== true;
+  const spraying = stranger && policy.passwordFields !== undefined && f.sprayingSource === true;
+  const sprayPassword = stranger && policy.passwordFields !== undefined && f.sprayPassword === true;
+  const accountAttacked = stranger && policy.accountProtection && f.accountUnderAttack === true;
+  if (v.level === 'NONE' && v.blockedUntilMs === 0 && f.account === 'NONE' && network === 'NONE' && !spraying && !sprayPassword && !accountAttacked) return undefined;
+  const act = policy.action === 'Block';
   let enforce: ThreatAssessment['enforce'] = 'none';
   let retryAfterSeconds: number | undefined;
-  if (policy.action === 'Block' && blocked) {
+  if (act && blocked) {
     enforce = v.blockLevel === 'HIGH' ? 'block' : 'rate_limit';
     retryAfterSeconds = Math.ceil((v.blockedUntilMs - nowMs) / 1000);
-  } else if (policy.action === 'Block' && (f.account === 'HIGH' || (signIn && network === 'HIGH'))) {
+  } else if (act && (f.account === 'HIGH' || (signIn && network === 'HIGH') || spraying)) {
     enforce = 'block';
-  } else if (policy.action === 'Block' && signIn && network === 'MEDIUM') {
-    // The client's network is attacking and this client was never seen to succeed: 429 first.
+  } else if (act && ((signIn && network === 'MEDIUM') || sprayPassword || accountAttacked)) {
+    // The client's network is attacking and this client was never seen to succeed, or a stranger brings a spray
+    // password or tries an account under attack: 429 first.
     enforce = 'rate_limit';
-    retryAfterSeconds = NETWORK_RETRY_AFTER_SECONDS;
+    retryAfterSeconds = network === 'MEDIUM' ? NETWORK_RETRY_AFTER_SECONDS : ACCOUNT_RETRY_AFTER_SECONDS;
   }
   let level = v.level === 'NONE' ? v.blockLevel : v.level;
   let detections: Readonly<Record<string, ThreatLevel>> = v.detections;
-  if (RANK[f.account] > RANK[detections.account_targeted ?? 'NONE']) {
-    detections = Object.assign({}, detections, { account_targeted: f.account });
-    if (RANK[f.account] > RANK[level]) level = f.account;
-  }
-  if (network !== 'NONE' && signIn) {
-    detections = Object.assign({}, detections, { network_attack: network });
-    if (RANK[network] > RANK[level]) level = network;
-  }
+  const raise = (reason: string, l: ThreatLevel): void => {
+    detections = Object.assign({}, detections, { [reason]: l });
+    if (RANK[l] > RANK[level]) level = l;
+  };
+  if (RANK[f.account] > RANK[detections.account_targeted ?? 'NONE']) raise('account_targeted', f.account);
+  if (network !== 'NONE' && signIn) raise('network_attack', network);
+  if (spraying || sprayPassword) raise('spray_password', spraying ? 'HIGH' : 'MEDIUM');
+  if (accountAttacked) raise('account_under_attack', 'MEDIUM');
   return { level, detections, enforce, retryAfterSeconds, feeds: undefined };
 }
 

@@ -9,41 +9,71 @@ export interface UsernameSource {
   readonly header?: string;
 }
 
+/** Form or JSON fields read as the password when a policy turns passwordSignals on. */
+export const DEFAULT_PASSWORD_FIELDS: readonly string[] = Object.freeze(['password', 'passwd', 'pass']);
+
 export const DEFAULT_USERNAME_SOURCE: UsernameSource = Object.freeze({ fields: Object.freeze(['username', 'email', 'login', 'user']) });
 
 const MAX_BODY = 64 * 1024;
 
+/** What a sign-in request body says, read once: decide() keeps neither value past the Check. */
+export interface SignInFields {
+  username: string | undefined;
+  /** Only when password fields were asked for (a policy with passwordSignals); fingerprinted at once. */
+  password: string | undefined;
+}
+
+/** One scratch result: the event loop runs one Check at a time and decide() reads it at once. */
+const fields: SignInFields = { username: undefined, password: undefined };
+
 /**
- * Finds the username in a sign-in request. Bodies come from Envoy's with_request_body; anything not JSON or
- * urlencoded yields undefined. The raw value never leaves this module except through usernameHash().
+ * Finds the username (and, when `passwordFields` is given, the password) in a sign-in request with one parse
+ * of the body. Bodies come from Envoy's with_request_body; anything not JSON or urlencoded yields nothing.
+ * The raw values never leave decide/ except through usernameHash() and passwordFingerprint().
  */
-export function extractUsername(source: UsernameSource, headers: Readonly<Record<string, string>>, body: string | undefined): string | undefined {
-  if (source.header) {
-    const h = headers[source.header];
-    if (h) return h;
-  }
-  if (!body || body.length > MAX_BODY) return undefined;
+export function readSignInFields(source: UsernameSource, headers: Readonly<Record<string, string>>, body: string | undefined, passwordFields?: readonly string[]): SignInFields {
+  fields.username = source.header ? headers[source.header] || undefined : undefined;
+  fields.password = undefined;
+  const wantPassword = passwordFields !== undefined && passwordFields.length > 0;
+  if ((fields.username !== undefined && !wantPassword) || !body || body.length > MAX_BODY) return fields;
   const type = headers['content-type'] ?? '';
   if (type.includes('json') || (type === '' && body.trimStart().startsWith('{'))) {
     let doc: unknown;
     try {
       doc = JSON.parse(body);
     } catch {
-      return undefined;
+      return fields;
     }
-    for (const f of source.fields) {
-      let v: unknown = doc;
-      for (const part of f.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
-      if (typeof v === 'string' && v !== '') return v;
-    }
-    return undefined;
+    fields.username ??= jsonField(doc, source.fields);
+    if (wantPassword) fields.password = jsonField(doc, passwordFields);
+    return fields;
   }
   if (type.includes('x-www-form-urlencoded') || type === '') {
     const form = new URLSearchParams(body);
-    for (const f of source.fields) {
-      const v = form.get(f);
-      if (v) return v;
-    }
+    fields.username ??= formField(form, source.fields);
+    if (wantPassword) fields.password = formField(form, passwordFields);
+  }
+  return fields;
+}
+
+/** The username alone (explain, tests): readSignInFields without passwords. */
+export function extractUsername(source: UsernameSource, headers: Readonly<Record<string, string>>, body: string | undefined): string | undefined {
+  return readSignInFields(source, headers, body).username;
+}
+
+function jsonField(doc: unknown, names: readonly string[]): string | undefined {
+  for (const f of names) {
+    let v: unknown = doc;
+    for (const part of f.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+    if (typeof v === 'string' && v !== '') return v;
+  }
+  return undefined;
+}
+
+function formField(form: URLSearchParams, names: readonly string[]): string | undefined {
+  for (const f of names) {
+    const v = form.get(f);
+    if (v) return v;
   }
   return undefined;
 }

@@ -34,13 +34,8 @@ export interface RecordResult {
   readonly newlyBlocked: boolean;
 }
 
-/** A block as a compare-and-set on a shared row (see DetectionEngine.planBlock). */
-export interface BlockPlan {
-  readonly expectUntilSec: number;
-  readonly expectFlags: number;
-  readonly untilSec: number;
-  readonly flags: number;
-}
+import type { BlockPlan, ReplicatedRows } from './replica.ts';
+export type { BlockPlan, ReplicatedRows } from './replica.ts';
 
 export interface EngineOptions {
   clock: Clock;
@@ -61,7 +56,7 @@ const U_SALT = 0x27d4eb2f;
  * Keys come from ipKey(). Expiry is lazy on access; call sweep() from one shared interval to reclaim idle
  * entries and keep activeBlockCount exact.
  */
-export class DetectionEngine {
+export class DetectionEngine implements ReplicatedRows {
   readonly thresholds: Thresholds;
   readonly aggressiveThresholds: Thresholds;
   private readonly clock: Clock;
@@ -507,3 +502,6 @@ export class DetectionEngine {
     return w <= 0 ? 0 : Math.min(T.EVICT_BLOCKED - 1, 32 - Math.clz32(w));
   }
 }
+
+/** The engine as the Check and outcome paths see it: everything but the shared-store surface. */
+export type Detector = Omit<DetectionEngine, keyof ReplicatedRows>;

@@ -16,6 +16,8 @@ export const THREAT_REASONS = [
   'threat_feed', // listed by a ThreatFeed (the feed's name is in the event's debugData, never a label)
   'persistence', // sign-in attempts sent while refused (429/403): an IP that keeps going through its rate limit
   'network_attack', // failures per /24 (IPv4) or /48 (IPv6) from many IPs: a botnet concentrated in a few networks
+  'spray_password', // the attempt carries a password failing on many accounts, or its source failed with one
+  'account_under_attack', // the account fails from many distinct unfamiliar sources; this source is one more
 ] as const;
 export type ThreatReason = (typeof THREAT_REASONS)[number];
 

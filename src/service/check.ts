@@ -86,7 +86,7 @@ export class Gate {
     // A refusal that only a ThreatFeed caused is the feed's business: it must not turn into a detector block.
     else if ((d.reason === 'threat_block' || d.reason === 'threat_rate_limit') && refusedByDetectors(d)) a.store.recordRefused(key, d.client.text);
     // First Check with an id wins; a reused or oversized id is counted by the correlator, not remembered.
-    if (facts.requestId) a.correlator.remember(facts.requestId, key, d.client.text, d.usernameHash, denied, this.deps.clock.nowMs());
+    if (facts.requestId) a.correlator.remember(facts.requestId, key, d.client.text, d.usernameHash, denied, this.deps.clock.nowMs(), d.passwordFingerprint);
   }
 }
 

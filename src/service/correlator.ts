@@ -17,6 +17,8 @@ export interface PendingAttempt<K> {
   readonly key: K;
   readonly clientText: string;
   readonly usernameHash: number | undefined;
+  /** 20-bit password fingerprint of the attempt (policy passwordSignals), or 0. */
+  readonly fingerprint: number;
   /** Portcullis denied this request: its outcome must never count as a failed sign-in. */
   readonly denied: boolean;
   readonly atMs: number;
@@ -43,10 +45,10 @@ export interface CorrelatorOptions {
 }
 
 /**
- * Estimated heap cost of one entry besides its strings: the Map slot, the entry object (6 fields) and two string
+ * Estimated heap cost of one entry besides its strings: the Map slot, the entry object (7 fields) and two string
  * headers. bench/correlator-memory.ts measures the real figure against this estimate.
  */
-export const ENTRY_OVERHEAD_BYTES = 160;
+export const ENTRY_OVERHEAD_BYTES = 168;
 
 /** Strings are counted at 2 bytes per code unit (the worst case of V8's one- and two-byte strings). */
 function bytesOf(id: string, clientText: string): number {
@@ -78,7 +80,7 @@ export class AttemptCorrelator<K> {
    * Remembers a sign-in Check unless its id is too long or already pending; returns whether it did. Fields, not
    * an object: the entry is the one allocation per remembered Check.
    */
-  remember(requestId: string, key: K, clientText: string, usernameHash: number | undefined, denied: boolean, atMs: number): boolean {
+  remember(requestId: string, key: K, clientText: string, usernameHash: number | undefined, denied: boolean, atMs: number, fingerprint = 0): boolean {
     if (requestId.length > this.maxIdLength) {
       this.dropped.id_too_long++;
       return false;
@@ -94,7 +96,7 @@ export class AttemptCorrelator<K> {
       this.#deleteOldest();
       this.dropped.evicted++;
     }
-    this.#pending.set(requestId, { key, clientText, usernameHash, denied, atMs, reused: false });
+    this.#pending.set(requestId, { key, clientText, usernameHash, fingerprint, denied, atMs, reused: false });
     this.#bytes += bytes;
     return true;
   }

@@ -5,22 +5,32 @@ import type { Verdict } from '../detect/verdict.ts';
 import { NONE_VERDICT } from '../detect/engine.ts';
 import type { Address } from '../net/address.ts';
 import type { DetectorStore } from '../store/store.ts';
+import type { AccountSignals } from './account-signals.ts';
 
 /**
  * decide()'s read-only window onto the store's local view (never I/O). One scratch object is reused: decide()
  * reads the facts at once and keeps nothing, and the event loop runs one Check at a time.
  */
-export function detectorView(store: DetectorStore, clock: Clock): DetectorView {
-  const scratch: { verdict: Verdict; account: ThreatLevel; network: ThreatLevel; nowMs: number } = { verdict: NONE_VERDICT, account: 'NONE', network: 'NONE', nowMs: 0 };
+export function detectorView(store: DetectorStore, clock: Clock, signals?: AccountSignals): DetectorView {
+  const scratch = {
+    verdict: NONE_VERDICT as Verdict, account: 'NONE' as ThreatLevel, network: 'NONE' as ThreatLevel,
+    familiar: false, accountUnderAttack: false, sprayPassword: false, sprayingSource: false, nowMs: 0,
+  };
   return {
-    facts(client: Address, usernameHash: number | undefined): DetectorFacts {
+    facts(client: Address, usernameHash: number | undefined, fingerprint: number | undefined): DetectorFacts {
       const engine = store.engine;
       const now = clock.nowMs();
       const key = engine.keyOfAddress(client);
+      const net = engine.networkKeyOf(client);
       scratch.nowMs = now;
       scratch.verdict = engine.evaluate(key, now);
       scratch.account = usernameHash === undefined ? 'NONE' : engine.accountLevel(key, usernameHash);
-      scratch.network = engine.networkLevel(engine.networkKeyOf(client), key, now);
+      scratch.network = engine.networkLevel(net, key, now);
+      const known = signals !== undefined && usernameHash !== undefined;
+      scratch.familiar = known && signals.accounts.familiar(usernameHash, net, now);
+      scratch.accountUnderAttack = known && signals.accounts.underAttack(usernameHash, now);
+      scratch.sprayPassword = signals !== undefined && fingerprint !== undefined && signals.spray.isSpray(fingerprint, now);
+      scratch.sprayingSource = signals !== undefined && signals.spray.sourceSpraying(key, now);
       return scratch;
     },
   };

@@ -11,6 +11,7 @@ import { resolveClientChain } from '../net/chain.ts';
 import type { DetectorStore } from '../store/store.ts';
 import type { AttemptCorrelator } from './correlator.ts';
 import type { OutcomeIngest } from './ingest.ts';
+import type { AccountSignals } from './account-signals.ts';
 
 
 /** What learning tells the rest of the process about; telemetry implements it (metrics, events, logs). */
@@ -36,6 +37,8 @@ export interface LearnDeps {
    * something outcome transports do not carry (--client-ip-mode forwarded).
    */
   readonly verifyClient?: boolean;
+  /** Familiar sources and spray passwords, learnt from correlated outcomes (absent: not kept). */
+  readonly signals?: AccountSignals;
 }
 
 /**
@@ -81,6 +84,7 @@ export class Learner implements OutcomeIngest {
     let key: IpKey;
     let clientText: string | undefined;
     let usernameHash: number | undefined;
+    let fingerprint = 0;
     let netKey: number | undefined;
     if (pending && (own === undefined || this.#d.verifyClient === false || store.engine.keyOfAddress(own) === pending.key)) {
       correlator.take(o.requestId!, now);
@@ -89,6 +93,7 @@ export class Learner implements OutcomeIngest {
       key = pending.key;
       clientText = pending.clientText;
       usernameHash = pending.usernameHash;
+      fingerprint = pending.fingerprint;
       // The network of the client its Check resolved, for the /24 or /48 aggregate.
       const a = own ?? (clientText !== undefined ? parseAddress(clientText) : undefined);
       if (a) netKey = store.engine.networkKeyOf(a);
@@ -107,7 +112,19 @@ export class Learner implements OutcomeIngest {
     const unknownUser = o.resultHeader?.trim().toLowerCase() === 'unknown_user';
     observer.outcome(result);
     store.recordOutcome(key, result, { usernameHash, unknownUser, netKey }, clientText);
+    if (this.#d.signals && usernameHash !== undefined && netKey !== undefined) this.#learnAccount(this.#d.signals, result, usernameHash, fingerprint, key, netKey, now, policy);
     if (policy.orgUnderAttack) store.recordOrgOutcome(result, { clientKey: key, unknownUser }, now);
+  }
+
+  /**
+   * Familiar sources from successes; unfamiliar failures towards account-under-attack and, with a password
+   * fingerprint, towards spray passwords. An owner's failure from a familiar network counts for neither.
+   */
+  #learnAccount(signals: AccountSignals, result: string, account: number, fingerprint: number, key: IpKey, net: number, now: number, policy: CompiledPolicy): void {
+    if (result === 'success') return signals.accounts.recordSuccess(account, net, now);
+    if (result !== 'failure' || signals.accounts.familiar(account, net, now)) return;
+    if (policy.accountProtection) signals.accounts.recordFailure(account, net, now);
+    if (fingerprint !== 0 && policy.passwordFields !== undefined) signals.spray.recordFailure(fingerprint, account, key, now);
   }
 
   /** The client as the Check path resolves it: the transport's peer, X-Forwarded-For walked with the trusted proxies. */

@@ -50,6 +50,8 @@ export interface DistributedOptions {
   readonly ratePerSec: number;
   readonly group: string;
   readonly target: Target;
+  /** Passwords sprayed, one per attempt in turn; absent: each attempt guesses a password of its own. */
+  readonly passwords?: readonly string[];
 }
 
 /**
@@ -61,6 +63,7 @@ export function distributed(rng: Rng, o: DistributedOptions, out: SimEvent[]): v
   for (let t = o.fromMs + rng.exp(gap), k = 0; t < o.toMs; t += rng.exp(gap), k++) {
     const ip = rng.pick(o.ips);
     const { username, result } = o.target(k);
-    out.push({ atMs: Math.round(t), ip, username, result, actor: 'attack', source: ip, group: o.group });
+    const password = o.passwords ? o.passwords[k % o.passwords.length] : undefined;
+    out.push({ atMs: Math.round(t), ip, username, result, actor: 'attack', source: ip, group: o.group, ...(password !== undefined ? { password } : {}) });
   }
 }

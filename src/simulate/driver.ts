@@ -11,6 +11,7 @@ import { AlsClient, alsEntry } from './als-client.ts';
 import { AuthzClient, headerValue } from './authz-client.ts';
 import { envoyCheckRequest } from './envoy-request.ts';
 import type { Scenario } from './scenarios.ts';
+import type { SimEvent } from './traffic.ts';
 
 /** The load balancer every simulated request arrives through (a trusted proxy in the bundled policy). */
 export const LB_PEER = '10.0.0.5';
@@ -27,7 +28,7 @@ export function simulationPolicy(action: Action): ConfigObject[] {
       apiVersion: 'portcullis.dev/v1alpha1',
       kind: 'ThreatPolicy',
       metadata: { name: 'simulation' },
-      spec: { action, signIn: { routes: [{ path: { exact: '/login' }, methods: ['POST'] }] } },
+      spec: { action, signIn: { routes: [{ path: { exact: '/login' }, methods: ['POST'] }] }, passwordSignals: { enabled: true } },
     },
   ];
   return docs.map((d, document) => {
@@ -76,6 +77,13 @@ export interface DriveOptions {
 }
 
 const LEVELS: Readonly<Record<string, number>> = { LOW: 1, MEDIUM: 2, HIGH: 3 };
+
+/** The password a simulated sign-in sends (SimEvent.password says when it is not the obvious one). */
+function passwordOf(e: SimEvent, i: number): string {
+  if (e.password !== undefined) return e.password;
+  if (e.actor === 'attack') return `guess-${i}`;
+  return e.result === 'success' ? `own-${e.username}` : `mistyped-${e.username}`;
+}
 
 /**
  * Runs a scenario against a real Portcullis (in-process, 127.0.0.1:0, ManualClock) through its gRPC Check and
@@ -164,7 +172,7 @@ export async function drive(scenario: Scenario, options: DriveOptions = {}): Pro
       const requestId = `sim-${i}`;
       const res = await authz.check(envoyCheckRequest({
         peer: LB_PEER,
-        body: `username=${encodeURIComponent(e.username)}&password=correct-horse-${i % 97}`,
+        body: `username=${encodeURIComponent(e.username)}&password=${encodeURIComponent(passwordOf(e, i))}`,
         headers: { 'x-forwarded-for': e.ip, 'x-request-id': requestId, 'content-type': 'application/x-www-form-urlencoded' },
       }));
       const denied = res.status?.code !== 0;

@@ -1,6 +1,6 @@
 import { distributed, nameList, oneAccount, paced } from './attacks.ts';
 import { Rng } from './rng.ts';
-import { AddressPool, DESKTOP, HOUR, MIN, MOBILE, SEC, population, sortEvents, userName, type SimEvent } from './traffic.ts';
+import { AddressPool, DESKTOP, HOUR, MIN, MOBILE, SEC, population, sortEvents, SPRAYED_PASSWORDS, userName, type SimEvent } from './traffic.ts';
 
 export interface Scenario {
   readonly name: string;
@@ -86,7 +86,7 @@ function passwordSpray(rng: Rng, scale: number): Scenario {
   const bots = Array.from({ length: n(1500, scale, 30) }, () => pool.v4('attack'));
   const a = rng.fork('attack');
   const target = nameList(a, { prefix: 'user', accounts: 5000, unknownShare: 0.3, hitShare: 0.002 });
-  distributed(a, { fromMs: 15 * MIN, toMs: 35 * MIN, ips: bots, ratePerSec: 3 * scale, group: 'botnet, one password', target }, events);
+  distributed(a, { fromMs: 15 * MIN, toMs: 35 * MIN, ips: bots, ratePerSec: 3 * scale, group: 'botnet, one password', target, passwords: SPRAYED_PASSWORDS.slice(0, 1) }, events);
   return {
     name: 'password-spray',
     title: `botnet of ${bots.length} IPs spraying one password over many usernames (${3 * scale}/s for 20 min, ~2–3 tries per IP)`,
@@ -184,7 +184,7 @@ function narrowSpray(rng: Rng, scale: number): Scenario {
   const target = nameList(a, { prefix: 'user', accounts: 2000, unknownShare: 0.1, hitShare: 0 });
   const length = Math.max(5 * MIN, 20 * MIN * scale);
   // About 5 attempts per bot over the attack.
-  distributed(a, { fromMs: 10 * MIN, toMs: 10 * MIN + length, ips: bots, ratePerSec: (5 * bots.length) / (length / SEC), group: 'botnet in 5 /24s', target }, events);
+  distributed(a, { fromMs: 10 * MIN, toMs: 10 * MIN + length, ips: bots, ratePerSec: (5 * bots.length) / (length / SEC), group: 'botnet in 5 /24s', target, passwords: SPRAYED_PASSWORDS }, events);
   return {
     name: 'narrow-spray',
     title: `${bots.length} IPs in 5 /24s spraying common passwords, ~5 tries each over ${length / MIN} min`,
@@ -206,9 +206,9 @@ function wideSpray(rng: Rng, scale: number): Scenario {
   const gap = (10 * MIN) / bots.length;
   bots.forEach((ip, i) => {
     const { username, result } = target(i);
-    events.push({ atMs: Math.round(from + i * gap), ip, username, result, actor: 'attack', source: ip, group: 'one try per IP' });
+    events.push({ atMs: Math.round(from + i * gap), ip, username, result, actor: 'attack', source: ip, group: 'one try per IP', password: SPRAYED_PASSWORDS[i % SPRAYED_PASSWORDS.length]! });
   });
-  return { name: 'wide-spray', title: `${bots.length} IPs, one attempt each over 10 min, real usernames`, durationMs: 30 * MIN, events: sortEvents(events), attackWindow: { fromMs: from, toMs: from + 10 * MIN } };
+  return { name: 'wide-spray', title: `${bots.length} IPs, one attempt each over 10 min, real usernames, 3 common passwords`, durationMs: 30 * MIN, events: sortEvents(events), attackWindow: { fromMs: from, toMs: from + 10 * MIN } };
 }
 
 /** One IP guessing one account every 2 s for 2 h, whatever it is answered. */

@@ -16,7 +16,15 @@ export interface SimEvent {
   readonly source: string;
   /** Attack sub-population (e.g. "1 attempt / 30 s"), for the per-group breakdown. */
   readonly group?: string;
+  /**
+   * The password sent (sprays name theirs). Absent: a user's own password on success, the same mistyped one on
+   * failure; for an attacker, a fresh guess per attempt.
+   */
+  readonly password?: string;
 }
+
+/** The few passwords real sprays use (the attacker bets that some accounts have them). */
+export const SPRAYED_PASSWORDS: readonly string[] = Object.freeze(['Winter2026!', 'Password1', 'Welcome123']);
 
 export const SEC = 1000;
 export const MIN = 60 * SEC;

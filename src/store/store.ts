@@ -1,4 +1,4 @@
-import type { AttemptFacts, DetectionEngine, Outcome, OutcomeFacts, Verdict } from '../detect/engine.ts';
+import type { AttemptFacts, Detector, Outcome, OutcomeFacts, Verdict } from '../detect/engine.ts';
 import type { IpKey } from '../detect/ip-key.ts';
 import type { AttackTransition, OrgAttackDetector, OrgOutcomeFacts } from '../detect/org-attack.ts';
 
@@ -47,7 +47,7 @@ export interface StoreCounters {
  */
 export interface DetectorStore {
   readonly mode: StoreMode;
-  readonly engine: DetectionEngine;
+  readonly engine: Detector;
   readonly org: OrgAttackDetector;
   setListener(listener: StoreListener): void;
   /** Policy action Block (true) or None/Audit (false). */

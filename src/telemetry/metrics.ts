@@ -7,13 +7,6 @@ export const TRANSPORTS = ['grpc', 'http'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 export const RELOAD_RESULTS = ['success', 'invalid'] as const;
 export type ReloadResult = (typeof RELOAD_RESULTS)[number];
-export const SYSLOG_TRANSPORTS = ['udp', 'tcp'] as const;
-export type SyslogTransport = (typeof SYSLOG_TRANSPORTS)[number];
-/** accepted: handed to the outcome ingest; the others are dropped (docs/metrics.md). */
-export const SYSLOG_RESULTS = ['accepted', 'malformed', 'oversize', 'rate_limited', 'untrusted_source'] as const;
-export type SyslogResult = (typeof SYSLOG_RESULTS)[number];
-export const SYSLOG_REJECTIONS = ['limit', 'untrusted_source'] as const;
-export type SyslogRejection = (typeof SYSLOG_REJECTIONS)[number];
 
 const CHECK_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05] as const;
 const VERDICT_INDEX = new Map<Answer, number>(VERDICTS.map((v, i) => [v, i]));
@@ -82,9 +75,6 @@ export class Metrics {
   readonly #reloads = new Map<ReloadResult, Counter.Internal>();
   readonly #errors = new Map<ErrorCode, Counter.Internal>();
   readonly lastReloadSuccess: Gauge;
-  readonly #syslogLines = new Map<string, Counter.Internal>();
-  readonly #syslogRejected = new Map<SyslogRejection, Counter.Internal>();
-  readonly syslogConnections: Gauge;
 
   constructor(holder: SnapshotHolder, options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -134,11 +124,6 @@ export class Metrics {
     });
     new Gauge({ name: 'portcullis_config_version', help: 'Version counter of the current snapshot (0 before the first load).', registers, collect() { this.set(holder.current?.version ?? 0); } });
 
-    const syslogLines = new Counter({ name: 'portcullis_syslog_lines_total', help: 'Syslog access-log lines received, by transport and result; all but accepted are dropped.', labelNames: ['transport', 'result'], registers });
-    for (const t of SYSLOG_TRANSPORTS) for (const r of SYSLOG_RESULTS) this.#syslogLines.set(`${t}|${r}`, syslogLines.labels(t, r));
-    const syslogRejected = new Counter({ name: 'portcullis_syslog_connections_rejected_total', help: 'Syslog TCP connections refused, by reason.', labelNames: ['reason'], registers });
-    for (const r of SYSLOG_REJECTIONS) this.#syslogRejected.set(r, syslogRejected.labels(r));
-    this.syslogConnections = new Gauge({ name: 'portcullis_syslog_tcp_connections', help: 'Syslog TCP connections open now.', registers });
   }
 
   check(verdict: Answer, reason: DecisionReason): void {
@@ -157,11 +142,4 @@ export class Metrics {
     this.#errors.get(code)!.inc();
   }
 
-  syslogLine(transport: SyslogTransport, result: SyslogResult): void {
-    this.#syslogLines.get(`${transport}|${result}`)!.inc();
-  }
-
-  syslogRejected(reason: SyslogRejection): void {
-    this.#syslogRejected.get(reason)!.inc();
-  }
 }

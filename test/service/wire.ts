@@ -13,6 +13,7 @@ import { parseAddress } from '../../src/net/address.ts';
 import { Gate } from '../../src/service/check.ts';
 import { AttemptCorrelator } from '../../src/service/correlator.ts';
 import { detectorView } from '../../src/service/detector-view.ts';
+import { accountSignals } from '../../src/service/account-signals.ts';
 import { Learner } from '../../src/service/learn.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { MemoryEventSink } from '../../src/telemetry/events.ts';
@@ -24,11 +25,12 @@ export const MIN = 60 * SEC;
 export const HOUR = 60 * MIN;
 export const KEY = Buffer.alloc(32, 7);
 
-export function wire() {
+/** `policy`: extra ThreatPolicy spec fields (e.g. passwordSignals). */
+export function wire(policy: Record<string, unknown> = {}) {
   const origin = { source: 'test' };
   const objects: ConfigObject[] = [
     { kind: 'IPZone', name: 'lb', origin, spec: { usage: 'Policy', proxies: ['10.0.0.0/8'] } },
-    { kind: 'ThreatPolicy', name: 'p', origin, spec: { action: 'Block', signIn: { routes: [{ path: { exact: '/login' } }] } } },
+    { kind: 'ThreatPolicy', name: 'p', origin, spec: { action: 'Block', signIn: { routes: [{ path: { exact: '/login' } }] }, ...policy } },
   ];
   const { snapshot } = compile(objects, 1, 0);
   const holder = new SnapshotHolder();
@@ -38,23 +40,25 @@ export function wire() {
   const store = new MemoryStore(engine, new OrgAttackDetector({ clock }));
   const correlator = new AttemptCorrelator<IpKey>();
   const blocks: string[] = [];
+  const signals = accountSignals();
   const learner = new Learner({
-    store, correlator, clock, snapshot: () => holder.current, maxChainHops: 10,
+    store, correlator, clock, signals, snapshot: () => holder.current, maxChainHops: 10,
     observer: { outcome: () => undefined, blockStarted: (_k, _c, v) => blocks.push(`${v.blockLevel}:${Math.round((v.blockedUntilMs - clock.nowMs()) / MIN)}m`), attack: () => undefined },
   });
   learner.applyPolicy(snapshot.policy);
   let id = 0;
+  const events = new MemoryEventSink();
   const gate = new Gate({
-    holder, metrics: new Metrics(holder), events: new MemoryEventSink(), logger: createLogger('silent'), clock,
-    options: { clientIp: { mode: 'xff', maxHops: 10 }, failureMode: 'allow', newId: () => String(++id), detectors: detectorView(store, clock), usernameKey: KEY },
+    holder, metrics: new Metrics(holder), events, logger: createLogger('silent'), clock,
+    options: { clientIp: { mode: 'xff', maxHops: 10 }, failureMode: 'allow', newId: () => String(++id), detectors: detectorView(store, clock, signals), usernameKey: KEY },
     attempts: { store, correlator, keyOf: (a) => engine.keyOfAddress(a) },
   });
   /** One sign-in: Check, then (if let through) the app's answer via the outcome path, as Envoy's ALS would. */
-  const signIn = (client: string, username: string, status: number) => {
+  const signIn = (client: string, username: string, status: number, password = 'x') => {
     const requestId = `r${++id}`;
     const facts: RequestFacts = {
       peer: parseAddress('10.0.0.5'), xForwardedFor: client, forwarded: undefined, envoyExternalAddress: undefined, method: 'POST', path: '/login', host: 'h', requestId, userAgent: undefined,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `username=${username}&password=x`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`,
     };
     const d = gate.check(facts, 'grpc');
     const o: OutcomeReport = { requestId, method: 'POST', path: '/login', host: 'h', status: d.verdict === 'allow' ? status : d.httpStatus, resultHeader: undefined, clientIp: '10.0.0.5', forwardedFor: client };
@@ -62,6 +66,6 @@ export function wire() {
     return d;
   };
   const keyOf = (text: string) => engine.keyOfAddress(parseAddress(text)!);
-  return { clock, engine, learner, signIn, keyOf, blocks };
+  return { clock, engine, learner, signIn, keyOf, blocks, signals, events };
 }
 

@@ -3,7 +3,8 @@ import type { OutcomeIngest } from '../../service/ingest.ts';
 import type { OutcomeQueue } from '../../service/outcome-queue.ts';
 import type { ClientHeader } from './original-request.ts';
 import type { Logger } from '../../telemetry/logger.ts';
-import type { Metrics } from '../../telemetry/metrics.ts';
+import type { Registry } from 'prom-client';
+import { SyslogMetrics } from '../../telemetry/syslog-metrics.ts';
 import type { Gate } from '../../service/check.ts';
 import { startSyslogListener, trustedProxySource, type SyslogHandle } from '../syslog/syslog-server.ts';
 import type { HttpLimits } from './limits.ts';
@@ -37,7 +38,7 @@ export interface ProxyListeners {
  */
 export async function startProxyListeners(
   settings: ProxyListenerSettings,
-  deps: { gate: Gate; ingest: OutcomeIngest; queue: OutcomeQueue; holder: SnapshotHolder; metrics: Metrics; logger: Logger; nowMs: () => number; onAuthzRejected?: () => void },
+  deps: { gate: Gate; ingest: OutcomeIngest; queue: OutcomeQueue; holder: SnapshotHolder; registry: Registry; logger: Logger; nowMs: () => number; onAuthzRejected?: () => void },
 ): Promise<ProxyListeners> {
   let authz: DecisionServerHandle | undefined;
   let syslog: SyslogHandle | undefined;
@@ -62,7 +63,7 @@ export async function startProxyListeners(
           maxConnections: settings.syslogMaxConnections,
           linesPerSecond: settings.syslogLinesPerSecond,
         },
-        { ingest: deps.ingest, queue: deps.queue, isTrustedSource: trustedProxySource(deps.holder), metrics: deps.metrics, logger: deps.logger, nowMs: deps.nowMs },
+        { ingest: deps.ingest, queue: deps.queue, isTrustedSource: trustedProxySource(deps.holder), metrics: new SyslogMetrics(deps.registry), logger: deps.logger, nowMs: deps.nowMs },
       );
     }
   } catch (err) {

@@ -5,7 +5,7 @@ import { parseAddress } from '../../net/address.ts';
 import type { OutcomeIngest } from '../../service/ingest.ts';
 import type { OutcomeJob, OutcomeQueue } from '../../service/outcome-queue.ts';
 import type { Logger } from '../../telemetry/logger.ts';
-import type { Metrics, SyslogResult, SyslogTransport } from '../../telemetry/metrics.ts';
+import type { SyslogMetrics, SyslogResult, SyslogTransport } from '../../telemetry/syslog-metrics.ts';
 import { accessLineToOutcome } from './access-line.ts';
 import { SyslogFramer } from './framer.ts';
 import { syslogPayload } from './message.ts';
@@ -28,7 +28,7 @@ export interface SyslogDeps {
   readonly queue: OutcomeQueue;
   /** Only proxies may report outcomes: a forged "failure" line could get an innocent address blocked. */
   readonly isTrustedSource: (address: string) => boolean;
-  readonly metrics: Pick<Metrics, 'syslogLine' | 'syslogRejected' | 'syslogConnections'>;
+  readonly metrics: SyslogMetrics;
   readonly logger: Logger;
   readonly nowMs: () => number;
 }
@@ -132,7 +132,7 @@ export async function startSyslogListener(options: SyslogOptions, deps: SyslogDe
         }
       }
     }
-    metrics.syslogLine(transport, result);
+    metrics.line(transport, result);
   };
 
   let udp: UdpSocket | undefined;
@@ -143,7 +143,7 @@ export async function startSyslogListener(options: SyslogOptions, deps: SyslogDe
       const u = createSocket({ type: options.udp.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: RECV_BUFFER_BYTES });
       udp = u;
       u.on('message', (msg, rinfo) => {
-        if (!deps.isTrustedSource(rinfo.address)) return metrics.syslogLine('udp', 'untrusted_source');
+        if (!deps.isTrustedSource(rinfo.address)) return metrics.line('udp', 'untrusted_source');
         // UDP cannot be paused: past the backlog bound a datagram is refused and its lines counted as shed.
         deps.queue.offer(new DatagramLines(msg, line), msg.length);
       });
@@ -160,24 +160,24 @@ export async function startSyslogListener(options: SyslogOptions, deps: SyslogDe
       const idle = options.idleTimeoutMs ?? 300_000;
       tcp = createServer((socket) => {
         if (sockets.size >= options.maxConnections) {
-          metrics.syslogRejected('limit');
+          metrics.rejectedConnection('limit');
           return void socket.destroy();
         }
         if (!deps.isTrustedSource(socket.remoteAddress ?? '')) {
-          metrics.syslogRejected('untrusted_source');
+          metrics.rejectedConnection('untrusted_source');
           return void socket.destroy();
         }
         sockets.add(socket);
-        metrics.syslogConnections.inc();
+        metrics.connections.inc();
         socket.once('close', () => {
           sockets.delete(socket);
-          metrics.syslogConnections.dec();
+          metrics.connections.dec();
         });
         socket.on('error', () => socket.destroy());
         socket.setTimeout(idle, () => socket.destroy());
         // The lines of one chunk are framed at once (cheap) and learned later, from the queue.
         let framed: Buffer[] = [];
-        const framer = new SyslogFramer(options.maxLineBytes, (f) => framed.push(f), (p) => metrics.syslogLine('tcp', p));
+        const framer = new SyslogFramer(options.maxLineBytes, (f) => framed.push(f), (p) => metrics.line('tcp', p));
         let paused = false;
         const resume = (): void => {
           paused = false;

@@ -78,7 +78,7 @@ describe('one JSON access-log line as an outcome', () => {
 describe('closed sets are documented', () => {
   it('every syslog result and rejection reason is in docs/metrics.md and docs/proxies.md', async () => {
     const { readFileSync } = await import('node:fs');
-    const { SYSLOG_RESULTS, SYSLOG_REJECTIONS } = await import('../../../src/telemetry/metrics.ts');
+    const { SYSLOG_RESULTS, SYSLOG_REJECTIONS } = await import('../../../src/telemetry/syslog-metrics.ts');
     const metrics = readFileSync('docs/metrics.md', 'utf8');
     const proxies = readFileSync('docs/proxies.md', 'utf8');
     for (const r of SYSLOG_RESULTS) {

@@ -3,9 +3,9 @@ import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSyslogListener, type SyslogHandle, type SyslogOptions } from '../../../src/adapters/syslog/syslog-server.ts';
-import { SnapshotHolder } from '../../../src/config/snapshot-holder.ts';
 import type { OutcomeReport } from '../../../src/decide/outcome.ts';
-import { Metrics } from '../../../src/telemetry/metrics.ts';
+import { Registry } from 'prom-client';
+import { SyslogMetrics } from '../../../src/telemetry/syslog-metrics.ts';
 import { OutcomeQueue, type OutcomeQueueOptions } from '../../../src/service/outcome-queue.ts';
 import { eventually } from '../../helpers/portcullis.ts';
 
@@ -21,7 +21,8 @@ afterEach(async () => {
 
 async function start(overrides: Partial<SyslogOptions> = {}, trusted: (a: string) => boolean = () => true, queueOptions?: OutcomeQueueOptions) {
   const reports: OutcomeReport[] = [];
-  const metrics = new Metrics(new SnapshotHolder(), { processMetrics: false });
+  const registry = new Registry();
+  const metrics = new SyslogMetrics(registry);
   const shed: Record<string, number> = {};
   const queue = new OutcomeQueue((source, reason, n) => (shed[`${source}|${reason}`] = (shed[`${source}|${reason}`] ?? 0) + n), queueOptions);
   handle = await startSyslogListener(
@@ -29,7 +30,7 @@ async function start(overrides: Partial<SyslogOptions> = {}, trusted: (a: string
     { ingest: { report: (r) => reports.push(r) }, queue, isTrustedSource: trusted, metrics, logger: pino({ level: 'silent' }), nowMs: Date.now },
   );
   const count = async (transport: string, result: string) => {
-    const text = await metrics.registry.metrics();
+    const text = await registry.metrics();
     const m = new RegExp(`^portcullis_syslog_lines_total\\{transport="${transport}",result="${result}"\\} (\\d+)`, 'm').exec(text);
     return m ? Number(m[1]) : 0;
   };
