@@ -17,9 +17,11 @@ export interface Verdict {
 export const EMPTY_DETECTIONS: Detections = Object.freeze({});
 
 // Levels of the reasons pack into 2 bits each in THREAT_REASONS order ("combo"; threat_feed's bits stay 0 here);
-// verdicts without a block are interned per combo, so evaluate() allocates only for blocked keys.
-const detectionsCache: (Detections | undefined)[] = new Array(1 << (2 * THREAT_REASONS.length));
-const verdictCache: (Verdict | undefined)[] = new Array(1 << (2 * THREAT_REASONS.length));
+// verdicts without a block are interned per combo, so evaluate() allocates only for blocked keys. Maps, not
+// arrays indexed by combo: with 11 reasons those were two 4M-slot arrays (64 MiB) that every full GC walked,
+// a 20-40 ms pause per major GC; only a few dozen combos ever occur.
+const detectionsCache = new Map<number, Detections>();
+const verdictCache = new Map<number, Verdict>();
 
 export function comboLevel(combo: number): number {
   let m = 0;
@@ -28,7 +30,7 @@ export function comboLevel(combo: number): number {
 }
 
 export function detectionsOf(combo: number): Detections {
-  let d = detectionsCache[combo];
+  let d = detectionsCache.get(combo);
   if (d === undefined) {
     const o: Partial<Record<ThreatReason, ThreatLevel>> = {};
     THREAT_REASONS.forEach((r, i) => {
@@ -36,13 +38,13 @@ export function detectionsOf(combo: number): Detections {
       if (lv > 0) o[r] = levelName(lv);
     });
     d = combo === 0 ? EMPTY_DETECTIONS : Object.freeze(o);
-    detectionsCache[combo] = d;
+    detectionsCache.set(combo, d);
   }
   return d;
 }
 
 export function unblockedVerdict(combo: number): Verdict {
-  let v = verdictCache[combo];
+  let v = verdictCache.get(combo);
   if (v === undefined) {
     v = Object.freeze({
       level: levelName(comboLevel(combo)),
@@ -50,7 +52,7 @@ export function unblockedVerdict(combo: number): Verdict {
       blockedUntilMs: 0,
       blockLevel: 'NONE' as ThreatLevel,
     });
-    verdictCache[combo] = v;
+    verdictCache.set(combo, v);
   }
   return v;
 }
