@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only load|micro|redis|http|als]
+// npm run bench [-- --quick] [-- --only load|micro|redis|http|als|rss]
 // Load comparison (bare grpc-js server vs Portcullis with 100k CIDRs, same run) and micro-benchmarks. Prints
 // Markdown tables and writes the raw results as JSON under the OS temp folder (never into the repo).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,10 +11,11 @@ import { renderReport, type BenchReport } from './lib/report.ts';
 import { renderRedisBench, runRedisBench } from './redis-check.ts';
 import { renderHttpMode, runHttpMode } from './http-mode.ts';
 import { renderAlsIngest, runAlsIngest } from './als-ingest.ts';
+import { renderIdleRss, runIdleRss } from './idle-rss.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const only = values.only;
-const SECTIONS = ['load', 'micro', 'redis', 'http', 'als'];
+const SECTIONS = ['load', 'micro', 'redis', 'http', 'als', 'rss'];
 if (only !== undefined && !SECTIONS.includes(only)) {
   console.error(`--only must be one of ${SECTIONS.join(', ')}`);
   process.exit(2);
@@ -35,12 +36,15 @@ const redis = runs('redis') ? await runRedisBench(quick, progress) : undefined;
 const http = runs('http') ? await runHttpMode(quick, progress) : undefined;
 // Checks while a 1M-entry access-log stream is learned, next to the same Checks with no ingestion.
 const als = runs('als') ? await runAlsIngest(quick, progress) : undefined;
-const report: BenchReport & { redis?: unknown; http?: unknown; als?: unknown } = { startedAt, machine, quick, load, micro, redis, http, als };
+// Idle RSS of the compiled build (what the image runs) against tsx and a bare Node process.
+const rss = runs('rss') ? await runIdleRss(quick, progress) : undefined;
+const report: BenchReport & { redis?: unknown; http?: unknown; als?: unknown; rss?: unknown } = { startedAt, machine, quick, load, micro, redis, http, als, rss };
 
 console.log(renderReport(report));
 if (redis) console.log(`\n${renderRedisBench(redis)}`);
 if (http) console.log(`\n${renderHttpMode(http)}`);
 if (als) console.log(`\n${renderAlsIngest(als)}`);
+if (rss) console.log(`\n## Idle RSS\n\n${renderIdleRss(rss)}`);
 const dir = join(tmpdir(), 'portcullis-bench');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, 'latest.json');

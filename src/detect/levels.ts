@@ -21,6 +21,13 @@ export const THREAT_REASONS = [
 ] as const;
 export type ThreatReason = (typeof THREAT_REASONS)[number];
 
+/**
+ * Reasons the engine packs into a combo (2 bits each, THREAT_REASONS order): those before spray_password. The
+ * account and password reasons after it are decide()'s (from detect/accounts.ts and spray-passwords.ts), never
+ * in a combo, so the interned-verdict tables stay 2^18 entries and not 2^22 (~64 MB).
+ */
+export const COMBO_REASONS = THREAT_REASONS.indexOf('spray_password');
+
 /** What a sign-in attempt turned out to be: the one spelling of the set (detectors, stores, telemetry). */
 export const OUTCOMES = ['failure', 'success', 'unknown'] as const;
 export type Outcome = (typeof OUTCOMES)[number];

@@ -7,7 +7,10 @@ import { keyHash } from './hash.ts';
  * signals, scored against a baseline learned online (EWMA mean and variance). An attack starts after
  * `consecutiveBuckets` anomalous buckets above an absolute failure floor, and ends only after `cooldownMs`
  * without an anomalous bucket (a lower `clearScore` during the attack gives hysteresis). The baseline never
- * learns from anomalous or attack buckets, and nothing is declared during warm-up.
+ * learns from anomalous or attack buckets. Cold start: before any baseline (the first coldStartMs) only an
+ * absolute rule applies (enough failures, mostly failing, from many IPs); after it a provisional baseline scores,
+ * behind the same absolute floor and surge factor, until warm-up ends. So an attack that begins a minute after a
+ * fresh start is declared within ~30 s, while an ordinary start-up is not.
  */
 export interface OrgAttackOptions {
   readonly clock: Clock;
@@ -15,8 +18,13 @@ export interface OrgAttackOptions {
   readonly bucketMs?: number;
   /** Half-life of the baseline's EWMA. */
   readonly halfLifeMs?: number;
-  /** History needed before an attack can be declared. */
+  /** History after which the baseline is trusted fully (the state's warmingUp ends). */
   readonly warmupMs?: number;
+  /**
+   * History after which the provisional baseline scores at all (cold start). Until warmupMs, the absolute
+   * floor and the surge factor keep its noise from declaring anything ordinary.
+   */
+  readonly coldStartMs?: number;
   /** A bucket is anomalous above this score (max z-score across signals) ... */
   readonly scoreThreshold?: number;
   /** ... and, during an attack, still anomalous above this one. */
@@ -35,12 +43,20 @@ export interface OrgAttackOptions {
   readonly minRatioEvents?: number;
   /** Bits of the distinct-failing-IP sketch (power of two; linear counting, good to ~bits*2). */
   readonly sketchBits?: number;
+  /**
+   * Cold start (before a baseline exists): a bucket is anomalous when it has minFailures failures, at least
+   * this share of its sign-ins failing ...
+   */
+  readonly coldStartRatio?: number;
+  /** ... from at least this many distinct IPs. */
+  readonly coldStartDistinctIps?: number;
 }
 
 export const DEFAULT_ORG_ATTACK = Object.freeze({
   bucketMs: 10_000,
   halfLifeMs: 10 * 60_000,
   warmupMs: 10 * 60_000,
+  coldStartMs: 60_000,
   scoreThreshold: 6,
   clearScore: 3,
   consecutiveBuckets: 3,
@@ -50,6 +66,8 @@ export const DEFAULT_ORG_ATTACK = Object.freeze({
   minRatioIncrease: 0.2,
   minRatioEvents: 10,
   sketchBits: 4096,
+  coldStartRatio: 0.5,
+  coldStartDistinctIps: 10,
 });
 
 export interface AttackSignals {
@@ -125,6 +143,7 @@ export class OrgAttackDetector {
   private readonly clock: Clock;
   private readonly alpha: number;
   private readonly warmupBuckets: number;
+  private readonly coldStartBuckets: number;
   private readonly cooldownBuckets: number;
   // Open bucket.
   private openIdx: number;
@@ -157,6 +176,7 @@ export class OrgAttackDetector {
     this.clock = clock;
     this.alpha = 1 - 2 ** (-o.bucketMs / o.halfLifeMs);
     this.warmupBuckets = Math.ceil(o.warmupMs / o.bucketMs);
+    this.coldStartBuckets = Math.min(this.warmupBuckets, Math.ceil(o.coldStartMs / o.bucketMs));
     this.cooldownBuckets = Math.ceil(o.cooldownMs / o.bucketMs);
     this.sketch = new Uint32Array(o.sketchBits / 32);
     this.openIdx = Math.floor(clock.nowMs() / o.bucketMs);
@@ -294,7 +314,8 @@ export class OrgAttackDetector {
     };
     const values = [signals.failures, signals.distinctFailingIps, signals.failureRatio, signals.unknownUserRatio];
     const valid = [true, true, total >= o.minRatioEvents, this.failures >= o.minRatioEvents];
-    const warm = this.closed >= this.warmupBuckets;
+    // Scored once a minute of history exists; the full warm-up only ends `warmingUp` (see coldStartMs).
+    const warm = this.closed >= this.coldStartBuckets;
     let score = 0;
     if (warm) {
       for (let i = 0; i < 4; i++) if (valid[i]) score = Math.max(score, this.z(i, values[i]!));
@@ -302,19 +323,21 @@ export class OrgAttackDetector {
     const startMs = this.openIdx * o.bucketMs;
     const endMs = startMs + o.bucketMs;
     const floor = signals.failures >= o.minFailures;
+    // No baseline yet: absolute rules only (a mostly failing bucket from many IPs is anomalous for any org).
+    const cold = !warm && floor && valid[2] && signals.failureRatio >= o.coldStartRatio && signals.distinctFailingIps >= o.coldStartDistinctIps;
     if (!this.attack) {
-      const anomalous = warm && floor && score > o.scoreThreshold;
+      const anomalous = (warm && floor && score > o.scoreThreshold) || cold;
       this.streak = anomalous ? this.streak + 1 : 0;
       if (this.streak >= o.consecutiveBuckets) {
         this.attack = true;
         this.sinceMs = endMs;
         this.quiet = 0;
         this.pending.push({ type: 'start', atMs: endMs, score, signals });
-      } else if (!(warm && score > o.scoreThreshold)) {
+      } else if (!(warm && score > o.scoreThreshold) && !cold) {
         this.learn(values, valid);
       }
     } else {
-      const anomalous = floor && score > o.clearScore;
+      const anomalous = floor && (score > o.clearScore || cold);
       this.quiet = anomalous ? 0 : this.quiet + 1;
       if (this.quiet >= this.cooldownBuckets) {
         this.attack = false;

@@ -1,5 +1,5 @@
 /** Verdicts: what the engine says about a key. Unblocked verdicts are interned, so reading one allocates nothing. */
-import { levelName, THREAT_REASONS } from './levels.ts';
+import { COMBO_REASONS, levelName, THREAT_REASONS } from './levels.ts';
 import type { ThreatLevel, ThreatReason } from './levels.ts';
 
 export type Detections = Readonly<Partial<Record<ThreatReason, ThreatLevel>>>;
@@ -17,11 +17,9 @@ export interface Verdict {
 export const EMPTY_DETECTIONS: Detections = Object.freeze({});
 
 // Levels of the reasons pack into 2 bits each in THREAT_REASONS order ("combo"; threat_feed's bits stay 0 here);
-// verdicts without a block are interned per combo, so evaluate() allocates only for blocked keys. Maps, not
-// arrays indexed by combo: with 11 reasons those were two 4M-slot arrays (64 MiB) that every full GC walked,
-// a 20-40 ms pause per major GC; only a few dozen combos ever occur.
-const detectionsCache = new Map<number, Detections>();
-const verdictCache = new Map<number, Verdict>();
+// verdicts without a block are interned per combo, so evaluate() allocates only for blocked keys.
+const detectionsCache: (Detections | undefined)[] = new Array(1 << (2 * COMBO_REASONS));
+const verdictCache: (Verdict | undefined)[] = new Array(1 << (2 * COMBO_REASONS));
 
 export function comboLevel(combo: number): number {
   let m = 0;
@@ -30,21 +28,21 @@ export function comboLevel(combo: number): number {
 }
 
 export function detectionsOf(combo: number): Detections {
-  let d = detectionsCache.get(combo);
+  let d = detectionsCache[combo];
   if (d === undefined) {
     const o: Partial<Record<ThreatReason, ThreatLevel>> = {};
-    THREAT_REASONS.forEach((r, i) => {
+    THREAT_REASONS.slice(0, COMBO_REASONS).forEach((r, i) => {
       const lv = (combo >>> (2 * i)) & 3;
       if (lv > 0) o[r] = levelName(lv);
     });
     d = combo === 0 ? EMPTY_DETECTIONS : Object.freeze(o);
-    detectionsCache.set(combo, d);
+    detectionsCache[combo] = d;
   }
   return d;
 }
 
 export function unblockedVerdict(combo: number): Verdict {
-  let v = verdictCache.get(combo);
+  let v = verdictCache[combo];
   if (v === undefined) {
     v = Object.freeze({
       level: levelName(comboLevel(combo)),
@@ -52,7 +50,7 @@ export function unblockedVerdict(combo: number): Verdict {
       blockedUntilMs: 0,
       blockLevel: 'NONE' as ThreatLevel,
     });
-    verdictCache.set(combo, v);
+    verdictCache[combo] = v;
   }
   return v;
 }

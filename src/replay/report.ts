@@ -24,15 +24,21 @@ function attacksCell(f: ReplayFigures): string {
   return f.attacks.map((a) => `${iso(a.startMs).slice(11, 19)}–${a.endMs === null ? 'still on' : iso(a.endMs).slice(11, 19)}`).join(', ');
 }
 
+/** Column titles of the comparison (the CLI's table and the HTML report's). */
+export const COMPARISON_COLUMNS = ['Setting', 'Sources blocked (HIGH)', 'Attempts denied', 'Successful sign-ins denied (false positives)', 'Sources with a denied success', 'Failures denied', 'Org Under Attack (UTC)'] as const;
+
+/** One setting's row of the comparison, as text cells. */
+export function comparisonCells(f: ReplayFigures): string[] {
+  const attempts = f.records ? pct(f.denied / f.records) : '—';
+  return [f.setting, `${f.sourcesBlocked} (${f.sourcesBlockedHigh})`, `${f.denied} (${attempts})`, `${f.successesDenied} of ${f.successes} (${pct(f.falsePositiveShare, 3)})`, String(f.sourcesWithDeniedSuccess), String(f.failuresDenied), attacksCell(f)];
+}
+
 /** The comparison across settings, as a Markdown table. */
 export function formatComparison(all: readonly ReplayFigures[], selected: number): string {
-  const rows = [
-    '| Setting | Sources blocked (HIGH) | Attempts denied | Successful sign-ins denied (false positives) | Sources with a denied success | Failures denied | Org Under Attack (UTC) |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-  ];
+  const rows = [`| ${COMPARISON_COLUMNS.join(' | ')} |`, `|${' --- |'.repeat(COMPARISON_COLUMNS.length)}`];
   all.forEach((f, i) => {
-    const attempts = f.records ? pct(f.denied / f.records) : '—';
-    rows.push(`| ${i === selected ? `**${f.setting}**` : f.setting} | ${f.sourcesBlocked} (${f.sourcesBlockedHigh}) | ${f.denied} (${attempts}) | ${f.successesDenied} of ${f.successes} (${pct(f.falsePositiveShare, 3)}) | ${f.sourcesWithDeniedSuccess} | ${f.failuresDenied} | ${attacksCell(f)} |`);
+    const [name, ...rest] = comparisonCells(f);
+    rows.push(`| ${[i === selected ? `**${name}**` : name, ...rest].join(' | ')} |`);
   });
   return rows.join('\n');
 }

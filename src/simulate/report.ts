@@ -66,12 +66,17 @@ function percentile(sorted: readonly number[], p: number): number | null {
 
 interface SourceTally { attempts: number; before: number; firstStopped: number; group: string }
 
+/** Whether event i was stopped: denied (Block), or flagged MEDIUM or HIGH (Audit: what Block would enforce). */
+export function stoppedBy(run: DriveResult, action: Action): (i: number) => boolean {
+  return (i) => (action === 'Block' ? run.answers[i] !== ALLOWED : run.levels[i]! >= 2);
+}
+
 /**
  * Figures of one run. "Denied" in Block mode is a 403 or 429 from Portcullis (the attempt never reached the
  * app); in Audit mode nothing is denied, so it means "flagged MEDIUM or HIGH" (what Block would enforce).
  */
 export function summarize(scenario: Scenario, run: DriveResult, action: Action): Figures {
-  const stopped = (i: number): boolean => (action === 'Block' ? run.answers[i] !== ALLOWED : run.levels[i]! >= 2);
+  const stopped = stoppedBy(run, action);
   let legit = 0;
   let legitFailed = 0;
   let legitDenied = 0;

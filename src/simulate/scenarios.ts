@@ -147,8 +147,16 @@ function ipv6Rotation(rng: Rng, scale: number): Scenario {
 }
 
 function orgSurge(rng: Rng, scale: number): Scenario {
+  return surgeAfter(rng, scale, scale < 1 ? 11 * MIN : 15 * MIN, 'org-surge');
+}
+
+/** The same surge one minute after a fresh start: no baseline yet (cold start). */
+function coldStart(rng: Rng, scale: number): Scenario {
+  return surgeAfter(rng, scale, MIN, 'cold-start');
+}
+
+function surgeAfter(rng: Rng, scale: number, warm: number, name: string): Scenario {
   const small = scale < 1;
-  const warm = small ? 11 * MIN : 15 * MIN;
   const surge = small ? 2 * MIN : 10 * MIN;
   const duration = warm + surge + (small ? 6.5 * MIN : 15 * MIN);
   const pool = new AddressPool(rng.fork('ip'));
@@ -164,7 +172,7 @@ function orgSurge(rng: Rng, scale: number): Scenario {
   // 9x the baseline's failures on top of it: 10x in all.
   distributed(a, { fromMs: warm, toMs: warm + surge, ips: bots, ratePerSec: 9 * baseFailures, group: 'surge from 600 IPs', target }, events);
   return {
-    name: 'org-surge',
+    name,
     title: `10x the baseline failure rate (${baseFailures.toFixed(2)}/s) from 600 IPs for ${surge / MIN} min after ${warm / MIN} min of baseline`,
     durationMs: duration,
     events: sortEvents(events),
@@ -251,6 +259,7 @@ export const SCENARIOS: Readonly<Record<string, Build>> = Object.freeze({
   'low-and-slow': lowAndSlow,
   'ipv6-rotation': ipv6Rotation,
   'org-surge': orgSurge,
+  'cold-start': coldStart,
   'narrow-spray': narrowSpray,
   'wide-spray': wideSpray,
   persistent,

@@ -2,7 +2,6 @@ import type { Clock } from '../clock.ts';
 import type { DetectionEngine } from '../detect/engine.ts';
 import type { OrgAttackDetector } from '../detect/org-attack.ts';
 import { MemoryStore } from './memory.ts';
-import { RedisStore } from './redis/store.ts';
 import type { StoreSettings } from './settings.ts';
 import type { DetectorStore, StoreHealth } from './store.ts';
 
@@ -17,6 +16,8 @@ export interface StoreDeps {
 /** The store the settings ask for, started. Never fails to start: an unreachable Redis is degraded. */
 export async function createStore(settings: StoreSettings, d: StoreDeps): Promise<DetectorStore> {
   if (settings.mode === 'memory') return new MemoryStore(d.engine, d.org);
+  // Loaded only when asked for: ioredis is ~13 MB of RSS a memory-store sidecar does not need.
+  const { RedisStore } = await import('./redis/store.ts');
   const redis = new RedisStore({
     settings: settings.redis,
     engine: d.engine,

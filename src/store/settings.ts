@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { PortcullisError } from '../errors.ts';
-import { parseRedisUrl, REDIS_MODES, type RedisSettings } from './redis/client.ts';
+import { parseRedisUrl, REDIS_MODES, type RedisSettings } from './redis/endpoint.ts';
 
 /** Where detector state lives: this process, or Redis shared by every replica (docs/redis.md). */
 export type StoreSettings = { readonly mode: 'memory' } | { readonly mode: 'redis'; readonly redis: RedisSettings };

@@ -9,8 +9,9 @@ import { checkEnvoyConfig, envoyPath } from './envoy-essentials.ts';
 import { CHART, find, get, helm, render, type K8sObject } from './helm.ts';
 import { validateObjects } from './k8s-validate.ts';
 
-const SCENARIOS = readdirSync(join(CHART, 'ci')).filter((f) => f.endsWith('-values.yaml')).sort();
-const valuesOf = (file: string) => merge(parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')), parse(readFileSync(join(CHART, 'ci', file), 'utf8')));
+// Every values file the chart ships: ci/ (one per mode and option set) and examples/ (what users copy).
+const SCENARIOS = ['ci', 'examples'].flatMap((d) => readdirSync(join(CHART, d)).filter((f) => f.endsWith('-values.yaml')).map((f) => `${d}/${f}`)).sort();
+const valuesOf = (file: string) => merge(parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')), parse(readFileSync(join(CHART, file), 'utf8')));
 
 /** Helm's coalescing of a values file over the defaults: maps merge deeply, null deletes a key. */
 function merge(base: any, over: any): any {
@@ -21,6 +22,12 @@ function merge(base: any, over: any): any {
     else out[k] = merge(base[k], v);
   }
   return out;
+}
+
+/** A Kubernetes label selector (matchLabels and In expressions) against a label set. */
+function matches(selector: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values: string[] }[] }, labels: Record<string, string>): boolean {
+  return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v)
+    && (selector.matchExpressions ?? []).every((e) => e.operator === 'In' && e.values.includes(labels[e.key] ?? ''));
 }
 
 type Pod = { containers: Record<string, any>[]; securityContext?: Record<string, unknown> };
@@ -39,26 +46,29 @@ function compileConfigMap(cm: K8sObject): void {
   }
 }
 
+/** The message a default install fails with: it must name every mode's switch and what that mode needs. */
+const NOTHING_TO_RUN = /nothing to run: choose a mode\. gateway\.enabled=true with gateway\.upstream\.service=.*authz\.enabled=true with config\.trustedProxies=.*sidecar\.envoyConfig=true/;
+
 describe('helm lint', () => {
+  // Lint treats a template's `fail` as a required value not given yet, so the defaults lint clean too.
   it.each(['(defaults)', ...SCENARIOS])('passes with %s', (file) => {
-    const r = helm(['lint', CHART, '--strict', ...(file.startsWith('(') ? [] : ['-f', join(CHART, 'ci', file)])]);
+    const r = helm(['lint', CHART, '--strict', ...(file.startsWith('(') ? [] : ['-f', join(CHART, file)])]);
     expect(r.stdout + r.stderr).toContain('0 chart(s) failed');
     expect(r.code).toBe(0);
   });
 });
 
 describe('helm template renders valid objects', () => {
-  it('with the default values: the config for sidecars, nothing that needs an upstream', async () => {
-    const objects = render();
-    expect(objects.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'ServiceAccount']);
-    expect(await validateObjects(objects)).toEqual([]);
-    compileConfigMap(get(objects, 'ConfigMap', '-config'));
-    expect(get(objects, 'ServiceAccount').automountServiceAccountToken).toBe(false);
+  it.each([['template'], ['install', '--dry-run=client']])('refuses the default values (nothing would run) on helm %s, naming each mode\'s values', (...cmd) => {
+    const r = helm([cmd[0]!, 'demo', CHART, ...cmd.slice(1)]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(NOTHING_TO_RUN);
+    expect(r.stdout).not.toMatch(/^kind:/m);
   });
 
   it.each(SCENARIOS)('%s', async (file) => {
     const values = valuesOf(file);
-    const objects = render(['-f', join(CHART, 'ci', file)]);
+    const objects = render(['-f', join(CHART, file)]);
     expect(await validateObjects(objects)).toEqual([]);
     compileConfigMap(get(objects, 'ConfigMap', '-config'));
 
@@ -101,7 +111,41 @@ describe('helm template renders valid objects', () => {
       expect((svc.spec as any).ports.map((p: any) => p.name), 'metrics never on the public Service').toEqual(['http']);
       expect(get(objects, 'Service', '-metrics')).toBeDefined();
     }
-    expect(Boolean(find(objects, 'NetworkPolicy'))).toBe(Boolean(values.networkPolicy.enabled && values.gateway.enabled));
+    const authz = find(objects, 'Deployment', '-authz');
+    expect(Boolean(authz)).toBe(Boolean(values.authz.enabled));
+    if (authz) {
+      const a = values.authz;
+      expect((authz.spec as any).replicas).toBe(a.replicas);
+      const c = podSpec(authz).containers;
+      expect(c.map((x) => x.name), 'HTTP mode runs no Envoy').toEqual(['portcullis']);
+      const env = Object.fromEntries(c[0]!.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+      expect(env.PORTCULLIS_AUTHZ_ADDRESS).toBe(`0.0.0.0:${a.port}`);
+      expect(env.PORTCULLIS_AUTHZ_CLIENT_HEADER).toBe(a.clientHeader);
+      expect(env.PORTCULLIS_SYSLOG_UDP_ADDRESS).toBe(a.syslog.udp ? `0.0.0.0:${a.syslog.port}` : undefined);
+      expect(env.PORTCULLIS_SYSLOG_TCP_ADDRESS).toBe(a.syslog.tcp ? `0.0.0.0:${a.syslog.port}` : undefined);
+      expect(env.PORTCULLIS_GRPC_ADDRESS, 'the unused gRPC port stays on loopback').toBe('127.0.0.1:9001');
+      // The Service forwards exactly the container's ports, by name.
+      const ports = Object.fromEntries(c[0]!.ports.map((p: any) => [p.name, p]));
+      const svc = get(objects, 'Service', '-authz');
+      expect((svc.spec as any).type).toBe('ClusterIP');
+      expect((svc.spec as any).selector).toEqual((authz.spec as any).selector.matchLabels);
+      for (const p of (svc.spec as any).ports) expect(ports[p.targetPort], p.name).toMatchObject({ containerPort: p.port, protocol: p.protocol });
+      expect((svc.spec as any).ports.map((p: any) => p.name).sort()).toEqual(['authz', 'metrics', ...(a.syslog.tcp ? ['syslog-tcp'] : []), ...(a.syslog.udp ? ['syslog-udp'] : [])].sort());
+      if (a.denialPage) {
+        expect(env.PORTCULLIS_AUTHZ_DENIAL_PAGE).toBe('/etc/portcullis-pages/denial.html');
+        expect((get(objects, 'ConfigMap', '-authz-pages').data as Record<string, string>)['denial.html']).toBe(a.denialPage);
+      }
+    }
+    expect(Boolean(find(objects, 'NetworkPolicy', '-gateway'))).toBe(Boolean(values.networkPolicy.enabled && values.gateway.enabled));
+    expect(Boolean(find(objects, 'NetworkPolicy', '-authz'))).toBe(Boolean(values.networkPolicy.enabled && values.authz.enabled));
+    // A monitor is rendered exactly when switched on, and then selects pods this release runs (or the user named).
+    const monitor = find(objects, 'ServiceMonitor');
+    expect(Boolean(monitor)).toBe(Boolean(values.metrics.serviceMonitor.enabled));
+    if (monitor) {
+      const selected = objects.filter((o) => o.kind === 'Service' && matches((monitor.spec as any).selector, o.metadata.labels ?? {}));
+      expect(selected.length, 'the ServiceMonitor selects a rendered Service').toBeGreaterThan(0);
+      for (const svc of selected) expect((svc.spec as any).ports.map((p: any) => p.name)).toContain('metrics');
+    }
     expect(Boolean(find(objects, 'Role'))).toBe(values.config.source === 'kubernetes');
     expect(objects.filter((o) => o.apiVersion.startsWith('portcullis.dev/')).length > 0).toBe(values.config.source === 'kubernetes');
     const sidecar = find(objects, 'ConfigMap', '-sidecar-envoy');
@@ -137,6 +181,7 @@ describe('helm template renders valid objects', () => {
 
 describe('values that cannot work are refused with a message naming the keys', () => {
   const up = ['--set', 'gateway.enabled=true', '--set', 'gateway.upstream.service=my-app'];
+  const authz = ['--set', 'authz.enabled=true', '--set', 'config.trustedProxies={10.0.0.0/8}'];
   const cases: [string, string[], RegExp][] = [
     ['a gateway without an upstream', ['--set', 'gateway.enabled=true'], /gateway\.upstream\.service is required/],
     ['minAvailable and maxUnavailable together', [...up, '--set', 'gateway.pdb.maxUnavailable=1'], /set minAvailable or maxUnavailable, not both/],
@@ -144,10 +189,17 @@ describe('values that cannot work are refused with a message naming the keys', (
     ['a grace period shorter than preStop + drain', [...up, '--set', 'portcullis.drainSeconds=30'], /terminationGracePeriodSeconds \(30\) must exceed the 8 s preStop plus portcullis\.drainSeconds \(30\)/],
     ['externalTrafficPolicy on a ClusterIP Service', [...up, '--set', 'gateway.service.externalTrafficPolicy=Local'], /externalTrafficPolicy applies only to LoadBalancer and NodePort/],
     ['two monitors for the same pods', [...up, '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.podMonitor.enabled=true'], /would scrape them twice/],
-    ['Redis without a URL', ['--set', 'redis.enabled=true'], /redis\.url is required/],
-    ['a password in the Redis URL', ['--set', 'redis.enabled=true', '--set', 'redis.url=redis://:hunter2@redis:6379'], /must not contain a password/],
-    ['kubernetes source without RBAC', ['--set', 'config.source=kubernetes', '--set', 'rbac.create=false'], /config\.source=kubernetes needs RBAC/],
-    ['fail-open Envoy with a fail-closed sidecar', ['--set', 'portcullis.failureMode=deny'], /choose one posture for both/],
+    ['Redis without a URL', [...up, '--set', 'redis.enabled=true'], /redis\.url is required/],
+    ['a password in the Redis URL', [...up, '--set', 'redis.enabled=true', '--set', 'redis.url=redis://:hunter2@redis:6379'], /must not contain a password/],
+    ['kubernetes source without RBAC', [...up, '--set', 'config.source=kubernetes', '--set', 'rbac.create=false'], /config\.source=kubernetes needs RBAC/],
+    ['fail-open Envoy with a fail-closed sidecar', [...up, '--set', 'portcullis.failureMode=deny'], /choose one posture for both/],
+    ['HTTP mode without trusted proxies', ['--set', 'authz.enabled=true'], /authz\.enabled=true needs config\.trustedProxies/],
+    ['HTTP mode on several replicas without Redis', [...authz, '--set', 'authz.replicas=2'], /authz\.replicas=2 needs redis\.enabled=true/],
+    ['HTTP mode with no way to learn outcomes', [...authz, '--set', 'authz.syslog.udp=false', '--set', 'authz.syslog.tcp=false'], /leaves Portcullis without outcomes/],
+    ['a ServiceMonitor with nothing to scrape', ['--set', 'sidecar.envoyConfig=true', '--set', 'metrics.serviceMonitor.enabled=true'], /metrics\.serviceMonitor\.enabled=true scrapes .* neither gateway\.enabled nor authz\.enabled/],
+    ['a PodMonitor with nothing to select', ['--set', 'sidecar.envoyConfig=true', '--set', 'metrics.podMonitor.enabled=true'], /without metrics\.podMonitor\.selector .* give metrics\.podMonitor\.selector/],
+    ['alerts on metrics nothing scrapes', [...up, '--set', 'metrics.prometheusRule.enabled=true'], /metrics\.prometheusRule\.enabled=true: .*nothing scrapes them.*metrics\.scrapedElsewhere=true/],
+    ['a dashboard of metrics nothing scrapes', [...authz, '--set', 'metrics.dashboard.enabled=true'], /metrics\.dashboard\.enabled=true: .*nothing scrapes them/],
   ];
   it.each(cases)('%s', (_name, args, message) => {
     const r = helm(['template', 'demo', CHART, ...args]);

@@ -48,3 +48,14 @@ export function get(objects: readonly K8sObject[], kind: string, nameSuffix = ''
   if (!o) throw new Error(`no ${kind} *${nameSuffix} among ${objects.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
   return o;
 }
+
+/** What `helm install` would create and print, without a cluster (`--dry-run=client`): objects, hooks and NOTES. */
+export function dryRunInstall(args: readonly string[], release = 'demo', namespace = 'shop'): { objects: K8sObject[]; hooks: K8sObject[]; notes: string } {
+  const r = helm(['install', release, CHART, '--namespace', namespace, '--dry-run=client', ...args]);
+  if (r.code !== 0) throw new Error(`helm install --dry-run ${args.join(' ')} failed:\n${r.stderr}`);
+  const section = (name: string) => {
+    const m = new RegExp(`^${name}:\\n([\\s\\S]*?)(?=^[A-Z]+:\\n|(?![\\s\\S]))`, 'm').exec(r.stdout);
+    return m ? m[1]! : '';
+  };
+  return { objects: parseObjects(section('MANIFEST')), hooks: parseObjects(section('HOOKS')), notes: section('NOTES') };
+}

@@ -30,7 +30,7 @@ describe('single sources', () => {
   it('every PORTCULLIS_* variable the chart sets is a setting', () => {
     const known = new Set<string>(Object.values(SETTING_FLAGS).map((s) => s.env));
     const set = new Set<string>();
-    for (const file of ['kubernetes-values.yaml', 'redis-values.yaml']) {
+    for (const file of ['kubernetes-values.yaml', 'redis-values.yaml', 'authz-values.yaml']) {
       for (const o of render(['-f', join(CHART, 'ci', file)]).filter((x) => x.kind === 'Deployment')) {
         for (const c of (o.spec as any).template.spec.containers) for (const e of c.env ?? []) if (e.name.startsWith('PORTCULLIS_')) set.add(e.name);
       }
@@ -90,14 +90,19 @@ describe('docs/deploy.md examples', () => {
 describe('the image', () => {
   const dockerfile = readFileSync('deploy/Dockerfile', 'utf8');
 
-  it('builds on a Node LTS slim image, installs runtime dependencies only, and runs serve as a non-root user', () => {
-    const image = /^ARG NODE_IMAGE=node:(\d+)-[\w-]*slim$/m.exec(dockerfile);
+  it('builds on a Node LTS slim image, compiles in a build stage, ships runtime dependencies only, and runs serve as a non-root user', () => {
+    const image = /^ARG NODE_IMAGE=node:(\d+)\.\d+\.\d+-[\w-]*slim$/m.exec(dockerfile);
     expect(image, 'a slim node image').not.toBeNull();
     expect(Number(image![1]) % 2, 'LTS lines are even').toBe(0);
     expect(Number(image![1])).toBeGreaterThanOrEqual(22);
     expect(dockerfile).toMatch(/npm ci --omit=dev --ignore-scripts/);
     expect(/^USER (\d+)(:\d+)?$/m.exec(dockerfile)?.[1]).toBe('1000');
-    expect(dockerfile).toContain('ENTRYPOINT ["node", "bin/portcullis.js"]');
+    // The compiled build, with no TypeScript loader: only dist/ leaves the build stage, and src/ is not copied.
+    expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\} AS build$[\s\S]*^RUN npm run build$/m);
+    expect(dockerfile).toContain('COPY --from=build /app/dist ./dist');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runtime).not.toMatch(/^COPY (\S+ )*src\b/m);
+    expect(dockerfile).toContain('ENTRYPOINT ["node", "dist/cli/bin.js"]');
     expect(dockerfile).toMatch(/^CMD \["serve"/m);
   });
 
@@ -108,7 +113,10 @@ describe('the image', () => {
     const codegen = JSON.parse(readFileSync('proto/codegen.json', 'utf8'));
     expect(codegen.includeDirs.length).toBeGreaterThan(0); // protos are read from node_modules at run time: a runtime dependency
     expect(JSON.parse(readFileSync('package.json', 'utf8')).dependencies['@grpc/grpc-js-xds']).toBeDefined();
-    expect(JSON.parse(readFileSync('package.json', 'utf8')).dependencies.tsx, 'bin/portcullis.js runs the sources through tsx').toBeDefined();
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+    expect(pkg.dependencies.tsx, 'no TypeScript loader among the runtime dependencies').toBeUndefined();
+    expect(pkg.devDependencies.tsx, 'bin/portcullis.js runs the sources through tsx in a checkout').toBeDefined();
+    expect(pkg.scripts.start).toBe('node dist/cli/bin.js serve --config deploy/examples');
   });
 });
 

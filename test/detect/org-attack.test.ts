@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
-import { OrgAttackDetector, type AttackTransition } from '../../src/detect/org-attack.ts';
+import { DEFAULT_ORG_ATTACK, OrgAttackDetector, type AttackTransition } from '../../src/detect/org-attack.ts';
 import { HOUR, MIN, poisson, rng, SEC, T0, v4 } from './helpers.ts';
 
 interface Traffic {
@@ -99,16 +99,34 @@ describe('Org Under Attack', () => {
     expect(anomalous).toBeLessThan(8 * 360 * 0.005); // stray high buckets happen; three in a row do not
   });
 
-  it('cannot declare during warm-up', () => {
+  it('cold start: an attack one minute after a fresh start is declared within 30 s, on absolute rules', () => {
     const clock = new ManualClock(T0);
     const rand = rng(13);
     const det = new OrgAttackDetector({ clock });
-    run(det, clock, rand, 2 * MIN, () => NORMAL);
+    expect(run(det, clock, rand, 1 * MIN, () => NORMAL)).toEqual([]);
     const surge: Traffic = { failures: 200, successes: 70, ipPool: 5000, unknownShare: 0.7 };
+    const attackAt = clock.nowMs();
+    const during = run(det, clock, rand, 5 * MIN, () => surge);
     expect(det.state.warmingUp).toBe(true);
-    expect(run(det, clock, rand, 5 * MIN, () => surge)).toEqual([]);
-    expect(det.state.warmingUp).toBe(true);
-    expect(det.state.score).toBe(0);
+    expect(during.map((t) => t.type)).toEqual(['start']);
+    expect(during[0]!.atMs - attackAt).toBeLessThanOrEqual(30 * SEC);
+    // It ends once, after the cool-down, when the attack stops.
+    const after = run(det, clock, rand, 10 * MIN, () => NORMAL);
+    expect(after.map((t) => t.type)).toEqual(['end']);
+    expect(after[0]!.atMs - (attackAt + 5 * MIN)).toBeLessThanOrEqual(DEFAULT_ORG_ATTACK.cooldownMs + 10 * SEC);
+  });
+
+  it('cold start: ordinary start-up traffic, even a bad morning (30 % failing) or one failing script, is not an attack', () => {
+    for (const [seed, traffic] of [
+      [21, NORMAL],
+      [22, { failures: 30, successes: 70, ipPool: 3000, unknownShare: 0.1 }],
+      // 30 failures a bucket, all failing, but from 3 addresses: per-IP detectors' business, not the org's.
+      [23, { failures: 30, successes: 5, ipPool: 3, unknownShare: 0.5 }],
+    ] as const) {
+      const clock = new ManualClock(T0);
+      const det = new OrgAttackDetector({ clock });
+      expect(run(det, clock, rng(seed), 10 * MIN, () => traffic)).toEqual([]);
+    }
   });
 
   it('needs the absolute failure floor: a quiet org jumping from 0.5 to 10 failures per bucket is not an attack', () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RedisSettings } from '../../src/store/redis/client.ts';
+import type { RedisSettings } from '../../src/store/redis/endpoint.ts';
 import { findTool } from '../../scripts/tools.mjs';
 import { requireTool } from './tools.ts';
 

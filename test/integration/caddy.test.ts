@@ -35,8 +35,8 @@ spec:
 function localCaddyfile(authz: number, syslog: number, app: number): string {
   const swaps: [string, string][] = [
     ['app.example.com {', 'http://app.example.com:{{PORT}} {\n\tbind 127.0.0.1'],
-    ['portcullis-gateway.portcullis.svc.cluster.local:9002', `127.0.0.1:${authz}`],
-    ['portcullis-gateway.portcullis.svc.cluster.local:5514', `127.0.0.1:${syslog}`],
+    ['portcullis-authz.portcullis.svc.cluster.local:9002', `127.0.0.1:${authz}`],
+    ['portcullis-authz.portcullis.svc.cluster.local:5514', `127.0.0.1:${syslog}`],
     ['trusted_proxies 10.0.0.0/8', 'trusted_proxies 127.0.0.1/32'],
     ['reverse_proxy app:8080', `reverse_proxy 127.0.0.1:${app}`],
   ];

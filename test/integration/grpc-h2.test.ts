@@ -194,7 +194,7 @@ describe('drain on shutdown (GOAWAY)', () => {
 // gRPC C-core through Python grpcio: `pip install grpcio protobuf` (offline from /opt/pypi on this machine).
 // Bytes go through a generic unary call with pre-encoded messages, so no generated stubs are needed.
 const PY = `
-import grpc, sys, json, base64
+import grpc, sys, json, base64, time
 target, req_b64, big = sys.argv[1], sys.argv[2], int(sys.argv[3])
 ch = grpc.insecure_channel(target, options=[('grpc.max_send_message_length', -1)])
 check = ch.unary_unary('/envoy.service.auth.v3.Authorization/Check', request_serializer=None, response_deserializer=None)
@@ -206,9 +206,14 @@ try:
     out['big'] = 'OK'
 except grpc.RpcError as e:
     out['big'] = e.code().name
+def slow_entries():
+    # A client stream that outlives its deadline: whoever notices first (client or server), it ends in
+    # DEADLINE_EXCEEDED. (A 1 us unary deadline is a race the server can win: it answers in well under 1 ms.)
+    time.sleep(1.0)
+    yield b''
+als = ch.stream_unary('/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs', request_serializer=None, response_deserializer=None)
 try:
-    # A deadline shorter than any answer can take over the network stack: the client gives up first.
-    check(base64.b64decode(req_b64), timeout=0.000001)
+    als(slow_entries(), timeout=0.2)
     out['deadline'] = 'OK'
 except grpc.RpcError as e:
     out['deadline'] = e.code().name

@@ -7,7 +7,7 @@ import { ManualClock } from '../../src/clock.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
 import { OrgAttackDetector } from '../../src/detect/org-attack.ts';
 import { readSettings } from '../../src/settings.ts';
-import type { RedisSettings } from '../../src/store/redis/client.ts';
+import type { RedisSettings } from '../../src/store/redis/endpoint.ts';
 import { RedisKeys } from '../../src/store/redis/keys.ts';
 import { RedisStore } from '../../src/store/redis/store.ts';
 import { IP, T0 } from '../detect/helpers.ts';

@@ -13,6 +13,7 @@ own context (values, name, release), so names and settings match what it renders
     {{- include "portcullis.sidecar.volumes" (dict "root" .Subcharts.portcullis) | nindent 4 }}
 
 "grpcAddress" is where ext_authz and the access-log service listen: loopback, as Envoy is in the same pod.
+"authz" (true in the chart's own authz Deployment only) adds the HTTP decision endpoint and syslog listener.
 test/deploy/fixtures/consumer-chart is a working example; docs/deploy.md has the plain-YAML equivalent.
 */}}
 
@@ -60,12 +61,38 @@ test/deploy/fixtures/consumer-chart is a working example; docs/deploy.md has the
       valueFrom: { secretKeyRef: { name: {{ $v.redis.existingSecret | quote }}, key: {{ $v.redis.existingSecretPasswordKey | quote }} } }
     {{- end }}
     {{- end }}
+    {{- if .authz }}
+    {{- $a := $v.authz }}
+    # HTTP mode: the decision endpoint and the syslog outcome listener, reached by the proxies (docs/proxies.md).
+    - { name: PORTCULLIS_AUTHZ_ADDRESS, value: {{ printf "0.0.0.0:%d" (int $a.port) | quote }} }
+    - { name: PORTCULLIS_AUTHZ_CLIENT_HEADER, value: {{ $a.clientHeader | quote }} }
+    {{- if $a.denialPage }}
+    - { name: PORTCULLIS_AUTHZ_DENIAL_PAGE, value: /etc/portcullis-pages/denial.html }
+    {{- end }}
+    {{- if $a.syslog.udp }}
+    - { name: PORTCULLIS_SYSLOG_UDP_ADDRESS, value: {{ printf "0.0.0.0:%d" (int $a.syslog.port) | quote }} }
+    {{- end }}
+    {{- if $a.syslog.tcp }}
+    - { name: PORTCULLIS_SYSLOG_TCP_ADDRESS, value: {{ printf "0.0.0.0:%d" (int $a.syslog.port) | quote }} }
+    {{- end }}
+    - { name: PORTCULLIS_SYSLOG_MAX_LINE_BYTES, value: {{ $a.syslog.maxLineBytes | quote }} }
+    - { name: PORTCULLIS_SYSLOG_LINES_PER_SECOND, value: {{ $a.syslog.linesPerSecond | quote }} }
+    {{- end }}
     {{- with $p.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
   ports:
     - { name: grpc, containerPort: {{ $p.grpcPort }}, protocol: TCP }
     - { name: metrics, containerPort: {{ $p.httpPort }}, protocol: TCP }
+    {{- if .authz }}
+    - { name: authz, containerPort: {{ $v.authz.port }}, protocol: TCP }
+    {{- if $v.authz.syslog.udp }}
+    - { name: syslog-udp, containerPort: {{ $v.authz.syslog.port }}, protocol: UDP }
+    {{- end }}
+    {{- if $v.authz.syslog.tcp }}
+    - { name: syslog-tcp, containerPort: {{ $v.authz.syslog.port }}, protocol: TCP }
+    {{- end }}
+    {{- end }}
   # /healthz: the process answers; /readyz: a valid config is loaded. tsx compiles on first start, hence startupProbe.
   startupProbe:
     httpGet: { path: /healthz, port: metrics }
@@ -92,6 +119,9 @@ test/deploy/fixtures/consumer-chart is a working example; docs/deploy.md has the
   volumeMounts:
     - { name: portcullis-config, mountPath: /etc/portcullis, readOnly: true }
     - { name: portcullis-tmp, mountPath: /tmp }
+    {{- if and .authz $v.authz.denialPage }}
+    - { name: portcullis-pages, mountPath: /etc/portcullis-pages, readOnly: true }
+    {{- end }}
 {{- end -}}
 
 {{- define "portcullis.sidecar.volumes" -}}

@@ -20,10 +20,21 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/**
+ * Every field an item may have (docs/outcomes.md documents each; a test posts them). Anything else is refused
+ * rather than ignored: a misspelt "path" would otherwise make the outcome silently miss the sign-in route.
+ */
+export const OUTCOME_FIELDS = ['requestId', 'clientIp', 'result', 'method', 'path', 'host'] as const;
+const FIELD_SET: ReadonlySet<string> = new Set(OUTCOME_FIELDS);
+
 /** One item of the outcome API, validated; returns an error message naming the field otherwise. */
 export function parseOutcomeItem(item: unknown, index: number): OutcomeReport | string {
-  if (item === null || typeof item !== 'object') return `[${index}]: must be an object`;
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return `[${index}]: must be an object`;
   const o = item as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!FIELD_SET.has(k)) return `[${index}].${k.slice(0, 64)}: unknown field (allowed: ${OUTCOME_FIELDS.join(', ')})`;
+    if (typeof o[k] !== 'string') return `[${index}].${k}: must be a string`;
+  }
   const str = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
   const result = str('result');
   if (result === undefined || !RESULT_HEADERS.has(result)) return `[${index}].result: must be one of success, failure, unknown_user`;
@@ -41,10 +52,8 @@ export function parseOutcomeItem(item: unknown, index: number): OutcomeReport | 
 
 /**
  * POST /v1/outcomes — for apps that report sign-in results directly instead of through Envoy's access log.
- * Body: one object or an array of {requestId?, clientIp?, result: success|failure|unknown_user, path?, method?, host?}.
- * clientIp is taken as the client (use the x-portcullis-client-ip the app received); it still goes through
- * the trusted-proxy and exempt-zone rules. Usernames are not
- * accepted here: the app would have to send them raw.
+ * The body, limits and answers are documented in docs/outcomes.md. Usernames are not accepted here: the app would
+ * have to send them raw.
  */
 export function outcomeEndpoint(ingest: OutcomeIngest, token: string) {
   return (req: IncomingMessage, res: ServerResponse): void => {

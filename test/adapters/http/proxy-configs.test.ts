@@ -15,9 +15,33 @@ import { NGINX_BIN } from '../../helpers/nginx.ts';
 const DIR = 'deploy/proxies';
 
 describe('deploy/proxies configs', () => {
-  it.each(['gateway.yaml', 'ingress-nginx/configmap.yaml', 'ingress-nginx/ingress.yaml'])('%s: valid Kubernetes objects', async (file) => {
+  it.each(['authz.yaml', 'ingress-nginx/configmap.yaml', 'ingress-nginx/ingress.yaml'])('%s: valid Kubernetes objects', async (file) => {
     const objects = parseAllDocuments(readFileSync(join(DIR, file), 'utf8')).map((d) => d.toJSON() as K8sObject);
     expect(await validateObjects(objects)).toEqual([]);
+  });
+
+  it('authz.yaml adds to deploy/manifests/portcullis.yaml: what its pods use is among that file\'s shared objects', () => {
+    const load = (f: string) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJSON() as K8sObject).filter(Boolean);
+    const authz = load(join(DIR, 'authz.yaml'));
+    // What `kubectl apply -l '!app.kubernetes.io/component'` keeps (authz.yaml's header): no component label.
+    const shared = load('deploy/manifests/portcullis.yaml').filter((o) => !o.metadata.labels?.['app.kubernetes.io/component']);
+    expect(shared.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ConfigMap/portcullis-config', 'ServiceAccount/portcullis']);
+    const pod = (authz.find((o) => o.kind === 'Deployment')!.spec as any).template.spec;
+    expect(shared).toContainEqual(expect.objectContaining({ kind: 'ServiceAccount', metadata: expect.objectContaining({ name: pod.serviceAccountName, namespace: 'portcullis' }) }));
+    for (const v of pod.volumes) if (v.configMap) expect(shared.map((o) => o.kind === 'ConfigMap' && o.metadata.name)).toContain(v.configMap.name);
+    // The proxies' configs point at the Service it defines.
+    const svc = authz.find((o) => o.kind === 'Service')!;
+    const host = `${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local`;
+    const ports = (svc.spec as any).ports.map((p: any) => p.port);
+    for (const f of ['caddy/Caddyfile', 'traefik/middleware.yaml', 'ingress-nginx/ingress.yaml', 'ingress-nginx/configmap.yaml']) {
+      const text = readFileSync(join(DIR, f), 'utf8');
+      const refs = [...text.matchAll(/\bportcullis-[a-z-]+\.portcullis\.svc\.cluster\.local(?::(\d+))?/g)];
+      expect(refs.length, f).toBeGreaterThan(0);
+      for (const [ref, port] of refs) {
+        expect(ref.split(':')[0], f).toBe(host);
+        if (port) expect(ports, `${f}: ${ref}`).toContain(Number(port));
+      }
+    }
   });
 
   it('envoy/http-service.yaml: filters and cluster are valid Envoy config, pointing at the Envoy convention', () => {

@@ -294,7 +294,8 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
     const timeout = parseGrpcTimeout(headers['grpc-timeout']);
     // An ALS stream lasts as long as Envoy keeps it; only a grpc-timeout it sent itself ends it.
     const limitMs = streaming && timeout === undefined ? Infinity : Math.min(timeout ?? options.maxCallMs, options.maxCallMs);
-    const call: Pending = { stream, deadline: Date.now() + limitMs };
+    // performance.now(), not Date.now(): a sub-millisecond grpc-timeout must expire, not round to "still on time".
+    const call: Pending = { stream, deadline: performance.now() + limitMs };
     const reader = new FrameReader(options.maxMessageBytes);
     let unary: Buffer | undefined;
     let count = 0;
@@ -337,7 +338,7 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
       if (failed) return;
       pending.delete(call);
       if (reader.pending > 0) return trailersOnly(stream, INTERNAL, 'request ends inside a message');
-      if (Date.now() > call.deadline) return trailersOnly(stream, DEADLINE_EXCEEDED, 'deadline exceeded before the request was complete');
+      if (performance.now() > call.deadline) return trailersOnly(stream, DEADLINE_EXCEEDED, 'deadline exceeded before the request was complete');
       if (streaming) return intake!.afterQueued(() => answer(stream, Buffer.alloc(0))); // StreamAccessLogsResponse {}, once learned
       if (unary === undefined) return trailersOnly(stream, INTERNAL, 'no request message on a unary call');
       if (path === CHECK_PATH) answer(stream, handlers.check(unary));
@@ -347,7 +348,7 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
   };
 
   const sweep = setInterval(() => {
-    const now = Date.now();
+    const now = performance.now();
     for (const call of pending) {
       if (now <= call.deadline) continue;
       pending.delete(call);
