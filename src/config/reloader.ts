@@ -46,7 +46,7 @@ export class Reloader {
     if (batch.issues.length > 0) {
       report = { accepted: false, version: current?.version, issues: batch.issues, compileMs: 0 };
     } else {
-      const result = compile(batch.objects, this.#version + 1, this.nowMs());
+      const result = compile(batch.objects, this.#version + 1, this.nowMs(), batch.zones);
       const compileMs = performance.now() - started;
       if (result.issues.length > 0) {
         report = { accepted: false, version: current?.version, issues: result.issues, compileMs };
