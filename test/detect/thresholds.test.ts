@@ -29,8 +29,8 @@ describe('thresholds', () => {
       ipv6PrefixLength: 0,
     };
     const errs = validateThresholds(bad, DEFAULT_THRESHOLDS);
-    expect(errs.join('\n')).toMatch(/bruteForce.windowMs must be whole seconds/);
-    expect(errs.join('\n')).toMatch(/bruteForce: counts must be integers 0..250/);
+    expect(errs.join('\n')).toMatch(/bruteForce.windowMs: must be whole seconds/);
+    expect(errs.join('\n')).toMatch(/bruteForce.high: counts must be integers 0..250/);
     expect(errs.join('\n')).toMatch(/low <= medium <= high/);
     expect(errs.join('\n')).toMatch(/must equal the normal profile/);
     expect(errs.join('\n')).toMatch(/ipv6PrefixLength/);
