@@ -1,6 +1,6 @@
 import type { DetectionSpec } from '../api/objects.ts';
 import { DEFAULT_DETECTION, detectionProblems, type DetectionSettings } from '../detect/detection.ts';
-import { withShapeOf, type Thresholds } from '../detect/thresholds.ts';
+import { SHAPE_FIELDS, withShapeOf, type Thresholds } from '../detect/thresholds.ts';
 
 /** A problem with spec.detection: `field` is the path in the object ("spec.detection.bruteForce.low"). */
 export interface DetectionProblem {
@@ -102,7 +102,8 @@ export function compileDetection(spec: DetectionSpec | undefined, defaults: Dete
   });
   if (problems.length > 0) return { problems };
   // Messages name other fields the detectors' way ("maxBlockMs"); the spec writes them without the unit.
-  const bad = detectionProblems(settings).map((p) => ({ field: specFieldOf(p.field), message: p.message.replace(/\b([a-z]\w*?)Ms\b/g, '$1') }));
+  // The aggressive profile's windows, prefix and caps are the normal one's: a problem there is reported once.
+  const bad = detectionProblems(settings).filter((p) => !(p.field.startsWith('aggressive.') && SHAPE_FIELDS.includes(p.field.slice('aggressive.'.length)))).map((p) => ({ field: specFieldOf(p.field), message: p.message.replace(/\b([a-z]\w*?)Ms\b/g, '$1') }));
   return bad.length > 0 ? { problems: bad } : { settings };
 }
 
