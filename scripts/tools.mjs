@@ -25,6 +25,8 @@ export const TOOLS = [
   { name: 'haproxy', apt: 'haproxy', candidates: ['/usr/sbin/haproxy'], usedBy: 'test/integration/haproxy.test.ts' },
   { name: 'kubectl', apt: 'kubernetes-client', candidates: [], usedBy: 'test/sources/kubernetes/crd.test.ts (client dry run)' },
   { name: 'chromium', apt: 'chromium', candidates: ['/usr/bin/chromium'], usedBy: 'test/integration/report-html.test.ts (simulate/replay --report)' },
+  { name: 'h2load', apt: 'nghttp2-client', candidates: ['/usr/bin/h2load'], usedBy: 'npm run bench (bench/load-test.ts: the load generator), test/bench/bench-smoke.test.ts' },
+  { name: 'wrk', apt: 'wrk', candidates: ['/usr/bin/wrk'], usedBy: 'npm run bench (bench/http-mode.ts)' },
 ];
 
 function executable(p) {

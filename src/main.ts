@@ -20,7 +20,7 @@ import { accountSignals, type AccountSignals } from './service/account-signals.t
 import { Learner } from './service/learn.ts';
 import { usernameKeyFrom } from './service/username-key.ts';
 import type { IpKey } from './detect/ip-key.ts';
-import { accessLogEntryHandler, accessLogIntake, accessLogService, rawAccessLogDefinition } from './adapters/grpc/access-log-service.ts';
+import { accessLogEntryLearner, accessLogIntake, accessLogService, rawAccessLogDefinition } from './adapters/grpc/access-log-service.ts';
 import { OutcomeQueue } from './service/outcome-queue.ts';
 import { authorizationService, checkHandler, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
 import { startH2GrpcServer } from './adapters/grpc/h2/server.ts';
@@ -200,7 +200,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const alsOptions = { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' };
     const onInFlight = (d: 1 | -1) => { inFlight += d; };
     const als = serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService');
-    const alsIntake = accessLogIntake(als, outcomes, accessLogEntryHandler(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok)));
+    const alsIntake = accessLogIntake(outcomes, accessLogEntryLearner(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok)));
     const grpc: GrpcServerHandle = settings.grpcTransport === 'http2'
       ? await startH2GrpcServer(grpcListen, { check: checkHandler(gate, onInFlight), accessLog: alsIntake, credential: grpcCredential }, HEALTH_SERVICES)
       : await startGrpcServer(grpcListen, [

@@ -1,11 +1,13 @@
 // One measured load run: wait for a quiet machine, run, record the server's CPU and GC and how much CPU other
 // processes took meanwhile; repeat a disturbed run and keep the quietest attempt.
+import { loadavg } from 'node:os';
 import type { ChildHandle, GcTotals } from './child.ts';
 import type { H2loadResult } from './h2load.ts';
 import { machineCpu, waitForQuiet } from './machine.ts';
-import type { OpenLoopResult } from './open-loop.ts';
 
-export type ServerName = 'bare' | 'portcullis';
+/** The two baselines and Portcullis on each of its gRPC transports, all in one run. */
+export const SERVER_NAMES = ['bare grpc-js', 'bare http2', 'portcullis grpc-js', 'portcullis http2'] as const;
+export type ServerName = (typeof SERVER_NAMES)[number];
 
 export interface Server {
   readonly name: ServerName;
@@ -15,9 +17,9 @@ export interface Server {
 
 export interface LoadRow {
   readonly server: ServerName;
-  readonly generator: 'open-loop' | 'h2load';
-  /** h2load only: which request every check carries. */
-  readonly body?: string;
+  readonly generator: 'h2load';
+  /** Which request every check carries. */
+  readonly body: string;
   /** Target checks/s; undefined for the max-throughput runs. */
   readonly target: number | undefined;
   readonly achieved: number;
@@ -34,14 +36,6 @@ export interface LoadRow {
   readonly gcMinorPercent: number;
   readonly gcMajorPercent: number;
   readonly generatorCpu: number | undefined;
-  /** open-loop only: how late the generator sent, µs. */
-  readonly sendLagP99Us?: number;
-  /** open-loop only: actual send → answer, µs. */
-  readonly serviceP50Us?: number;
-  readonly serviceP99Us?: number;
-  readonly denied?: number;
-  readonly errorCodes?: Record<string, number>;
-  readonly errorSamples?: string[];
   /** Whole-machine CPU during the run, % of one core (200 = both cores). */
   readonly machineCpu: number | undefined;
   /** Machine CPU not used by the server or the generator: other people's processes (and the kernel's share). */
@@ -49,6 +43,8 @@ export interface LoadRow {
   /** Seconds spent waiting for the machine to go quiet before the kept attempt, and attempts made. */
   readonly quietWaitS: number;
   readonly attempts: number;
+  /** The machine's 1-minute load average when the kept attempt started. */
+  readonly loadAvg1: number;
 }
 
 export interface Measured<T> {
@@ -60,6 +56,7 @@ export interface Measured<T> {
   others: number | undefined;
   waitedS: number;
   attempts: number;
+  loadAvg1: number;
 }
 
 /** CPU (% of one core) that processes outside the run may use before the run is repeated. */
@@ -74,6 +71,7 @@ export async function measured<T>(
   let best: Measured<T> | undefined;
   for (let attempt = 1; attempt <= 1 + opts.retries; attempt++) {
     const { waitedS } = await waitForQuiet(opts.quietWaitMs);
+    const loadAvg1 = Math.round(loadavg()[0]! * 100) / 100;
     const c0 = await server.child.cpuMs();
     const gc0 = await server.child.call<GcTotals>('gc');
     const machine = machineCpu();
@@ -85,7 +83,7 @@ export async function measured<T>(
     const gc1 = await server.child.call<GcTotals>('gc');
     const gc = { minorMs: gc1.minorMs - gc0.minorMs, majorMs: gc1.majorMs - gc0.majorMs };
     const others = total === undefined ? undefined : Math.max(0, Math.round(total - (cpuMs / wallMs) * 100 - (generatorCpu(result) ?? 0)));
-    if (!best || (others ?? 0) < (best.others ?? 0)) best = { result, cpuMs, wallMs, gc, machine: total, others, waitedS, attempts: attempt };
+    if (!best || (others ?? 0) < (best.others ?? 0)) best = { result, cpuMs, wallMs, gc, machine: total, others, waitedS, attempts: attempt, loadAvg1 };
     else best.attempts = attempt;
     if (others === undefined || others <= OTHERS_LIMIT) break;
   }
@@ -104,18 +102,7 @@ function serverFigures(m: Measured<unknown>, checks: number) {
     othersCpu: m.others,
     quietWaitS: m.waitedS,
     attempts: m.attempts,
-  };
-}
-
-export function openLoopRow(s: Server, m: Measured<OpenLoopResult>, warmup: number): LoadRow {
-  const r = m.result;
-  return {
-    server: s.name, generator: 'open-loop', target: r.rate, achieved: r.achievedRate,
-    p50Us: r.latencyUs.p50, p99Us: r.latencyUs.p99, p999Us: r.latencyUs.p999, maxUs: r.latencyUs.max,
-    errors: r.requested - r.completed, generatorCpu: r.cpuPercent,
-    sendLagP99Us: r.sendLagUs.p99, serviceP50Us: r.serviceUs.p50, serviceP99Us: r.serviceUs.p99, denied: r.denied,
-    errorCodes: r.errorCodes, errorSamples: r.errorSamples,
-    ...serverFigures(m, r.completed + warmup),
+    loadAvg1: m.loadAvg1,
   };
 }
 

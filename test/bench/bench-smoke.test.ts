@@ -2,9 +2,13 @@
 // bare server, and the h2load summary parser. No timing thresholds: this machine is shared and noisy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forkTs, type ChildHandle } from '../../bench/lib/child.ts';
-import { parseH2loadSummary } from '../../bench/lib/h2load.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseH2loadSummary, runH2load } from '../../bench/lib/h2load.ts';
 import { openLoopInChild } from '../../bench/lib/open-loop.ts';
-import { requestPool } from '../../bench/lib/requests.ts';
+import { CHECK_PATH, grpcFrame, requestPool } from '../../bench/lib/requests.ts';
+import { requireTool } from '../helpers/tools.ts';
 
 describe('bench harness', () => {
   let server: ChildHandle;
@@ -53,5 +57,29 @@ time for request:     1.65ms     83.64ms      7.30ms      850us    93.54%
     expect(parseH2loadSummary(out)).toEqual({
       achievedRate: 17389, requests: 86944, succeeded: 86940, failed: 4, errored: 0, timeout: 0, meanUs: 7300, sdUs: 850,
     });
+  });
+
+  it('the bare node:http2 answerer is a real Check server, and h2load drives it and counts every answer', async () => {
+    requireTool('h2load');
+    const { child, ready } = await forkTs<{ port: number }>('bench/bare-h2-server.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'portcullis-smoke-'));
+    try {
+      const pool = requestPool(['192.0.2.0/24'], 4);
+      const r = await openLoopInChild({ target: `127.0.0.1:${ready.port}`, rate: 200, count: 40, messages: pool.messages.map((m) => m.toString('base64')), connections: 1 });
+      expect(r.errors).toBe(0);
+      expect(r.allowed).toBe(40); // grpc-js decoded a CheckResponse with status OK from each answer
+
+      const body = join(dir, 'check.grpc');
+      writeFileSync(body, grpcFrame(pool.messages[1]!));
+      const h = await runH2load({ url: `http://127.0.0.1:${ready.port}${CHECK_PATH}`, bodyFile: body, clients: 2, streams: 4, durationS: 1, warmupS: 0, rate: 200 });
+      expect(h.failed + h.errored + h.timeout).toBe(0);
+      expect(h.succeeded).toBe(h.requests);
+      expect(h.requests).toBeGreaterThan(100);
+      expect(h.latencyUs.p50).toBeGreaterThan(0);
+      expect(h.latencyUs.p50).toBeLessThanOrEqual(h.latencyUs.p99);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await child.stop();
+    }
   });
 });
