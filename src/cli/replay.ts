@@ -6,12 +6,15 @@ import { formatOf, readRecords } from '../replay/records.ts';
 import { replay } from '../replay/replay.ts';
 import { formatBlocked, formatComparison, formatInput } from '../replay/report.ts';
 import { replayHtml } from '../replay/html-report.ts';
-import { comparisonSettings, parseVariant, type ProfileName } from '../replay/settings.ts';
+import { builtInBase, comparisonSettings, parseVariant, policyBase, type ProfileName, type ReplaySetting } from '../replay/settings.ts';
+import { changedDetectionSpec } from '../config/detection.ts';
+import { formatDeploy } from '../replay/report.ts';
 
 /** The command's flags (parseArgs options); its help lists each (test/cli/cli-reference.test.ts). */
 export const OPTIONS = {
   format: { type: 'string' },
-  profile: { type: 'string', default: 'default' },
+  policy: { type: 'string' },
+  profile: { type: 'string' },
   set: { type: 'string', multiple: true, default: [] },
   'max-rows': { type: 'string', default: '50' },
   report: { type: 'string' },
@@ -24,25 +27,34 @@ export function help(): string {
   return HELP;
 }
 
-const HELP = `usage: portcullis replay <file> [--format csv|jsonl] [--profile default|aggressive] [--set key=value ...]
-                         [--max-rows N] [--report file.html] [--json]
+const HELP = `usage: portcullis replay <file> [--format csv|jsonl] [--policy file|dir | --profile default|aggressive]
+                         [--set key=value ...] [--max-rows N] [--report file.html] [--json]
 
-Runs recorded sign-in outcomes through fresh detectors offline (blocking on, a clock that follows the records)
-and reports what each threshold setting would have blocked and which successful sign-ins it would have denied.
+Runs recorded sign-in outcomes offline through the server's own Check and outcome paths (the policy's
+detection settings, action Block, a clock that follows the records) and reports what each threshold setting
+would have blocked and which successful sign-ins it would have denied.
 Records: time (ISO 8601 or epoch ms), ip, username, success (true | false | unknown_user); see docs/simulation.md.
 Usernames are hashed in memory with a random key and never printed. Bad lines are skipped and listed.
 
   --format    csv or jsonl (default: from the extension; .jsonl/.ndjson/.json are JSONL, anything else CSV)
-  --profile   Base for the --set overrides and the detailed listing: default (default) or aggressive
-  --set       Override a Thresholds field on the profile, e.g. bruteForce.high=20, accountTargeted.windowMs=12h;
-              aggressive.<field> for the under-attack profile, org.<option> for Org Under Attack
-              (e.g. org.minFailures=10). Several joined by commas form one variant. Repeat --set to compare
-              variants: each alone, then all together.
+  --policy    A ThreatPolicy file (or config folder): its spec.detection, account protection and IPZones, exactly
+              as the server runs them (replayed with action Block); the base for --set
+  --profile   Without --policy, the base for --set: default (default) or aggressive (the under-attack profile
+              all the time)
+  --set       Override a ThreatPolicy spec.detection field, e.g. bruteForce.high=20, accountTargeted.window=12h,
+              aggressive.block=1h, orgUnderAttack.minFailures=10 (docs/detection.md lists every field). Several
+              joined by commas form one variant. Repeat --set to compare variants: each alone, then all together.
+              The output ends with the spec.detection that deploys the selected setting.
   --max-rows  Blocked sources listed for the selected setting (default 50)
   --report    Also write a self-contained HTML page (no network, inline SVG): the comparison printed here, each
               setting's trade-off (sources blocked against successful sign-ins denied) and its timeline
   --json      Print everything as JSON
 `;
+
+/** Only the fields of the selected setting that differ from the defaults: what goes under spec.detection. */
+function deploySpec(s: ReplaySetting): Record<string, unknown> {
+  return changedDetectionSpec(s.snapshot.policy.detection);
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -58,10 +70,13 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new PortcullisError('USAGE', 'expected exactly one file of recorded sign-ins');
   const path = positionals[0]!;
   if (values.format !== undefined && values.format !== 'csv' && values.format !== 'jsonl') throw new PortcullisError('USAGE', '--format: csv or jsonl');
-  if (values.profile !== 'default' && values.profile !== 'aggressive') throw new PortcullisError('USAGE', '--profile: default or aggressive');
+  const profile = values.profile ?? 'default';
+  if (profile !== 'default' && profile !== 'aggressive') throw new PortcullisError('USAGE', '--profile: default or aggressive');
+  if (values.policy !== undefined && values.profile !== undefined) throw new PortcullisError('USAGE', '--policy and --profile: give one (--policy is the base for --set)');
   const maxRows = Number(values['max-rows']);
   if (!Number.isInteger(maxRows) || maxRows < 0) throw new PortcullisError('USAGE', '--max-rows: a whole number');
-  const { settings, selected } = comparisonSettings(values.profile as ProfileName, values.set!.map(parseVariant));
+  const base = values.policy !== undefined ? policyBase(values.policy) : builtInBase();
+  const { settings, selected } = comparisonSettings(base, profile as ProfileName, values.set!.map(parseVariant));
   try {
     if (!statSync(path).isFile()) throw new Error('not a file');
   } catch (err) {
@@ -71,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
   const records = await readRecords(path, formatOf(path, values.format));
   // With --report, each setting's per-record fate too, for its timeline.
   const denied = values.report ? settings.map(() => new Uint8Array(records.timeMs.length)) : [];
-  const results = settings.map((s, i) => replay(records, s, values.report ? (r, d) => { denied[i]![r] = d ? 1 : 0; } : undefined));
+  const results = settings.map((s, i) => replay(records, s, values.report ? (r, d) => { denied[i]![r] = d.verdict === 'allow' ? 0 : 1; } : undefined));
   if (values.report) {
     writeFileSync(values.report, replayHtml(path, records, results, denied, selected));
     process.stderr.write(`portcullis replay: report written to ${values.report}\n`);
@@ -90,9 +105,10 @@ export async function run(argv: string[]): Promise<number> {
       attacks: r.attacks.map((a) => ({ start: iso(a.startMs), end: iso(a.endMs) })),
       blocked: r.blocked.map(({ firstBlockMs, ...b }) => ({ ...b, firstBlock: iso(firstBlockMs) })),
     }));
-    process.stdout.write(`${JSON.stringify({ input, settings: out }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ input, notes: base.notes, settings: out, deploy: deploySpec(settings[selected]!) }, null, 2)}\n`);
     return 0;
   }
-  process.stdout.write(`${formatInput(path, records)}\n\n${formatComparison(results, selected)}\n\n${formatBlocked(results[selected]!, maxRows)}\n`);
+  const notes = base.notes.map((n) => `note: ${n}\n`).join('');
+  process.stdout.write(`${formatInput(path, records)}\n${notes}\n${formatComparison(results, selected)}\n\n${formatBlocked(results[selected]!, maxRows)}\n\n${formatDeploy(settings[selected]!)}\n`);
   return 0;
 }

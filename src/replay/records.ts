@@ -7,6 +7,10 @@ import { parseAddress, type Address } from '../net/address.ts';
 export type RecordFormat = 'csv' | 'jsonl';
 export type RecordResult = 'success' | 'failure' | 'unknown_user';
 export const RESULT_CODES: readonly RecordResult[] = ['success', 'failure', 'unknown_user'];
+/** Values of SignInRecords.label. */
+export const LABEL_NONE = -1;
+export const LABEL_LEGIT = 0;
+export const LABEL_ATTACK = 1;
 
 export interface BadLine {
   readonly line: number;
@@ -26,6 +30,8 @@ export interface SignInRecords {
   readonly user: number[];
   /** Index into RESULT_CODES. */
   readonly result: number[];
+  /** LABEL_ATTACK / LABEL_LEGIT / LABEL_NONE per record; undefined when the records have no label column. */
+  readonly label?: number[];
   readonly addresses: Address[];
   readonly bad: BadLine[];
   /** Records earlier than the record before them in the file (all are sorted before replay). */

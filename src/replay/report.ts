@@ -1,5 +1,8 @@
+import { stringify } from 'yaml';
+import { changedDetectionSpec } from '../config/detection.ts';
 import type { SignInRecords } from './records.ts';
 import type { ReplayFigures } from './replay.ts';
+import type { ReplaySetting } from './settings.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const pct = (x: number, d = 2): string => `${(x * 100).toFixed(d)}%`;
@@ -55,4 +58,12 @@ export function formatBlocked(f: ReplayFigures, max = 50): string {
     lines.push(`  ${b.source.padEnd(28)} ${iso(b.firstBlockMs).padEnd(24)} ${b.firstBlockLevel.padEnd(6)} ${String(b.allowedBeforeBlock).padStart(11)} ${String(b.denied).padStart(7)} ${String(b.successesDenied).padStart(9)}  ${reasons}`);
   }
   return lines.join('\n');
+}
+
+/** The ThreatPolicy fragment that deploys a setting: its spec.detection fields that differ from the defaults. */
+export function formatDeploy(s: ReplaySetting): string {
+  const changed = changedDetectionSpec(s.snapshot.policy.detection);
+  if (Object.keys(changed).length === 0) return `To deploy ${s.name}: no spec.detection field needed (the defaults).`;
+  const yaml = stringify({ spec: { detection: changed } }, { indent: 2 }).trimEnd();
+  return `To deploy ${s.name}, the ThreatPolicy needs (the rest of spec.detection at its defaults):\n${yaml.split('\n').map((l) => `  ${l}`).join('\n')}`;
 }
