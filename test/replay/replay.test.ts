@@ -25,7 +25,7 @@ describe('reading recorded sign-ins', () => {
     const r = await readRecords(CSV, 'csv');
     expect(r.timeMs).toHaveLength(45);
     expect(r.bad).toEqual([
-      { line: 10, reason: 'time: expected ISO 8601 (2026-03-02T08:00:00Z) or epoch milliseconds' },
+      { line: 10, reason: 'time: expected ISO 8601 (2026-03-02T08:00:00Z, 2026-03-02 08:00:00) or epoch milliseconds' },
       { line: 19, reason: 'ip: not an IP address' },
       { line: 26, reason: 'success: expected true, false or unknown_user' },
       { line: 33, reason: 'expected 4 fields (time,ip,username,success), got 2' },
