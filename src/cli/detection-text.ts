@@ -1,24 +1,8 @@
-import { detectionSpecOf, formatDetectionDuration as d } from '../config/detection.ts';
+import { changedDetectionFields, formatDetectionDuration as d } from '../config/detection.ts';
 import { DEFAULT_DETECTION, type DetectionSettings } from '../detect/detection.ts';
 import type { LevelCounts, Thresholds, WindowThresholds } from '../detect/thresholds.ts';
 
 const DETECTORS = ['bruteForceShort', 'bruteForce', 'bruteForceLong', 'passwordSpray', 'unknownUserSpray', 'credentialStuffing', 'accountTargeted', 'persistence', 'network', 'repeatOffender'] as const;
-
-/** Leaves of a spec.detection object as "path=value". */
-function leaves(o: Record<string, unknown>, prefix = ''): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [k, v] of Object.entries(o)) {
-    if (v !== null && typeof v === 'object') for (const [p, x] of leaves(v as Record<string, unknown>, `${prefix}${k}.`)) out.set(p, x);
-    else out.set(`${prefix}${k}`, String(v));
-  }
-  return out;
-}
-
-/** The spec.detection fields whose values differ from the defaults, as "field=value". */
-export function changedDetectionFields(s: DetectionSettings, defaults: DetectionSettings = DEFAULT_DETECTION): string[] {
-  const base = leaves(detectionSpecOf(defaults));
-  return [...leaves(detectionSpecOf(s))].filter(([k, v]) => base.get(k) !== v).map(([k, v]) => `${k}=${v}`);
-}
 
 const counts = (c: LevelCounts): string => `${c.low}/${c.medium}/${c.high}`;
 

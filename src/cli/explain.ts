@@ -17,8 +17,8 @@ import { parseAddress } from '../net/address.ts';
 import { readSettings, settingsParseOptions } from '../settings.ts';
 import { loadPaths } from '../sources/files.ts';
 import { settingsHelp, type CliOptions } from './flags.ts';
-import { changedDetectionFields, describeDetection } from './detection-text.ts';
-import { detectionDefaults, detectionSpecOf } from '../config/detection.ts';
+import { describeDetection } from './detection-text.ts';
+import { changedDetectionFields, detectionDefaults, detectionSpecOf } from '../config/detection.ts';
 
 const MAX_ADMIN_BODY = 64 * 1024;
 

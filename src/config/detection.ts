@@ -124,3 +124,35 @@ function toSpec(o: object, keep: (key: string) => boolean): Record<string, unkno
   }
   return out;
 }
+
+/** Leaves of a spec.detection object as path -> value text. */
+function leaves(o: Record<string, unknown>, prefix = '', out = new Map<string, string>()): Map<string, string> {
+  for (const [k, v] of Object.entries(o)) {
+    if (v !== null && typeof v === 'object') leaves(v as Record<string, unknown>, `${prefix}${k}.`, out);
+    else out.set(`${prefix}${k}`, String(v));
+  }
+  return out;
+}
+
+/** The spec.detection fields whose values differ from `defaults`, as "field=value" (spec order). */
+export function changedDetectionFields(s: DetectionSettings, defaults: DetectionSettings = DEFAULT_DETECTION): string[] {
+  const base = leaves(detectionSpecOf(defaults));
+  return [...leaves(detectionSpecOf(s))].filter(([k, v]) => base.get(k) !== v).map(([k, v]) => `${k}=${v}`);
+}
+
+/** Only the fields of `s` that differ from `defaults`, as a (nested) spec.detection object: what to deploy. */
+export function changedDetectionSpec(s: DetectionSettings, defaults: DetectionSettings = DEFAULT_DETECTION): Record<string, unknown> {
+  const base = leaves(detectionSpecOf(defaults));
+  const out: Record<string, unknown> = {};
+  const walk = (o: Record<string, unknown>, into: Record<string, unknown>, prefix: string): void => {
+    for (const [k, v] of Object.entries(o)) {
+      if (v !== null && typeof v === 'object') {
+        const sub: Record<string, unknown> = {};
+        walk(v as Record<string, unknown>, sub, `${prefix}${k}.`);
+        if (Object.keys(sub).length > 0) into[k] = sub;
+      } else if (base.get(`${prefix}${k}`) !== String(v)) into[k] = v;
+    }
+  };
+  walk(detectionSpecOf(s), out, '');
+  return out;
+}
