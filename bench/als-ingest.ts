@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { startPortcullis, type Running } from '../src/main.ts';
 import { readSettings } from '../src/settings.ts';
-import { startAlsSender, type AlsPlan } from './lib/als-sender.ts';
+import { startAlsSender, type AlsPlan, type AlsSender } from './lib/als-sender.ts';
 import { machineCpu, waitForQuiet } from './lib/machine.ts';
 import { startOpenLoopChild, type OpenLoopResult } from './lib/open-loop.ts';
 import { requestPool } from './lib/requests.ts';
@@ -38,6 +38,9 @@ export interface AlsIngestRow {
   readonly p99Ms: number;
   readonly p999Ms: number;
   readonly maxMs: number;
+  /** Actual send → answer p99 (without the generator's own lateness), and how late the generator sent, p99. */
+  readonly serviceP99Ms: number;
+  readonly sendLagP99Ms: number;
   /** The server's event loop (this process): how late a 1 ms timer ran, p99 and max; and time in GC. */
   readonly loopDelayP99Ms: number;
   readonly loopDelayMaxMs: number;
@@ -49,6 +52,8 @@ export interface AlsIngestRow {
   readonly shed?: number;
   /** Whole-machine CPU during the phase, % of one core (200 = both cores), and the wait for a quiet machine before it. */
   readonly machineCpu: number | undefined;
+  /** The machine's CPU not used by the server, the generator or the sender: neighbours on this shared machine. */
+  readonly othersCpu: number | undefined;
   readonly quietWaitS: number;
   readonly loadAvg: readonly number[];
 }
@@ -91,21 +96,36 @@ function watchLoop(): () => { loopDelayP99Ms: number; loopDelayMaxMs: number; gc
   };
 }
 
-type Watched = ReturnType<ReturnType<typeof watchLoop>> & { machineCpu: number | undefined; quietWaitS: number };
+type Watched = ReturnType<ReturnType<typeof watchLoop>> & { machineCpu: number | undefined; ownCpu: number; quietWaitS: number };
 
-/** Waits (bounded) for a quiet machine, then watches the event loop, GC and machine CPU until the call. */
-async function phase(quietWaitMs: number): Promise<() => Watched> {
+/**
+ * Waits (bounded) for a quiet machine, then watches the event loop, GC and machine CPU until the call; ownCpu
+ * is this process's and the sender's CPU over the phase, % of one core (the generator reports its own).
+ */
+async function phase(quietWaitMs: number, sender: AlsSender): Promise<() => Promise<Watched>> {
   const { waitedS } = await waitForQuiet(quietWaitMs);
   const loop = watchLoop();
   const cpu = machineCpu();
-  return () => ({ ...loop(), machineCpu: cpu(), quietWaitS: waitedS });
+  const t0 = performance.now();
+  const self0 = process.cpuUsage();
+  const sender0 = await sender.cpuMs();
+  return async () => {
+    const self = process.cpuUsage(self0);
+    const wall = performance.now() - t0;
+    const senderMs = (await sender.cpuMs()) - sender0;
+    return { ...loop(), machineCpu: cpu(), ownCpu: Math.round((((self.user + self.system) / 1000 + senderMs) / wall) * 100), quietWaitS: waitedS };
+  };
 }
 
 function row(transport: AlsIngestRow['transport'], phase: AlsIngestRow['phase'], r: OpenLoopResult, loop: Watched, extra: Partial<AlsIngestRow> = {}): AlsIngestRow {
+  const { ownCpu, ...watched } = loop;
   return {
     transport, phase, checks: r.completed, errors: r.errors,
     p50Ms: ms(r.latencyUs.p50), p99Ms: ms(r.latencyUs.p99), p999Ms: ms(r.latencyUs.p999), maxMs: ms(r.latencyUs.max),
-    ...loop, loadAvg: loadavg().map((x) => Math.round(x * 100) / 100), ...extra,
+    serviceP99Ms: ms(r.serviceUs.p99), sendLagP99Ms: ms(r.sendLagUs.p99),
+    ...watched,
+    othersCpu: watched.machineCpu === undefined ? undefined : Math.max(0, watched.machineCpu - ownCpu - r.cpuPercent),
+    loadAvg: loadavg().map((x) => Math.round(x * 100) / 100), ...extra,
   };
 }
 
@@ -133,20 +153,20 @@ export async function runAlsIngest(quick: boolean, progress: (line: string) => v
         // Warm-up: the JIT and the generator's connections, not measured.
         await generator.run({ target, rate, count: rate * 2, messages, connections: 2 });
         progress(`als ingest (${transport}): ${rate} Checks/s for ${baselineS} s, no ingestion`);
-        let watch = await phase(quietWaitMs);
+        let watch = await phase(quietWaitMs, sender);
         const base = await generator.run({ target, rate, count: rate * baselineS, warmup: 0, messages, connections: 2 });
-        rows.push(row(transport, 'no ingestion', base, watch()));
+        rows.push(row(transport, 'no ingestion', base, await watch()));
 
         progress(`als ingest (${transport}): ${rate} Checks/s while ${plan.entries} entries are streamed`);
         const learned0 = await counter(running, 'portcullis_outcomes_total');
-        watch = await phase(quietWaitMs);
+        watch = await phase(quietWaitMs, sender);
         const checks = generator.run({ target, rate, count: rate * 600, warmup: 0, messages, connections: 2 });
         const sent = await sender.send(target);
         await generator.stopRun();
         const during = await checks;
         const learned = (await counter(running, 'portcullis_outcomes_total')) - learned0;
         const shed = await counter(running, 'portcullis_outcomes_shed_total');
-        rows.push(row(transport, 'during ingestion', during, watch(), { entriesPerSecond: Math.round(sent.entries / (sent.wallMs / 1000)), learned, shed }));
+        rows.push(row(transport, 'during ingestion', during, await watch(), { entriesPerSecond: Math.round(sent.entries / (sent.wallMs / 1000)), learned, shed }));
       } finally {
         await running.stop();
       }
@@ -161,11 +181,12 @@ export async function runAlsIngest(quick: boolean, progress: (line: string) => v
 export function renderAlsIngest(r: AlsIngestReport): string {
   const lines = [
     `${r.entries} ALS entries streamed in messages of ${r.perMessage} on one grpc-js client stream, Checks at ${r.rate}/s (open loop: scheduled send → answer). Target: p99 ≤ 5 ms during ingestion.`,
-    'Machine CPU: the whole machine during the phase (server + generator + sender + neighbours), % of one core.',
+    'service: actual send → answer; send lag: how late the generator sent (its own share of p99). Loop delay and GC: the server\'s process.',
+    'Machine CPU: the whole machine during the phase, % of one core (200 = both); others: what the server, generator and sender did not use (neighbours).',
     '',
     markdownTable(
-      ['transport', 'phase', 'checks', 'errors', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'loop delay p99 / max ms', 'GC ms (longest)', 'entries/s', 'learned', 'shed', 'machine CPU %', 'load average'],
-      r.rows.map((x) => [x.transport, x.phase, x.checks, x.errors, x.p50Ms, x.p99Ms, x.p999Ms, x.maxMs, `${x.loopDelayP99Ms} / ${x.loopDelayMaxMs}`, `${x.gcMs} (${x.gcMaxMs})`, x.entriesPerSecond, x.learned, x.shed, x.machineCpu, x.loadAvg.join(' ')]),
+      ['transport', 'phase', 'checks', 'errors', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'service p99 ms', 'send lag p99 ms', 'loop delay p99 / max ms', 'GC ms (longest)', 'entries/s', 'learned', 'shed', 'machine CPU %', 'others CPU %', 'load average'],
+      r.rows.map((x) => [x.transport, x.phase, x.checks, x.errors, x.p50Ms, x.p99Ms, x.p999Ms, x.maxMs, x.serviceP99Ms, x.sendLagP99Ms, `${x.loopDelayP99Ms} / ${x.loopDelayMaxMs}`, `${x.gcMs} (${x.gcMaxMs})`, x.entriesPerSecond, x.learned, x.shed, x.machineCpu, x.othersCpu, x.loadAvg.join(' ')]),
     ),
   ];
   return lines.join('\n');

@@ -6,11 +6,19 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ManualClock } from '../src/clock.ts';
 import { DetectionEngine } from '../src/detect/engine.ts';
+import { AccountSources } from '../src/detect/accounts.ts';
+import { SprayPasswords } from '../src/detect/spray-passwords.ts';
+import { passwordFingerprint } from '../src/decide/password.ts';
 
 export interface SignalsBench {
   readonly baseNsPerCheck: number;
   readonly withNetworkNsPerCheck: number;
   readonly addedNsPerCheck: number;
+  /** The same plus familiar sources, account under attack, spray password and spraying source (issue 13 items 3-4). */
+  readonly withAccountsNsPerCheck: number;
+  readonly addedAccountsNsPerCheck: number;
+  /** passwordFingerprint() of a 20-character password, alone. */
+  readonly fingerprintNs: number;
   readonly loadAvg: number[];
 }
 
@@ -24,6 +32,10 @@ export function runDetectSignals(n = 2_000_000): SignalsBench {
     addrs.push(a);
     engine.recordOutcome(engine.keyOfAddress(a), 'failure', { usernameHash: i, netKey: engine.networkKeyOf(a) });
   }
+  const accounts = new AccountSources();
+  const spray = new SprayPasswords();
+  for (let i = 0; i < accounts.options.maxAccounts; i++) accounts.recordSuccess(i, engine.networkKeyOf(addrs[i % addrs.length]!), clock.nowMs());
+  for (let i = 0; i < 10_000; i++) spray.recordFailure(0x100000 | i, i, engine.keyOfAddress(addrs[i]!), clock.nowMs());
   let x = 0x9e3779b9;
   const pick = (): number => {
     x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
@@ -48,15 +60,42 @@ export function runDetectSignals(n = 2_000_000): SignalsBench {
     }
     return ((performance.now() - t) * 1e6) / n;
   };
+  const withAccounts = (): number => {
+    const t = performance.now();
+    const now = clock.nowMs();
+    for (let i = 0; i < n; i++) {
+      const a = addrs[pick()]!;
+      const k = engine.keyOfAddress(a);
+      const net = engine.networkKeyOf(a);
+      const account = i & 65535;
+      sink += engine.evaluate(k).blockedUntilMs + engine.accountLevel(k, i & 1023).length + engine.networkLevel(net, k).length;
+      if (accounts.familiar(account, net, now) || accounts.underAttack(account, now) || spray.isSpray(0x100000 | (i & 0xfffff), now) || spray.sourceSpraying(k, now)) sink++;
+    }
+    return ((performance.now() - t) * 1e6) / n;
+  };
+  const key = Buffer.from('bench install key, 32 bytes long!');
+  const fingerprint = (): number => {
+    const m = Math.min(n, 500_000);
+    const t = performance.now();
+    for (let i = 0; i < m; i++) sink += passwordFingerprint(key, i & 1 ? 'correct-horse-battery' : 'Winter2026!Winter2026');
+    return ((performance.now() - t) * 1e6) / m;
+  };
   // Interleaved rounds, best of each: the load on a shared machine moves both alike.
   let b = Infinity;
   let w = Infinity;
+  let acc = Infinity;
+  let fp = Infinity;
   for (let r = 0; r < 5; r++) {
     b = Math.min(b, base());
     w = Math.min(w, withNet());
+    acc = Math.min(acc, withAccounts());
+    fp = Math.min(fp, fingerprint());
   }
   if (sink === -1) console.log(sink);
-  return { baseNsPerCheck: round(b), withNetworkNsPerCheck: round(w), addedNsPerCheck: round(w - b), loadAvg: loadavg() };
+  return {
+    baseNsPerCheck: round(b), withNetworkNsPerCheck: round(w), addedNsPerCheck: round(w - b),
+    withAccountsNsPerCheck: round(acc), addedAccountsNsPerCheck: round(acc - w), fingerprintNs: round(fp), loadAvg: loadavg(),
+  };
 }
 
 const round = (v: number): number => Math.round(v * 10) / 10;

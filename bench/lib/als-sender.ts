@@ -22,6 +22,8 @@ export interface AlsSender {
   prepare(plan: AlsPlan): Promise<void>;
   /** Streams them all on one call and waits for the answer. */
   send(target: string): Promise<AlsSendResult>;
+  /** CPU the sender process has used, ms. */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export async function startAlsSender(): Promise<AlsSender> {
   return {
     prepare: async (plan) => void (await child.call('prepare', plan)),
     send: (target) => child.call<AlsSendResult>('send', target),
+    cpuMs: () => child.cpuMs(),
     stop: () => child.stop(),
   };
 }

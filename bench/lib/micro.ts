@@ -2,6 +2,7 @@
 // Each section is independent: a failing one becomes a note, and the rest still report.
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { runDetectSignals } from '../detect-signals.ts';
 import { runFeedsMicro } from '../feeds-micro.ts';
 import { runNetMicro } from '../net-micro.ts';
 import { runProtoDecode } from '../proto-decode.ts';
@@ -77,6 +78,11 @@ export async function runMicro(quick: boolean, log: (line: string) => void = () 
   await section('proto', () => runProtoDecode(quick ? { warmupMs: 200, rounds: 5 } : {}));
   await section('feeds', runFeedsMicro);
   await section('detect-memory', () => detectMemory(quick));
+  // Per-Check cost of the network, account and password signals over their base (same run).
+  await section('detect-signals', async () => {
+    const r = runDetectSignals(quick ? 300_000 : 2_000_000);
+    return { baseNs: r.baseNsPerCheck, addedNetworkNs: r.addedNsPerCheck, addedAccountsNs: r.addedAccountsNsPerCheck, fingerprintNs: r.fingerprintNs, loadAvg1: r.loadAvg[0]! };
+  });
   await section('evict', () => inChild('evict', quick ? { cap: 100_000, spray: 50_000 } : { cap: 1_000_000, spray: 200_000 }));
   return { sections, notes };
 }

@@ -28,6 +28,51 @@ export interface ThreatPolicySpec {
   readonly orgUnderAttack?: { readonly enabled?: boolean };
   readonly accountProtection?: { readonly enabled?: boolean };
   readonly passwordSignals?: { readonly enabled?: boolean; readonly fields?: readonly string[] };
+  readonly detection?: DetectionSpec;
+}
+
+/** One per-IP detector in spec.detection (window absent in the aggressive profile). Durations are text ("10m"). */
+export interface DetectorSpec {
+  readonly window?: string;
+  readonly low?: number;
+  readonly medium?: number;
+  readonly high?: number;
+  readonly minDistinctUsernames?: number;
+  readonly minDistinctIps?: number;
+  readonly block?: string;
+}
+
+/** A profile of the per-IP engine: the fields of src/detect/thresholds.ts, `fooMs` written `foo: "<duration>"`. */
+export interface DetectionProfileSpec {
+  readonly bruteForceShort?: DetectorSpec;
+  readonly bruteForce?: DetectorSpec;
+  readonly bruteForceLong?: DetectorSpec;
+  readonly passwordSpray?: DetectorSpec;
+  readonly unknownUserSpray?: DetectorSpec;
+  readonly credentialStuffing?: DetectorSpec;
+  readonly accountTargeted?: DetectorSpec;
+  readonly persistence?: DetectorSpec;
+  readonly network?: DetectorSpec;
+  readonly repeatOffender?: { readonly low?: number; readonly medium?: number; readonly high?: number };
+  readonly successTolerance?: { readonly minSuccesses?: number; readonly maxFailureRatio?: number; readonly levelsDown?: number };
+  readonly unprovenFactor?: number;
+  readonly block?: string;
+  readonly escalationFactor?: number;
+  readonly maxBlock?: string;
+  readonly offenceMemory?: string;
+  readonly rateLimit?: string;
+  readonly ipv6PrefixLength?: number;
+  readonly maxTrackedIps?: number;
+  readonly maxTrackedPairs?: number;
+  readonly maxTrackedNetworks?: number;
+}
+
+/** ThreatPolicy spec.detection (src/api/schema.ts; compiled by src/config/detection.ts). */
+export interface DetectionSpec extends DetectionProfileSpec {
+  readonly aggressive?: DetectionProfileSpec;
+  readonly orgUnderAttack?: Readonly<Record<string, number | string>>;
+  readonly accounts?: Readonly<Record<string, number | string>>;
+  readonly sprayPasswords?: Readonly<Record<string, number | string>>;
 }
 
 export interface ThreatFeedSpec {

@@ -126,6 +126,103 @@ const dynamicZoneSpec = {
   },
 };
 
+// ThreatPolicy spec.detection. Field names are the detectors' own (src/detect/thresholds.ts, org-attack.ts,
+// accounts.ts, spray-passwords.ts), with durations written as text: a field `fooMs` there is `foo: "10m"` here.
+// Ranges restate what the detectors accept; rules between fields are checked when compiling (src/config/detection.ts).
+const detectionDuration = (description: string) => ({ type: 'string', pattern: '^([0-9]+(ms|s|m|h|d))+$', maxLength: 32, description });
+const int = (minimum: number, maximum: number, description: string) => ({ type: 'integer', minimum, maximum, description });
+const num = (minimum: number, maximum: number, description: string) => ({ type: 'number', minimum, maximum, description });
+const section = (description: string, properties: Record<string, object>) => ({ type: 'object', additionalProperties: false, description, properties });
+const levelCounts = (max: number, what: string) => ({
+  low: int(0, max, `${what} at or above which the level is LOW (0: off).`),
+  medium: int(0, max, `${what} for MEDIUM (429 with Block; 0: off).`),
+  high: int(0, max, `${what} for HIGH (403 with Block; 0: off).`),
+});
+
+/** One profile of the per-IP engine; `windows` false for the aggressive profile, which shares the normal one's. */
+function detectionProfile(windows: boolean): Record<string, object> {
+  const detector = (description: string, what: string, max: number, extra: Record<string, object> = {}) =>
+    section(description, { ...(windows ? { window: detectionDuration('Width of the counting window (whole seconds, 1s..30d).') } : {}), ...levelCounts(max, what), ...extra });
+  const shape: Record<string, object> = windows
+    ? {
+      ipv6PrefixLength: int(1, 128, 'IPv6 clients are tracked per prefix of this length (an attacker rotating inside it is one source). Applies at start.'),
+      maxTrackedIps: int(16, 67_108_864, 'Cap on tracked IP keys (the least risky are evicted beyond it). Applies at start.'),
+      maxTrackedPairs: int(16, 67_108_864, 'Cap on tracked (IP, account) failure counters. Applies at start.'),
+      maxTrackedNetworks: int(16, 16_777_216, 'Cap on tracked /24 and /48 networks. Applies at start.'),
+    }
+    : {};
+  return {
+    bruteForceShort: detector('Failed sign-ins per IP, short window (counted exactly).', 'Failures', 250),
+    bruteForce: detector('Failed sign-ins per IP, medium window.', 'Failures', 250),
+    bruteForceLong: detector('Failed sign-ins per IP, long window.', 'Failures', 250),
+    passwordSpray: detector('Distinct usernames failing from one IP (estimated).', 'Usernames', 60),
+    unknownUserSpray: detector('Failed sign-ins for usernames that do not exist, per IP.', 'Failures', 250),
+    credentialStuffing: detector('Sign-in attempts per IP across many usernames.', 'Attempts', 250, {
+      minDistinctUsernames: int(0, 16, 'Distinct usernames in the window before attempts count as stuffing.'),
+    }),
+    accountTargeted: detector('Failures per (IP, account) since its last success; enforced per pair.', 'Failures', 250),
+    persistence: detector('Sign-in attempts an IP sends while refused (429/403), for IPs never seen to succeed.', 'Refused attempts', 250, {
+      block: detectionDuration('A HIGH block caused by persistence lasts at least this (escalated like any HIGH block).'),
+    }),
+    network: detector('Failures per IPv4 /24 or IPv6 /48, enforced on its IPs never seen to succeed.', 'Failures', 250, {
+      minDistinctIps: int(1, 30, 'Distinct failing IPs of the network (estimated) before its failures count.'),
+    }),
+    repeatOffender: section('Remembered HIGH blocks of the IP.', levelCounts(15, 'Remembered offences')),
+    successTolerance: section('Damping for IPs that mostly succeed (office NAT, carrier-grade NAT).', {
+      minSuccesses: int(0, 250, 'Successes in the bruteForce window before the IP counts as mostly legitimate (0: off).'),
+      maxFailureRatio: num(0, 1, '... and at most this share of its sign-ins there failed.'),
+      levelsDown: int(0, 3, 'Levels removed from brute_force, password_spray, unknown_user_spray and credential_stuffing.'),
+    }),
+    unprovenFactor: num(0, 1, 'Count thresholds are multiplied by this (above 0; rounded up, at least 1) for IPs never seen to succeed; 1 is off.'),
+    block: detectionDuration('HIGH block for a first offence (403).'),
+    escalationFactor: num(1, 16, 'Each remembered offence multiplies the HIGH block by this ...'),
+    maxBlock: detectionDuration('... up to this (at most 365d).'),
+    offenceMemory: detectionDuration('Offences are remembered this long after the last block ended.'),
+    rateLimit: detectionDuration('MEDIUM: the rate-limit block (429 with Retry-After); does not escalate.'),
+    ...shape,
+  };
+}
+
+const detectionSpec = section(
+  'Every detection threshold, window and block duration (docs/detection.md has each default and where it comes from). Unset fields keep their defaults. A reload applies them to the running detectors, keeping what they have counted; windows, ipv6PrefixLength, caps, orgUnderAttack.bucket and sketchBits apply at the next start.',
+  {
+    ...detectionProfile(true),
+    aggressive: section('The profile in force while the org is under attack. Unset fields keep the aggressive defaults (not the normal profile\'s); windows, ipv6PrefixLength and caps are the normal profile\'s.', detectionProfile(false)),
+    orgUnderAttack: section('Org Under Attack detection (spec.orgUnderAttack.enabled switches it on or off).', {
+      bucket: detectionDuration('Bucket width (whole seconds). Applies at start.'),
+      halfLife: detectionDuration('Half-life of the baseline (EWMA).'),
+      warmup: detectionDuration('History after which the baseline is trusted fully.'),
+      coldStart: detectionDuration('History after which the provisional baseline scores (before it: the absolute cold-start rule).'),
+      scoreThreshold: num(0, 100, 'A bucket is anomalous above this score (highest z-score of its signals).'),
+      clearScore: num(0, 100, 'During an attack a bucket stays anomalous above this lower score.'),
+      consecutiveBuckets: int(1, 360, 'Anomalous buckets in a row before declaring.'),
+      cooldown: detectionDuration('Time without an anomalous bucket before the attack ends.'),
+      minFailures: int(1, 1_000_000, 'Absolute floor: failures per bucket to declare or to stay anomalous.'),
+      minSurgeFactor: num(1, 1000, 'Count signals only score at this multiple of their baseline mean.'),
+      minRatioIncrease: num(0, 1, 'Ratio signals only score this far above their baseline mean.'),
+      minRatioEvents: int(1, 1_000_000, 'Events per bucket for a ratio to count.'),
+      sketchBits: int(32, 1_048_576, 'Bits of the distinct-failing-IP sketch (a power of two). Applies at start.'),
+      coldStartRatio: num(0, 1, 'Cold start: share of a bucket\'s sign-ins failing for it to be anomalous ...'),
+      coldStartDistinctIps: int(1, 100_000, '... from at least this many distinct IPs.'),
+    }),
+    accounts: section('Familiar sources and accounts under attack (spec.accountProtection.enabled switches them on or off).', {
+      maxAccounts: int(16, 10_000_000, 'Accounts remembered (least recently touched evicted first). Applies at start.'),
+      familiarPerAccount: int(1, 16, 'Familiar networks remembered per account. Applies at start.'),
+      familiar: detectionDuration('How long a success keeps its network familiar to the account.'),
+      attackSources: int(1, 64, 'Distinct unfamiliar networks failing on an account within attackWindow that put it under attack.'),
+      attackWindow: detectionDuration('Window of attackSources.'),
+      attackHold: detectionDuration('How long an account stays under attack after the rule was last met.'),
+    }),
+    sprayPasswords: section('Spray passwords (spec.passwordSignals.enabled switches them on or off).', {
+      accounts: int(2, 64, 'Distinct accounts failing with one password fingerprint within window that make it a spray password.'),
+      window: detectionDuration('Window of accounts.'),
+      hold: detectionDuration('How long a fingerprint stays a spray password, and a source stays marked, after the last sighting.'),
+      maxFingerprints: int(16, 1_048_576, 'Fingerprints being counted. Applies at start.'),
+      maxSources: int(16, 10_000_000, 'Sources marked as spraying. Applies at start.'),
+    }),
+  },
+);
+
 export const SPEC_SCHEMAS: Record<Kind, object> = {
   IPZone: {
     type: 'object',
@@ -211,6 +308,7 @@ export const SPEC_SCHEMAS: Record<Kind, object> = {
           fields: { type: 'array', maxItems: 8, items: { type: 'string', minLength: 1, maxLength: 64 }, description: 'JSON (dotted path) or form field names, tried in order. Default: password, passwd, pass.' },
         },
       },
+      detection: detectionSpec,
     },
   },
   ThreatFeed: threatFeedSpec,

@@ -1,18 +1,30 @@
+import { createHash } from 'node:crypto';
 import { statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { Decision } from '../decide/decision.ts';
 import { PortcullisError } from '../errors.ts';
 import type { CliOptions } from './flags.ts';
+import { changedDetectionSpec } from '../config/detection.ts';
+import { DecisionFile } from '../replay/decisions.ts';
+import { replayHtml } from '../replay/html-report.ts';
+import { DEFAULT_MAPPING, withColumns, withValues } from '../replay/mapping.ts';
 import { formatOf, readRecords } from '../replay/records.ts';
 import { replay } from '../replay/replay.ts';
-import { formatBlocked, formatComparison, formatInput } from '../replay/report.ts';
-import { replayHtml } from '../replay/html-report.ts';
-import { comparisonSettings, parseVariant, type ProfileName } from '../replay/settings.ts';
+import { formatBlocked, formatComparison, formatDeploy, formatInput } from '../replay/report.ts';
+import { builtInBase, comparisonSettings, parseVariant, policyBase, type ProfileName, type ReplaySetting } from '../replay/settings.ts';
+import { timeZone } from '../replay/times.ts';
 
 /** The command's flags (parseArgs options); its help lists each (test/cli/cli-reference.test.ts). */
 export const OPTIONS = {
   format: { type: 'string' },
-  profile: { type: 'string', default: 'default' },
+  columns: { type: 'string' },
+  values: { type: 'string' },
+  timezone: { type: 'string', default: 'UTC' },
+  policy: { type: 'string' },
+  profile: { type: 'string' },
   set: { type: 'string', multiple: true, default: [] },
+  seed: { type: 'string' },
+  decisions: { type: 'string' },
   'max-rows': { type: 'string', default: '50' },
   report: { type: 'string' },
   json: { type: 'boolean' },
@@ -24,25 +36,48 @@ export function help(): string {
   return HELP;
 }
 
-const HELP = `usage: portcullis replay <file> [--format csv|jsonl] [--profile default|aggressive] [--set key=value ...]
-                         [--max-rows N] [--report file.html] [--json]
+const HELP = `usage: portcullis replay <file> [--format csv|jsonl] [--columns field=column,...] [--values key=v|v,...]
+                         [--timezone zone] [--policy file|dir | --profile default|aggressive] [--set key=value ...]
+                         [--seed N] [--decisions file] [--max-rows N] [--report file.html] [--json]
 
-Runs recorded sign-in outcomes through fresh detectors offline (blocking on, a clock that follows the records)
-and reports what each threshold setting would have blocked and which successful sign-ins it would have denied.
-Records: time (ISO 8601 or epoch ms), ip, username, success (true | false | unknown_user); see docs/simulation.md.
-Usernames are hashed in memory with a random key and never printed. Bad lines are skipped and listed.
+Runs recorded sign-in outcomes offline through the server's own Check and outcome paths (the policy's
+detection settings, action Block, a clock that follows the records) and reports what each threshold setting
+would have blocked and which successful sign-ins it would have denied. See docs/simulation.md.
+Records: time, ip, username, success (true | false | unknown_user), optional reason and label (attack | legit).
+Usernames are hashed in memory and never printed. Bad lines are skipped and listed; no valid record exits 1.
 
   --format    csv or jsonl (default: from the extension; .jsonl/.ndjson/.json are JSONL, anything else CSV)
-  --profile   Base for the --set overrides and the detailed listing: default (default) or aggressive
-  --set       Override a Thresholds field on the profile, e.g. bruteForce.high=20, accountTargeted.windowMs=12h;
-              aggressive.<field> for the under-attack profile, org.<option> for Org Under Attack
-              (e.g. org.minFailures=10). Several joined by commas form one variant. Repeat --set to compare
-              variants: each alone, then all together.
+  --columns   The file's column for each field, e.g. time=datetime,ip=source_ip,username=user,success=result,
+              reason=failure_reason,label=is_attack: CSV header names or JSONL keys (dotted for nested ones), or
+              1-based positions for a CSV without a header. Unnamed fields keep their names.
+  --values    What the file's values mean, each key replacing its default: success=true, failure=false,
+              unknown_user=unknown_user, attack=attack|true|1|yes|malicious, legit=legit|legitimate|false|0|no|benign;
+              e.g. success=SUCCESS,failure=*,unknown_user=USER_NOT_FOUND (* is any other value; a failure whose
+              reason is an unknown_user value is an unknown user). Matched trimmed, case-insensitive.
+  --timezone  Zone of times written without one (2018-11-01 00:00:00): UTC (default), +02:00, or an IANA name
+              such as Europe/Paris; the output says how many there were and how they were read
+  --policy    A ThreatPolicy file (or config folder): its spec.detection, account protection and IPZones, exactly
+              as the server runs them (replayed with action Block); the base for --set
+  --profile   Without --policy, the base for --set: default (default) or aggressive (the under-attack profile
+              all the time)
+  --set       Override a ThreatPolicy spec.detection field, e.g. bruteForce.high=20, accountTargeted.window=12h,
+              aggressive.block=1h, orgUnderAttack.minFailures=10 (docs/detection.md lists every field). Several
+              joined by commas form one variant. Repeat --set to compare variants: each alone, then all together.
+              The output ends with the spec.detection that deploys the selected setting.
+  --seed      Key the username hashes with this seed instead of a random key: the same input gives the same
+              figures on every run
+  --decisions Write one line per attempt of the selected setting: time, source, answer (allowed, 429, 403),
+              reason, level, detections, result, label (CSV; JSON lines for a .jsonl name)
   --max-rows  Blocked sources listed for the selected setting (default 50)
   --report    Also write a self-contained HTML page (no network, inline SVG): the comparison printed here, each
               setting's trade-off (sources blocked against successful sign-ins denied) and its timeline
   --json      Print everything as JSON
 `;
+
+/** Only the fields of the selected setting that differ from the defaults: what goes under spec.detection. */
+function deploySpec(s: ReplaySetting): Record<string, unknown> {
+  return changedDetectionSpec(s.snapshot.policy.detection);
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -58,20 +93,50 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new PortcullisError('USAGE', 'expected exactly one file of recorded sign-ins');
   const path = positionals[0]!;
   if (values.format !== undefined && values.format !== 'csv' && values.format !== 'jsonl') throw new PortcullisError('USAGE', '--format: csv or jsonl');
-  if (values.profile !== 'default' && values.profile !== 'aggressive') throw new PortcullisError('USAGE', '--profile: default or aggressive');
+  const profile = values.profile ?? 'default';
+  if (profile !== 'default' && profile !== 'aggressive') throw new PortcullisError('USAGE', '--profile: default or aggressive');
+  if (values.policy !== undefined && values.profile !== undefined) throw new PortcullisError('USAGE', '--policy and --profile: give one (--policy is the base for --set)');
   const maxRows = Number(values['max-rows']);
   if (!Number.isInteger(maxRows) || maxRows < 0) throw new PortcullisError('USAGE', '--max-rows: a whole number');
-  const { settings, selected } = comparisonSettings(values.profile as ProfileName, values.set!.map(parseVariant));
+  const base = values.policy !== undefined ? policyBase(values.policy) : builtInBase();
+  const { settings, selected } = comparisonSettings(base, profile as ProfileName, values.set!.map(parseVariant));
   try {
     if (!statSync(path).isFile()) throw new Error('not a file');
   } catch (err) {
     throw new PortcullisError('USAGE', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 
-  const records = await readRecords(path, formatOf(path, values.format));
-  // With --report, each setting's per-record fate too, for its timeline.
+  let mapping = DEFAULT_MAPPING;
+  if (values.columns !== undefined) mapping = withColumns(mapping, values.columns);
+  if (values.values !== undefined) mapping = withValues(mapping, values.values);
+  const timezone = timeZone(values.timezone!);
+  if (!timezone) throw new PortcullisError('USAGE', `--timezone: not UTC, an offset (+02:00) or an IANA zone name: ${JSON.stringify(values.timezone)}`);
+  if (values.seed !== undefined && !/^\S{1,200}$/.test(values.seed)) throw new PortcullisError('USAGE', '--seed: up to 200 characters, no spaces');
+  // A seed stands for the hashing key, so the username sketches (and every figure) repeat exactly.
+  const key = values.seed === undefined ? undefined : createHash('sha256').update(`portcullis replay seed\0${values.seed}`).digest();
+
+  const records = await readRecords(path, formatOf(path, values.format), { key, mapping, timezone });
+  if (records.timeMs.length === 0) {
+    const first = records.bad.slice(0, 5).map((b) => `  line ${b.line}: ${b.reason}`).join('\n');
+    process.stderr.write(`portcullis replay: no valid record in ${path} (${records.bad.length} bad lines${records.bad.length ? `; the first:\n${first}` : ''})\n`);
+    return 1;
+  }
+  // With --report, each setting's per-record fate too, for its timeline; with --decisions, the selected one's.
   const denied = values.report ? settings.map(() => new Uint8Array(records.timeMs.length)) : [];
-  const results = settings.map((s, i) => replay(records, s, values.report ? (r, d) => { denied[i]![r] = d ? 1 : 0; } : undefined));
+  const decisions = values.decisions === undefined ? undefined : new DecisionFile(values.decisions);
+  const results = settings.map((s, i) => {
+    const file = i === selected ? decisions : undefined;
+    const flags = denied[i];
+    const hear = file || flags ? (r: number, d: Decision) => {
+      if (flags) flags[r] = d.verdict === 'allow' ? 0 : 1;
+      file?.write(records, r, d);
+    } : undefined;
+    return replay(records, s, hear);
+  });
+  if (decisions) {
+    decisions.close();
+    process.stderr.write(`portcullis replay: ${decisions.lines} decisions written to ${values.decisions}\n`);
+  }
   if (values.report) {
     writeFileSync(values.report, replayHtml(path, records, results, denied, selected));
     process.stderr.write(`portcullis replay: report written to ${values.report}\n`);
@@ -80,6 +145,8 @@ export async function run(argv: string[]): Promise<number> {
     const n = records.timeMs.length;
     const input = {
       path, format: records.format, records: n, addresses: records.addresses.length, outOfOrder: records.outOfOrder,
+      timezone: records.timezone, zoneless: records.zoneless, seeded: key !== undefined,
+      labels: records.label ? { attack: records.label.filter((l) => l === 1).length, legit: records.label.filter((l) => l === 0).length } : null,
       from: n ? new Date(records.timeMs[0]!).toISOString() : null, to: n ? new Date(records.timeMs[n - 1]!).toISOString() : null,
       badLines: records.bad,
     };
@@ -90,9 +157,10 @@ export async function run(argv: string[]): Promise<number> {
       attacks: r.attacks.map((a) => ({ start: iso(a.startMs), end: iso(a.endMs) })),
       blocked: r.blocked.map(({ firstBlockMs, ...b }) => ({ ...b, firstBlock: iso(firstBlockMs) })),
     }));
-    process.stdout.write(`${JSON.stringify({ input, settings: out }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ input, notes: base.notes, settings: out, deploy: deploySpec(settings[selected]!) }, null, 2)}\n`);
     return 0;
   }
-  process.stdout.write(`${formatInput(path, records)}\n\n${formatComparison(results, selected)}\n\n${formatBlocked(results[selected]!, maxRows)}\n`);
+  const notes = base.notes.map((n) => `note: ${n}\n`).join('');
+  process.stdout.write(`${formatInput(path, records, key !== undefined)}\n${notes}\n${formatComparison(results, selected)}\n\n${formatBlocked(results[selected]!, maxRows)}\n\n${formatDeploy(settings[selected]!)}\n`);
   return 0;
 }

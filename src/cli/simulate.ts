@@ -41,7 +41,7 @@ per scenario, what was blocked and what it cost legitimate users, against the ta
   --action        Block (default) or Audit (nothing denied; figures count MEDIUM/HIGH flags instead)
   --scale         Population and attack size factor, 0 < F <= 1 (default 1)
   --als-flush-ms  Envoy access-log buffer_flush_interval to model, whole seconds in ms (default 1000; 0: at once)
-  --records-dir   Also write each scenario's sign-ins to <dir>/<scenario>.csv, for \`portcullis replay\`
+  --records-dir   Also write each scenario's sign-ins to <dir>/<scenario>.csv (labelled attack / legit), for \`portcullis replay\`
   --report        Also write a self-contained HTML page (no network, inline SVG): per scenario the figures printed
                   here and a timeline of attempts, refusals and Org Under Attack
   --json          Print the figures as JSON

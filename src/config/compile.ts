@@ -6,6 +6,8 @@ import { DEFAULT_OUTCOME_RULES } from '../decide/outcome.ts';
 import { compileDynamicZone, compileThreatFeed, type CompiledDynamicZone, type CompiledFeed, type FeedConfig, type ProtectedRange } from '../feeds/config.ts';
 import type { ConfigIssue, ConfigObject, DynamicZoneObject, IPZoneObject, ThreatPolicyObject } from '../api/objects.ts';
 import type { CompiledPolicy, Snapshot, ZoneMembership, ZoneSummary } from '../decide/snapshot.ts';
+import { DEFAULT_DETECTION, type DetectionSettings } from '../detect/detection.ts';
+import { compileDetection } from './detection.ts';
 
 export interface CompileResult {
   readonly snapshot: Snapshot;
@@ -42,10 +44,11 @@ export function isImplicitPolicy(p: CompiledPolicy): boolean {
 /**
  * Turns validated objects into an immutable snapshot. An object with a problem is left out and reported;
  * callers choose whether that rejects the whole reload (files) or only that object (Kubernetes).
+ * `detectionDefaults` fill what spec.detection leaves unset (the process's --max-tracked-ips is one).
  * `prebuilt`: the zone part, already compiled without issues from exactly these objects (a worker thread's
  * zoneIndexParts()); the zones' entries are then not parsed again.
  */
-export function compile(objects: readonly ConfigObject[], version: number, nowMs: number, prebuilt?: ZoneIndexParts): CompileResult {
+export function compile(objects: readonly ConfigObject[], version: number, nowMs: number, detectionDefaults: DetectionSettings = DEFAULT_DETECTION, prebuilt?: ZoneIndexParts): CompileResult {
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
   const zones: IPZoneObject[] = [];
@@ -115,14 +118,18 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
         if (z.spec.usage !== 'Policy') bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, field: `spec.exemptZones[${i}]`, code: 'CONFIG_REFERENCE', message: `${z.kind} "${name}" is a Blocklist zone; only Policy zones can be exempt` });
       }
     });
+    const detection = compileDetection(chosen.spec.detection, detectionDefaults);
+    if ('problems' in detection) {
+      for (const p of detection.problems) bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, field: p.field, code: 'CONFIG_SCHEMA', message: p.message });
+    }
     try {
-      if (bad.length === 0) policy = policyOf(chosen.name, chosen.spec);
+      if (bad.length === 0 && 'settings' in detection) policy = policyOf(chosen.name, chosen.spec, detection.settings);
     } catch (err) {
       bad.push({ origin: chosen.origin, kind: chosen.kind, name: chosen.name, code: 'CONFIG_SCHEMA', message: (err as Error).message });
     }
     issues.push(...bad);
   }
-  policy ??= policyOf(IMPLICIT_POLICY_NAME, {});
+  policy ??= policyOf(IMPLICIT_POLICY_NAME, {}, detectionDefaults);
 
   const exempt = new Set(policy.exemptZones);
   const zonesPart = prebuilt ? fromPrebuilt(prebuilt) : indexZones(zoneRanges.values(), exempt);
@@ -178,7 +185,7 @@ function indexZones(zoneRanges: Iterable<{ zone: IPZoneObject; gateways: Address
   return { index: RangeIndex.build(entries), entryCount: entries.length, summaries, protectedRanges };
 }
 
-function policyOf(name: string, spec: ThreatPolicyObject['spec']): CompiledPolicy {
+function policyOf(name: string, spec: ThreatPolicyObject['spec'], detection: DetectionSettings): CompiledPolicy {
   return Object.freeze({
     name,
     action: spec.action ?? 'Audit',
@@ -196,6 +203,7 @@ function policyOf(name: string, spec: ThreatPolicyObject['spec']): CompiledPolic
     orgUnderAttack: spec.orgUnderAttack?.enabled ?? true,
     accountProtection: spec.accountProtection?.enabled ?? true,
     passwordFields: spec.passwordSignals?.enabled === true ? Object.freeze([...(spec.passwordSignals.fields ?? DEFAULT_PASSWORD_FIELDS)]) : undefined,
+    detection,
   });
 }
 

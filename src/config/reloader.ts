@@ -1,4 +1,5 @@
 import { compile, isImplicitPolicy } from './compile.ts';
+import { DEFAULT_DETECTION, type DetectionSettings } from '../detect/detection.ts';
 import type { FeedConfig } from '../feeds/config.ts';
 import type { SourceBatch } from './source.ts';
 import { describeIssue, type ConfigIssue } from '../api/objects.ts';
@@ -33,6 +34,8 @@ export class Reloader {
     private readonly onReport: (r: ReloadReport) => void = () => undefined,
     /** The feed part of an accepted config, handed over right after the swap (same tick, before any Check). */
     private readonly onFeeds: (f: FeedConfig) => void = () => undefined,
+    /** What spec.detection leaves unset. */
+    private readonly detectionDefaults: DetectionSettings = DEFAULT_DETECTION,
   ) {}
 
   get lastReport(): ReloadReport | undefined {
@@ -46,7 +49,7 @@ export class Reloader {
     if (batch.issues.length > 0) {
       report = { accepted: false, version: current?.version, issues: batch.issues, compileMs: 0 };
     } else {
-      const result = compile(batch.objects, this.#version + 1, this.nowMs(), batch.zones);
+      const result = compile(batch.objects, this.#version + 1, this.nowMs(), this.detectionDefaults, batch.zones);
       const compileMs = performance.now() - started;
       if (result.issues.length > 0) {
         report = { accepted: false, version: current?.version, issues: result.issues, compileMs };

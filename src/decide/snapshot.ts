@@ -4,6 +4,7 @@ import type { RouteMatcher } from './sign-in-routes.ts';
 import type { UsernameSource } from './username.ts';
 import type { OutcomeRules } from './outcome.ts';
 import type { ConfigObject } from '../api/objects.ts';
+import type { DetectionSettings } from '../detect/detection.ts';
 
 /** What one address range means: the zone it came from, and in which list. */
 export interface ZoneMembership {
@@ -36,6 +37,8 @@ export interface CompiledPolicy {
   readonly passwordFields: readonly string[] | undefined;
   /** Familiar sources and account-under-attack (spec.accountProtection). */
   readonly accountProtection: boolean;
+  /** Every detector setting (spec.detection, defaults filled in). */
+  readonly detection: DetectionSettings;
 }
 
 /**

@@ -43,13 +43,31 @@ interface Account {
   attackUntilSec: number;
 }
 
+/** Options that bound the table (AccountSources.reconfigure keeps them while it holds accounts). */
+export const ACCOUNT_SHAPE_FIELDS = ['maxAccounts', 'familiarPerAccount'] as const;
+
 export class AccountSources {
-  readonly options: AccountOptions;
+  #options: AccountOptions;
   readonly #accounts = new Map<number, Account>();
   #evicted = 0;
 
   constructor(options: Partial<AccountOptions> = {}) {
-    this.options = { ...DEFAULT_ACCOUNT_OPTIONS, ...options };
+    this.#options = { ...DEFAULT_ACCOUNT_OPTIONS, ...options };
+  }
+
+  get options(): AccountOptions {
+    return this.#options;
+  }
+
+  /**
+   * New options (a reload); accounts are kept. The bounds (ACCOUNT_SHAPE_FIELDS) apply only while the table is
+   * empty (at start): otherwise they keep their values and their names are returned.
+   */
+  reconfigure(options: AccountOptions): string[] {
+    const deferred = ACCOUNT_SHAPE_FIELDS.filter((k) => options[k] !== this.#options[k]);
+    const keep = this.#accounts.size > 0 && deferred.length > 0;
+    this.#options = Object.freeze(keep ? { ...options, maxAccounts: this.#options.maxAccounts, familiarPerAccount: this.#options.familiarPerAccount } : { ...options });
+    return keep ? deferred : [];
   }
 
   get size(): number {

@@ -8,7 +8,7 @@ import { LEVEL_HIGH, LEVEL_MEDIUM, levelName, type ThreatLevel } from './levels.
 import { inspectRow, type KeyInspection } from './inspect.ts';
 import { PairTable } from './pair-table.ts';
 import { accountTargetedLevel, PERSIST_SHIFT, Profile, rememberedOffences } from './profile.ts';
-import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, validateThresholds } from './thresholds.ts';
+import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, shapeDifferences, validateThresholds, withShapeOf } from './thresholds.ts';
 import type { Thresholds } from './thresholds.ts';
 import { comboLevel, detectionsOf, NONE_VERDICT, unblockedVerdict, type Detections, type Verdict } from './verdict.ts';
 
@@ -57,16 +57,16 @@ const U_SALT = 0x27d4eb2f;
  * entries and keep activeBlockCount exact.
  */
 export class DetectionEngine implements ReplicatedRows {
-  readonly thresholds: Thresholds;
-  readonly aggressiveThresholds: Thresholds;
+  private normalThresholds: Thresholds;
+  private aggrThresholds: Thresholds;
   private readonly clock: Clock;
-  private readonly table: T.IpTable;
-  private readonly pairs: PairTable;
-  private readonly nets: NetTable;
+  private table: T.IpTable;
+  private pairs: PairTable;
+  private nets: NetTable;
   private readonly netCounts: NetworkCounts = { failures: 0, successes: 0, distinctIps: 0 };
   private netCursor = 0;
-  private readonly normal: Profile;
-  private readonly aggr: Profile;
+  private normal: Profile;
+  private aggr: Profile;
   private profile: Profile;
   private blocking: boolean;
   private blocks = 0;
@@ -80,13 +80,9 @@ export class DetectionEngine implements ReplicatedRows {
   constructor(opts: EngineOptions) {
     const normal = opts.thresholds ?? DEFAULT_THRESHOLDS;
     const aggr = opts.aggressive ?? (opts.thresholds ? normal : DEFAULT_AGGRESSIVE_THRESHOLDS);
-    const problems = [
-      ...validateThresholds(normal).map((p) => `thresholds: ${p}`),
-      ...validateThresholds(aggr, normal).map((p) => `aggressive: ${p}`),
-    ];
-    if (problems.length > 0) throw new PortcullisError('CONFIG_SCHEMA', problems.join('; '));
-    this.thresholds = normal;
-    this.aggressiveThresholds = aggr;
+    checkProfiles(normal, aggr);
+    this.normalThresholds = normal;
+    this.aggrThresholds = aggr;
     this.clock = opts.clock;
     this.table = new T.IpTable(normal);
     this.pairs = new PairTable(normal.maxTrackedPairs, normal.accountTargeted.windowMs / 1000);
@@ -95,6 +91,62 @@ export class DetectionEngine implements ReplicatedRows {
     this.aggr = new Profile(aggr);
     this.profile = this.normal;
     this.blocking = opts.blocking ?? false;
+  }
+
+  /** The normal profile in force. */
+  get thresholds(): Thresholds {
+    return this.normalThresholds;
+  }
+  /** The profile in force while the org is under attack. */
+  get aggressiveThresholds(): Thresholds {
+    return this.aggrThresholds;
+  }
+
+  /**
+   * New profiles on a running engine (a reload that changed spec.detection): levels, block durations, tolerance
+   * and the aggressive profile apply at once, and every tracked counter, block and offence is kept. Fields that
+   * shape the tables (windows, ipv6PrefixLength, caps: SHAPE_FIELDS) keep their current values; their names are
+   * returned, to apply when the engine is next built. With `reshape` (the first config after start, before
+   * traffic) they apply too: the tables are rebuilt at the new shape and the rows they hold (blocks loaded from a
+   * shared store) are carried over; (IP, username) and network counters start empty.
+   * Throws CONFIG_SCHEMA (and changes nothing) when the profiles are invalid.
+   */
+  reconfigure(normal: Thresholds, aggressive: Thresholds, reshape = false): string[] {
+    const deferred = shapeDifferences(this.normalThresholds, normal);
+    const n = reshape ? normal : withShapeOf(normal, this.normalThresholds);
+    const a = reshape ? aggressive : withShapeOf(aggressive, this.normalThresholds);
+    checkProfiles(n, a);
+    const wasAggressive = this.aggressive;
+    if (reshape && deferred.length > 0) this.rebuild(n);
+    this.normalThresholds = n;
+    this.aggrThresholds = a;
+    this.normal = new Profile(n);
+    this.aggr = new Profile(a);
+    this.profile = wasAggressive ? this.aggr : this.normal;
+    return reshape ? [] : deferred;
+  }
+
+  /** New tables at the shape of `t`, holding the current rows (the local bookkeeping is rebuilt). */
+  private rebuild(t: Thresholds): void {
+    const old = this.table;
+    const table = new T.IpTable(t);
+    const row = new Uint8Array(T.ROW_BYTES);
+    const now = this.clock.nowMs();
+    this.table = table;
+    this.blocks = 0;
+    for (let id = 0; id < old.index.size && table.index.size < table.index.capacity; id++) {
+      const nid = table.index.insert(old.index.keys[id]!);
+      table.resetRow(nid, 0);
+      table.writeRow(nid, old.readRow(id, row));
+      table.queues.push(nid, 0);
+      this.recount(nid, now);
+      table.queues.reclass(nid, this.evictClass(nid, now));
+    }
+    this.pairs = new PairTable(t.maxTrackedPairs, t.accountTargeted.windowMs / 1000);
+    this.nets = new NetTable(t.maxTrackedNetworks, t.network.windowMs / 1000);
+    this.cursor = 0;
+    this.pairCursor = 0;
+    this.netCursor = 0;
   }
 
   get trackedCount(): number {
@@ -501,6 +553,14 @@ export class DetectionEngine implements ReplicatedRows {
     const w = Math.floor(t.count(id, T.B_LONG, t.wLong, now)) + 16 * rememberedOffences(t, id, now, this.profile);
     return w <= 0 ? 0 : Math.min(T.EVICT_BLOCKED - 1, 32 - Math.clz32(w));
   }
+}
+
+function checkProfiles(normal: Thresholds, aggr: Thresholds): void {
+  const problems = [
+    ...validateThresholds(normal).map((p) => `thresholds: ${p}`),
+    ...validateThresholds(aggr, normal).map((p) => `aggressive: ${p}`),
+  ];
+  if (problems.length > 0) throw new PortcullisError('CONFIG_SCHEMA', problems.join('; '));
 }
 
 /** The engine as the Check and outcome paths see it: everything but the shared-store surface. */

@@ -132,6 +132,19 @@ export interface OrgAttackSnapshot {
   readonly learned: readonly number[];
 }
 
+/** Options that shape the buckets (OrgAttackDetector.reconfigure keeps them on a running detector). */
+export const ORG_SHAPE_FIELDS = ['bucketMs', 'sketchBits'] as const;
+
+/** DEFAULT_ORG_ATTACK with the given options, checked. */
+function completeOptions(given: Partial<Record<keyof typeof DEFAULT_ORG_ATTACK, number | undefined>>): typeof DEFAULT_ORG_ATTACK {
+  const o = { ...DEFAULT_ORG_ATTACK };
+  for (const [k, v] of Object.entries(given)) if (v !== undefined) (o as Record<string, number>)[k] = v;
+  if (!(o.bucketMs >= 1000) || o.sketchBits < 32 || (o.sketchBits & (o.sketchBits - 1)) !== 0) {
+    throw new RangeError('OrgAttackDetector: bucketMs >= 1000 and sketchBits a power of two >= 32');
+  }
+  return Object.freeze(o);
+}
+
 const SIGNALS = ['failures', 'distinctFailingIps', 'failureRatio', 'unknownUserRatio'] as const;
 type SignalName = (typeof SIGNALS)[number];
 const NO_TRANSITIONS: readonly AttackTransition[] = Object.freeze([]);
@@ -139,18 +152,18 @@ const NO_TRANSITIONS: readonly AttackTransition[] = Object.freeze([]);
 const MAX_CATCH_UP = 8640;
 
 export class OrgAttackDetector {
-  private readonly o: typeof DEFAULT_ORG_ATTACK;
+  private o: typeof DEFAULT_ORG_ATTACK;
   private readonly clock: Clock;
-  private readonly alpha: number;
-  private readonly warmupBuckets: number;
-  private readonly coldStartBuckets: number;
-  private readonly cooldownBuckets: number;
+  private alpha = 0;
+  private warmupBuckets = 0;
+  private coldStartBuckets = 0;
+  private cooldownBuckets = 0;
   // Open bucket.
   private openIdx: number;
   private failures = 0;
   private successes = 0;
   private unknown = 0;
-  private readonly sketch: Uint32Array;
+  private sketch: Uint32Array;
   // Baseline, in SIGNALS order.
   private readonly mean = new Float64Array(4);
   private readonly variance = new Float64Array(4);
@@ -167,19 +180,52 @@ export class OrgAttackDetector {
 
   constructor(opts: OrgAttackOptions) {
     const { clock, ...rest } = opts;
-    const o = { ...DEFAULT_ORG_ATTACK };
-    for (const [k, v] of Object.entries(rest)) if (v !== undefined) (o as Record<string, number>)[k] = v;
-    if (!(o.bucketMs >= 1000) || o.sketchBits < 32 || (o.sketchBits & (o.sketchBits - 1)) !== 0) {
-      throw new RangeError('OrgAttackDetector: bucketMs >= 1000 and sketchBits a power of two >= 32');
-    }
-    this.o = Object.freeze(o);
+    const o = completeOptions(rest);
+    this.o = o;
     this.clock = clock;
+    this.derive();
+    this.sketch = new Uint32Array(o.sketchBits / 32);
+    this.openIdx = Math.floor(clock.nowMs() / o.bucketMs);
+  }
+
+  /**
+   * New options on a running detector (a reload): thresholds, half-life, warm-up and cool-down apply at once and
+   * the learnt baseline and any attack in progress are kept. bucketMs and sketchBits shape the buckets: they keep
+   * their values and their names are returned, unless `reshape` (the first config after start), which starts
+   * the detector afresh at the new shape. Throws RangeError (and changes nothing) on invalid options.
+   */
+  reconfigure(options: Partial<typeof DEFAULT_ORG_ATTACK>, reshape = false): string[] {
+    const next = completeOptions(options);
+    const deferred = ORG_SHAPE_FIELDS.filter((k) => next[k] !== this.o[k]);
+    if (reshape && deferred.length > 0) {
+      this.o = next;
+      this.derive();
+      this.sketch = new Uint32Array(next.sketchBits / 32);
+      this.openIdx = Math.floor(this.clock.nowMs() / next.bucketMs);
+      this.failures = this.successes = this.unknown = 0;
+      this.mean.fill(0);
+      this.variance.fill(0);
+      this.learned.fill(0);
+      this.closed = 0;
+      this.attack = false;
+      this.sinceMs = 0;
+      this.streak = this.quiet = 0;
+      this.lastScore = 0;
+      this.last = undefined;
+      this.pending = [];
+      return [];
+    }
+    this.o = Object.freeze({ ...next, bucketMs: this.o.bucketMs, sketchBits: this.o.sketchBits });
+    this.derive();
+    return deferred;
+  }
+
+  private derive(): void {
+    const o = this.o;
     this.alpha = 1 - 2 ** (-o.bucketMs / o.halfLifeMs);
     this.warmupBuckets = Math.ceil(o.warmupMs / o.bucketMs);
     this.coldStartBuckets = Math.min(this.warmupBuckets, Math.ceil(o.coldStartMs / o.bucketMs));
     this.cooldownBuckets = Math.ceil(o.cooldownMs / o.bucketMs);
-    this.sketch = new Uint32Array(o.sketchBits / 32);
-    this.openIdx = Math.floor(clock.nowMs() / o.bucketMs);
   }
 
   get options(): typeof DEFAULT_ORG_ATTACK {

@@ -34,13 +34,31 @@ interface Fingerprint {
   sprayUntilSec: number;
 }
 
+/** Options that bound the tables (SprayPasswords.reconfigure keeps them while they hold entries). */
+export const SPRAY_SHAPE_FIELDS = ['maxFingerprints', 'maxSources'] as const;
+
 export class SprayPasswords {
-  readonly options: SprayOptions;
+  #options: SprayOptions;
   readonly #prints = new Map<number, Fingerprint>();
   readonly #sources = new Map<IpKey, number>();
 
   constructor(options: Partial<SprayOptions> = {}) {
-    this.options = { ...DEFAULT_SPRAY_OPTIONS, ...options };
+    this.#options = { ...DEFAULT_SPRAY_OPTIONS, ...options };
+  }
+
+  get options(): SprayOptions {
+    return this.#options;
+  }
+
+  /**
+   * New options (a reload); fingerprints and marked sources are kept. The bounds (SPRAY_SHAPE_FIELDS) apply
+   * only while both tables are empty (at start): otherwise they keep their values and their names are returned.
+   */
+  reconfigure(options: SprayOptions): string[] {
+    const deferred = SPRAY_SHAPE_FIELDS.filter((k) => options[k] !== this.#options[k]);
+    const keep = this.#prints.size + this.#sources.size > 0 && deferred.length > 0;
+    this.#options = Object.freeze(keep ? { ...options, maxFingerprints: this.#options.maxFingerprints, maxSources: this.#options.maxSources } : { ...options });
+    return keep ? deferred : [];
   }
 
   get fingerprints(): number {

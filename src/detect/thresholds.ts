@@ -159,56 +159,101 @@ const BYTE_COUNTERS = [
 ] as const;
 const WINDOWED = [...BYTE_COUNTERS, 'passwordSpray'] as const;
 
-/** Problems with a thresholds object, as readable strings; empty when valid. */
+/** One problem with a thresholds object: the field (dotted Thresholds path) and what is wrong with it. */
+export interface ThresholdProblem {
+  readonly field: string;
+  readonly message: string;
+}
+
+/**
+ * Fields that shape the engine's tables: the windows the buckets are laid out by, the IPv6 key prefix and the
+ * table caps. A running engine keeps them (DetectionEngine.reconfigure); they take effect when it is built.
+ */
+export const SHAPE_FIELDS: readonly string[] = Object.freeze([
+  ...WINDOWED.map((w) => `${w}.windowMs`), 'ipv6PrefixLength', 'maxTrackedIps', 'maxTrackedPairs', 'maxTrackedNetworks',
+]);
+
+/** `t` with the shape fields (SHAPE_FIELDS) of `shape`. */
+export function withShapeOf(t: Thresholds, shape: Thresholds): Thresholds {
+  const out: Record<string, unknown> = { ...t };
+  for (const w of WINDOWED) out[w] = { ...t[w], windowMs: shape[w].windowMs };
+  for (const k of ['ipv6PrefixLength', 'maxTrackedIps', 'maxTrackedPairs', 'maxTrackedNetworks'] as const) out[k] = shape[k];
+  return deepFreeze(out as unknown as Thresholds);
+}
+
+/** Shape fields (SHAPE_FIELDS) whose values differ between `a` and `b`. */
+export function shapeDifferences(a: Thresholds, b: Thresholds): string[] {
+  return SHAPE_FIELDS.filter((f) => valueAt(a, f) !== valueAt(b, f));
+}
+
+function valueAt(t: Thresholds, path: string): unknown {
+  let v: unknown = t;
+  for (const p of path.split('.')) v = (v as Record<string, unknown>)[p];
+  return v;
+}
+
+/** Problems with a thresholds object, as readable strings ("field: message"); empty when valid. */
 export function validateThresholds(t: Thresholds, normal?: Thresholds): string[] {
-  const errs: string[] = [];
+  return thresholdProblems(t, normal).map((p) => `${p.field}: ${p.message}`);
+}
+
+/**
+ * Problems with a thresholds object, each naming its field; empty when valid. With `normal`, `t` is an
+ * aggressive profile, whose windows must be the normal profile's.
+ */
+export function thresholdProblems(t: Thresholds, normal?: Thresholds): ThresholdProblem[] {
+  const errs: ThresholdProblem[] = [];
+  const bad = (field: string, message: string): void => void errs.push({ field, message });
   const levels = (name: string, c: LevelCounts, max: number): void => {
-    const set = [c.low, c.medium, c.high].filter((v) => v !== 0);
-    for (const v of [c.low, c.medium, c.high]) {
-      if (!Number.isInteger(v) || v < 0 || v > max) errs.push(`${name}: counts must be integers 0..${max}`);
+    for (const k of ['low', 'medium', 'high'] as const) {
+      const v = c[k];
+      if (!Number.isInteger(v) || v < 0 || v > max) bad(`${name}.${k}`, `counts must be integers 0..${max}`);
     }
+    const set = [c.low, c.medium, c.high].filter((v) => v !== 0);
     for (let i = 1; i < set.length; i++) {
-      if (set[i]! < set[i - 1]!) errs.push(`${name}: low <= medium <= high required`);
+      if (set[i]! < set[i - 1]!) {
+        bad(name, 'low <= medium <= high required (0 switches a level off)');
+        break;
+      }
     }
   };
   for (const name of WINDOWED) {
     const w = t[name];
     if (!Number.isInteger(w.windowMs / 1000) || w.windowMs < 1000 || w.windowMs > 30 * DAY) {
-      errs.push(`${name}.windowMs must be whole seconds between 1 s and 30 days`);
+      bad(`${name}.windowMs`, 'must be whole seconds between 1 s and 30 days');
     }
     if (normal && normal[name].windowMs !== w.windowMs) {
-      errs.push(`${name}.windowMs must equal the normal profile's (${normal[name].windowMs})`);
+      bad(`${name}.windowMs`, `must equal the normal profile's (${normal[name].windowMs})`);
     }
   }
   for (const name of BYTE_COUNTERS) levels(name, t[name], 250);
   levels('passwordSpray', t.passwordSpray, 60);
   levels('repeatOffender', t.repeatOffender, 15);
   const nd = t.network.minDistinctIps;
-  if (!(Number.isInteger(nd) && nd >= 1 && nd <= 30)) errs.push('network.minDistinctIps: 1..30');
+  if (!(Number.isInteger(nd) && nd >= 1 && nd <= 30)) bad('network.minDistinctIps', 'must be 1..30');
   const nc = t.maxTrackedNetworks;
-  if (!(Number.isInteger(nc) && nc >= 16 && nc <= 1 << 24)) errs.push('maxTrackedNetworks: 16..16777216');
+  if (!(Number.isInteger(nc) && nc >= 16 && nc <= 1 << 24)) bad('maxTrackedNetworks', 'must be 16..16777216');
   const pb = t.persistence.blockMs;
-  if (!(pb >= 1000 && pb <= t.maxBlockMs)) errs.push('persistence.blockMs: 1 s..maxBlockMs');
+  if (!(pb >= 1000 && pb <= t.maxBlockMs)) bad('persistence.blockMs', 'must be 1 s..maxBlockMs');
   const cs = t.credentialStuffing.minDistinctUsernames;
-  if (!Number.isInteger(cs) || cs < 0 || cs > 16) errs.push('credentialStuffing.minDistinctUsernames: 0..16');
+  if (!Number.isInteger(cs) || cs < 0 || cs > 16) bad('credentialStuffing.minDistinctUsernames', 'must be 0..16');
   const st = t.successTolerance;
-  if (!(st.minSuccesses >= 0 && st.minSuccesses <= 250)) errs.push('successTolerance.minSuccesses: 0..250');
-  if (!(st.maxFailureRatio >= 0 && st.maxFailureRatio <= 1)) errs.push('successTolerance.maxFailureRatio: 0..1');
-  if (!(Number.isInteger(st.levelsDown) && st.levelsDown >= 0 && st.levelsDown <= 3)) {
-    errs.push('successTolerance.levelsDown: 0..3');
-  }
-  if (!(t.unprovenFactor > 0 && t.unprovenFactor <= 1)) errs.push('unprovenFactor: (0, 1]');
-  if (!(t.blockMs >= 1000 && t.maxBlockMs >= t.blockMs)) errs.push('blockMs >= 1 s and maxBlockMs >= blockMs');
-  if (!(t.maxBlockMs <= 365 * DAY)) errs.push('maxBlockMs <= 365 days');
-  if (!(t.escalationFactor >= 1 && t.escalationFactor <= 16)) errs.push('escalationFactor: 1..16');
-  if (!(t.offenceMemoryMs >= 0 && t.offenceMemoryMs <= 365 * DAY)) errs.push('offenceMemoryMs: 0..365 days');
-  if (!(t.rateLimitMs >= 1000 && t.rateLimitMs <= t.maxBlockMs)) errs.push('rateLimitMs: 1 s..maxBlockMs');
+  if (!(Number.isInteger(st.minSuccesses) && st.minSuccesses >= 0 && st.minSuccesses <= 250)) bad('successTolerance.minSuccesses', 'must be 0..250');
+  if (!(st.maxFailureRatio >= 0 && st.maxFailureRatio <= 1)) bad('successTolerance.maxFailureRatio', 'must be 0..1');
+  if (!(Number.isInteger(st.levelsDown) && st.levelsDown >= 0 && st.levelsDown <= 3)) bad('successTolerance.levelsDown', 'must be 0..3');
+  if (!(t.unprovenFactor > 0 && t.unprovenFactor <= 1)) bad('unprovenFactor', 'must be (0, 1]');
+  if (!(t.blockMs >= 1000)) bad('blockMs', 'must be >= 1 s');
+  if (!(t.maxBlockMs >= t.blockMs)) bad('maxBlockMs', 'must be >= blockMs');
+  if (!(t.maxBlockMs <= 365 * DAY)) bad('maxBlockMs', 'must be <= 365 days');
+  if (!(t.escalationFactor >= 1 && t.escalationFactor <= 16)) bad('escalationFactor', 'must be 1..16');
+  if (!(t.offenceMemoryMs >= 0 && t.offenceMemoryMs <= 365 * DAY)) bad('offenceMemoryMs', 'must be 0..365 days');
+  if (!(t.rateLimitMs >= 1000 && t.rateLimitMs <= t.maxBlockMs)) bad('rateLimitMs', 'must be 1 s..maxBlockMs');
   const p = t.ipv6PrefixLength;
-  if (!(Number.isInteger(p) && p >= 1 && p <= 128)) errs.push('ipv6PrefixLength: 1..128');
+  if (!(Number.isInteger(p) && p >= 1 && p <= 128)) bad('ipv6PrefixLength', 'must be 1..128');
   const m = t.maxTrackedIps;
-  if (!(Number.isInteger(m) && m >= 16 && m <= 1 << 26)) errs.push('maxTrackedIps: 16..67108864');
+  if (!(Number.isInteger(m) && m >= 16 && m <= 1 << 26)) bad('maxTrackedIps', 'must be 16..67108864');
   const q = t.maxTrackedPairs;
-  if (!(Number.isInteger(q) && q >= 16 && q <= 1 << 26)) errs.push('maxTrackedPairs: 16..67108864');
+  if (!(Number.isInteger(q) && q >= 16 && q <= 1 << 26)) bad('maxTrackedPairs', 'must be 16..67108864');
   return errs;
 }
 

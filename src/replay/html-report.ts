@@ -2,7 +2,7 @@ import { niceBucketS, timelineChart, tradeoffChart, type Bucket } from '../repor
 import { esc, page } from '../report/html.ts';
 import type { SignInRecords } from './records.ts';
 import type { ReplayFigures } from './replay.ts';
-import { COMPARISON_COLUMNS, comparisonCells } from './report.ts';
+import { comparisonCells, comparisonColumns } from './report.ts';
 
 // `portcullis replay --report <file.html>`: the comparison the CLI prints (the same cells), each setting's
 // trade-off (attack sources blocked against legitimate sign-ins denied), and per setting a timeline of failed
@@ -34,8 +34,9 @@ export function replayTimeline(records: SignInRecords, denied: DeniedFlags): { b
 
 export function replayHtml(path: string, records: SignInRecords, results: readonly ReplayFigures[], denied: readonly DeniedFlags[], selected: number): string {
   const t0 = records.timeMs[0] ?? 0;
-  const head = `<tr>${COMPARISON_COLUMNS.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
-  const rows = results.map((f, i) => `<tr data-setting="${i}"${i === selected ? ' class="selected"' : ''}>${comparisonCells(f).map((c, j) => `<td data-figure="setting.${i}.${j}">${esc(c)}</td>`).join('')}</tr>`);
+  const labels = results.some((f) => f.labels !== null);
+  const head = `<tr>${comparisonColumns(labels).map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
+  const rows = results.map((f, i) => `<tr data-setting="${i}"${i === selected ? ' class="selected"' : ''}>${comparisonCells(f, labels).map((c, j) => `<td data-figure="setting.${i}.${j}">${esc(c)}</td>`).join('')}</tr>`);
   const comparison = `<table class="comparison"><caption>Settings compared (selected in bold)</caption>\n${head}\n${rows.join('\n')}\n</table>`;
   const tradeoff = tradeoffChart(
     results.map((f, i) => ({ label: f.setting, x: f.successesDenied, y: f.sourcesBlocked, selected: i === selected })),

@@ -76,18 +76,27 @@ export class Gate {
     const a = this.deps.attempts;
     if (!a) return;
     if (d.threat && a.detection) for (const r in d.threat.detections) a.detection(r as ThreatReason, d.threat.detections[r]!);
-    if (!d.signIn || !d.client) return;
-    // Exempt zones and trusted proxies are never evaluated; blocklisted clients never reach the app.
-    if (d.reason === 'exempt_zone' || d.reason === 'trusted_proxy' || d.reason === 'blocklist_zone') return;
-    const key = a.keyOf(d.client);
-    const denied = d.verdict !== 'allow';
-    if (!denied) a.store.recordAttempt(key, { usernameHash: d.usernameHash }, d.client.text);
-    // Sent while refused by the detectors: persistence evidence (never a failed sign-in for any account).
-    // A refusal that only a ThreatFeed caused is the feed's business: it must not turn into a detector block.
-    else if ((d.reason === 'threat_block' || d.reason === 'threat_rate_limit') && refusedByDetectors(d)) a.store.recordRefused(key, d.client.text);
-    // First Check with an id wins; a reused or oversized id is counted by the correlator, not remembered.
-    if (facts.requestId) a.correlator.remember(facts.requestId, key, d.client.text, d.usernameHash, denied, this.deps.clock.nowMs(), d.passwordFingerprint);
+    recordSignIn(a, d, facts.requestId, this.deps.clock.nowMs(), d.usernameHash);
   }
+}
+
+/**
+ * What a decided sign-in leaves behind (the Check path's one rule; `portcullis replay` runs it too): an attempt
+ * let through counts for the client, one the detectors refused is persistence evidence, and either is
+ * remembered by request id for its outcome.
+ */
+export function recordSignIn(a: AttemptRecording, d: Decision, requestId: string | undefined, nowMs: number, usernameHash: number | undefined): void {
+  if (!d.signIn || !d.client) return;
+  // Exempt zones and trusted proxies are never evaluated; blocklisted clients never reach the app.
+  if (d.reason === 'exempt_zone' || d.reason === 'trusted_proxy' || d.reason === 'blocklist_zone') return;
+  const key = a.keyOf(d.client);
+  const denied = d.verdict !== 'allow';
+  if (!denied) a.store.recordAttempt(key, { usernameHash }, d.client.text);
+  // Sent while refused by the detectors: persistence evidence (never a failed sign-in for any account).
+  // A refusal that only a ThreatFeed caused is the feed's business: it must not turn into a detector block.
+  else if ((d.reason === 'threat_block' || d.reason === 'threat_rate_limit') && refusedByDetectors(d)) a.store.recordRefused(key, d.client.text);
+  // First Check with an id wins; a reused or oversized id is counted by the correlator, not remembered.
+  if (requestId) a.correlator.remember(requestId, key, d.client.text, usernameHash, denied, nowMs, d.passwordFingerprint);
 }
 
 /** The detectors (not only a ThreatFeed) stand behind this threat refusal. */

@@ -12,6 +12,7 @@ import type { DetectorStore } from '../store/store.ts';
 import type { AttemptCorrelator } from './correlator.ts';
 import type { OutcomeIngest } from './ingest.ts';
 import type { AccountSignals } from './account-signals.ts';
+import { specFieldOf } from '../config/detection.ts';
 
 
 /** What learning tells the rest of the process about; telemetry implements it (metrics, events, logs). */
@@ -66,9 +67,21 @@ export class Learner implements OutcomeIngest {
     });
   }
 
-  /** The policy changed: blocks are only created when it says Block. */
-  applyPolicy(policy: CompiledPolicy): void {
-    this.#d.store.setBlocking(policy.action === 'Block');
+  /**
+   * The policy changed: blocks are only created when it says Block, and its detection settings apply to the
+   * running detectors (what they have counted is kept). Returns the spec.detection fields that shape tables and
+   * apply at the next start (none with `reshape`: the first config after start applies everything).
+   */
+  applyPolicy(policy: CompiledPolicy, reshape = false): string[] {
+    const { store, signals } = this.#d;
+    store.setBlocking(policy.action === 'Block');
+    const d = policy.detection;
+    const deferred = store.configure(d, reshape);
+    if (signals) {
+      deferred.push(...signals.accounts.reconfigure(d.accounts).map((f) => `accounts.${f}`));
+      deferred.push(...signals.spray.reconfigure(d.sprayPasswords).map((f) => `sprayPasswords.${f}`));
+    }
+    return deferred.map(specFieldOf);
   }
 
   report(o: OutcomeReport): void {

@@ -146,9 +146,11 @@ export function sortEvents(events: SimEvent[]): SimEvent[] {
   return events.sort((a, b) => a.atMs - b.atMs);
 }
 
-/** The schedule as replay records (CSV: time,ip,username,success), to tune thresholds on it with `portcullis replay`. */
+/** The schedule as replay records (CSV: time,ip,username,success,label), to tune thresholds on it with `portcullis replay`. */
 export function toRecordsCsv(events: readonly SimEvent[], startMs: number): string {
   const success = { success: 'true', failure: 'false', unknown_user: 'unknown_user' } as const;
-  const lines = events.map((e) => `${new Date(startMs + e.atMs).toISOString()},${e.ip},${e.username},${success[e.result]}`);
-  return `time,ip,username,success\n${lines.join('\n')}\n`;
+  // The label column (who sent it) gives replay's precision and recall, and keeps attackers' successes out of
+  // its false positives.
+  const lines = events.map((e) => `${new Date(startMs + e.atMs).toISOString()},${e.ip},${e.username},${success[e.result]},${e.actor}`);
+  return `time,ip,username,success,label\n${lines.join('\n')}\n`;
 }

@@ -1,7 +1,9 @@
 import type { AttemptFacts, DetectionEngine, Outcome, OutcomeFacts } from '../detect/engine.ts';
 import type { IpKey } from '../detect/ip-key.ts';
 import type { OrgAttackDetector, OrgOutcomeFacts } from '../detect/org-attack.ts';
+import type { DetectionSettings } from '../detect/detection.ts';
 import type { DetectorStore, StoreHealth, StoreListener } from './store.ts';
+import { configureDetectors } from './configure.ts';
 
 const HEALTH: StoreHealth = Object.freeze({ mode: 'memory', degraded: false, degradedSinceMs: 0, detail: 'memory (this process only)', buffered: 0 });
 const NO_LISTENER: StoreListener = { blockStarted: () => undefined, attack: () => undefined };
@@ -22,6 +24,10 @@ export class MemoryStore implements DetectorStore {
 
   setBlocking(enabled: boolean): void {
     this.engine.setBlocking(enabled);
+  }
+
+  configure(detection: DetectionSettings, reshape: boolean): string[] {
+    return configureDetectors(this.engine, this.org, detection, reshape).deferred;
   }
 
   recordAttempt(key: IpKey, facts: AttemptFacts, clientText: string | undefined): void {

@@ -1,6 +1,7 @@
 import type { AttemptFacts, Detector, Outcome, OutcomeFacts, Verdict } from '../detect/engine.ts';
 import type { IpKey } from '../detect/ip-key.ts';
 import type { AttackTransition, OrgAttackDetector, OrgOutcomeFacts } from '../detect/org-attack.ts';
+import type { DetectionSettings } from '../detect/detection.ts';
 
 /** What a store tells the service about; each block and each transition is reported once, cluster-wide. */
 export interface StoreListener {
@@ -52,6 +53,13 @@ export interface DetectorStore {
   setListener(listener: StoreListener): void;
   /** Policy action Block (true) or None/Audit (false). */
   setBlocking(enabled: boolean): void;
+  /**
+   * The policy's detection settings, applied to the engine and Org Under Attack in place (counters, blocks and the
+   * baseline kept). Returns the settings paths that shape the tables ("thresholds.bruteForce.windowMs",
+   * "orgUnderAttack.bucketMs") and were left as they are, to apply at the next start; with `reshape` (the first
+   * config after start) they apply too.
+   */
+  configure(detection: DetectionSettings, reshape: boolean): string[];
   recordAttempt(key: IpKey, facts: AttemptFacts, clientText: string | undefined): void;
   recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts, clientText: string | undefined): void;
   /** A sign-in attempt the decision refused (429/403): persistence evidence, never a failed sign-in. */

@@ -16,6 +16,7 @@ export class SyslogMetrics {
   readonly #lines = new Map<string, Counter.Internal>();
   readonly #rejected = new Map<SyslogRejection, Counter.Internal>();
   readonly connections: Gauge;
+  #kernelDrops: () => number = () => 0;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -24,6 +25,23 @@ export class SyslogMetrics {
     const rejected = new Counter({ name: 'portcullis_syslog_connections_rejected_total', help: 'Syslog TCP connections refused, by reason.', labelNames: ['reason'], registers });
     for (const r of SYSLOG_REJECTIONS) this.#rejected.set(r, rejected.labels(r));
     this.connections = new Gauge({ name: 'portcullis_syslog_tcp_connections', help: 'Syslog TCP connections open now.', registers });
+    // The kernel's own count, read at scrape time: it only grows while the socket lives.
+    const drops = () => this.#kernelDrops();
+    let exported = 0;
+    new Counter({
+      name: 'portcullis_syslog_udp_kernel_drops_total', registers,
+      help: 'Syslog UDP datagrams the kernel dropped before Portcullis read them (receive buffer full), from /proc/net/udp; 0 where that cannot be read.',
+      collect() {
+        const v = drops();
+        this.inc(Math.max(0, v - exported)); // inc(0) exports the series from the start
+        exported = Math.max(exported, v);
+      },
+    });
+  }
+
+  /** Where the UDP socket's kernel drop count is read from (adapters/syslog/udp-drops.ts). */
+  readKernelDrops(read: () => number): void {
+    this.#kernelDrops = read;
   }
 
   line(transport: SyslogTransport, result: SyslogResult): void {

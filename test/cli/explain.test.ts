@@ -104,6 +104,32 @@ describe('explain runs the server decision (feeds, live detectors)', { timeout: 
   });
 });
 
+describe('explain shows the detection settings in force', { timeout: 60_000 }, () => {
+  it('the policy\'s spec.detection, as the running server applied them', async () => {
+    const yaml = `${lbPolicyYaml('Block')}  detection:\n    bruteForce: { high: 20 }\n    block: 1h\n    aggressive: { block: 2h }\n    orgUnderAttack: { minFailures: 10 }\n`;
+    const inst = await startTestInstance({ 'policy.yaml': yaml });
+    try {
+      const r = await explain('--config', inst.dir, '--peer', '10.0.0.5', '--xff', '192.0.2.1', '--json');
+      expect(r.code).toBe(0);
+      const { detection } = JSON.parse(r.stdout) as { detection: { changed: string[]; settings: Record<string, any> } };
+      expect(detection.changed).toEqual(['bruteForce.high=20', 'block=1h', 'aggressive.block=2h', 'orgUnderAttack.minFailures=10']);
+      // Every field, as the server runs it.
+      const { engine, org } = inst.running;
+      expect(detection.settings.bruteForce).toEqual({ window: '10m', low: engine.thresholds.bruteForce.low, medium: engine.thresholds.bruteForce.medium, high: engine.thresholds.bruteForce.high });
+      expect(engine.thresholds.bruteForce.high).toBe(20);
+      expect(engine.thresholds.blockMs).toBe(3_600_000);
+      expect(engine.aggressiveThresholds.blockMs).toBe(7_200_000);
+      expect(org.options.minFailures).toBe(10);
+      const text = await explain('--config', inst.dir, '--peer', '10.0.0.5', '--xff', '192.0.2.1');
+      expect(text.stdout).toContain('detection: spec.detection sets bruteForce.high=20, block=1h, aggressive.block=2h, orgUnderAttack.minFailures=10');
+      expect(text.stdout).toMatch(/^ {2}bruteForce {11}10m {5}5\/8\/20 {11}3\/5\/7$/m);
+      expect(text.stdout).toContain('blocks: HIGH 1h (under attack 2h)');
+    } finally {
+      await inst.stop();
+    }
+  });
+});
+
 describe('explain exits non-zero when it cannot answer', { timeout: 60_000 }, () => {
   it('an admin address that wants a token it was not given; with --admin-token it answers', async () => {
     const token = 'explain-test-admin-token-1234';

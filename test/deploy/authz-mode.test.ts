@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { eventually } from '../helpers/portcullis.ts';
+import { listeningPorts } from '../helpers/portcullis-process.ts';
 import { CHART, get, render, type K8sObject } from './helm.ts';
 import { validateObjects } from './k8s-validate.ts';
 
@@ -73,15 +74,7 @@ describe('the rendered HTTP-mode pod, run as a process', () => {
     const proc = spawn(process.execPath, ['bin/portcullis.js', ...c.args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     proc.stdout!.on('data', (d) => (stdout += d));
-    ports = await new Promise((resolve, reject) => {
-      let err = '';
-      proc.stderr!.on('data', (d) => {
-        err += d;
-        const line = err.split('\n').find((l) => l.includes('"portcullis listening"'));
-        if (line) resolve(JSON.parse(line));
-      });
-      proc.on('exit', (code) => reject(new Error(`serve exited ${code}:\n${err}`)));
-    });
+    ports = await listeningPorts(proc);
   }, 90_000);
 
   afterAll(() => {

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ensureNode, NODES, type NodePin } from '../../scripts/node.mjs';
 import { envoyCheckRequest } from '../helpers/envoy-request.ts';
 import { AuthzClient } from '../helpers/grpc-client.ts';
+import { listeningPorts } from '../helpers/portcullis-process.ts';
 
 // Which Node Portcullis needs, said in five places that must agree: package.json engines (running it) and
 // devEngines (developing and testing it), the image (deploy/Dockerfile), what CI runs on (.ci/run), and the
@@ -117,15 +118,7 @@ describe.each(['floor', 'image'] as const)('the CLI on the %s Node', (pin) => {
   it(`serve answers a Check, /readyz and drains on SIGTERM (node ${version(pin)})`, async () => {
     const proc = spawn(bin, ['bin/portcullis.js', 'serve', '--config', 'deploy/examples', '--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--drain-seconds', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      const ports = await new Promise<{ grpcPort: number; httpPort: number }>((resolve, reject) => {
-        let err = '';
-        proc.stderr!.on('data', (d) => {
-          err += d;
-          const line = err.split('\n').find((l) => l.includes('"portcullis listening"'));
-          if (line) resolve(JSON.parse(line));
-        });
-        proc.on('exit', (code) => reject(new Error(`serve exited ${code}:\n${err}`)));
-      });
+      const ports = await listeningPorts(proc);
       expect((await fetch(`http://127.0.0.1:${ports.httpPort}/readyz`)).status).toBe(200);
       const client = new AuthzClient(`127.0.0.1:${ports.grpcPort}`);
       try {

@@ -7,8 +7,22 @@ import { THREAT_REASONS } from '../../src/detect/levels.ts';
 import {
   DEFAULT_AGGRESSIVE_THRESHOLDS,
   DEFAULT_THRESHOLDS,
+  SHAPE_FIELDS,
   validateThresholds,
 } from '../../src/detect/thresholds.ts';
+import { SPEC_SCHEMAS } from '../../src/api/schema.ts';
+import { detectionSpecOf, specFieldOf } from '../../src/config/detection.ts';
+import { DEFAULT_DETECTION } from '../../src/detect/detection.ts';
+
+interface Schema {
+  readonly type?: string;
+  readonly properties?: Readonly<Record<string, Schema>>;
+}
+
+/** Dotted paths of every non-object field under a schema node. */
+function leafPaths(s: Schema, prefix = ''): string[] {
+  return Object.entries(s.properties ?? {}).flatMap(([k, v]) => (v.type === 'object' ? leafPaths(v, `${prefix}${k}.`) : [`${prefix}${k}`]));
+}
 
 describe('thresholds', () => {
   it('ships valid, frozen defaults anchored where the docs say', () => {
@@ -29,8 +43,8 @@ describe('thresholds', () => {
       ipv6PrefixLength: 0,
     };
     const errs = validateThresholds(bad, DEFAULT_THRESHOLDS);
-    expect(errs.join('\n')).toMatch(/bruteForce.windowMs must be whole seconds/);
-    expect(errs.join('\n')).toMatch(/bruteForce: counts must be integers 0..250/);
+    expect(errs.join('\n')).toMatch(/bruteForce.windowMs: must be whole seconds/);
+    expect(errs.join('\n')).toMatch(/bruteForce.high: counts must be integers 0..250/);
     expect(errs.join('\n')).toMatch(/low <= medium <= high/);
     expect(errs.join('\n')).toMatch(/must equal the normal profile/);
     expect(errs.join('\n')).toMatch(/ipv6PrefixLength/);
@@ -44,6 +58,32 @@ describe('thresholds', () => {
     for (const r of THREAT_REASONS) expect(doc).toContain(`\`${r}\``);
     for (const anchor of ['AWS WAF', 'CrowdSec', 'Auth0']) expect(doc).toContain(anchor);
     for (const name of Object.keys(DEFAULT_THRESHOLDS)) expect(doc, name).toContain(`\`${name}\``);
+  });
+
+  it('documents every spec.detection field in docs/detection.md, with its defaults', () => {
+    const doc = readFileSync(new URL('../../docs/detection.md', import.meta.url), 'utf8');
+    // The table rows: | `path` | default | aggressive default | on reload | what |
+    const rows = new Map([...doc.matchAll(/^\| `([A-Za-z0-9.]+)` \| ([^|]+) \| ([^|]+) \| (at once|next start) \|/gm)].map((m) => [m[1]!, [m[2]!.trim(), m[3]!.trim(), m[4]!]]));
+    const defaults = detectionSpecOf(DEFAULT_DETECTION) as Record<string, unknown>;
+    const at = (o: unknown, path: string): unknown => path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o);
+    const fields = leafPaths((SPEC_SCHEMAS.ThreatPolicy as Schema).properties!.detection!);
+    expect(fields.length).toBeGreaterThan(70);
+    const missing: string[] = [];
+    for (const f of fields) {
+      const aggressive = f.startsWith('aggressive.');
+      const row = rows.get(aggressive ? f.slice('aggressive.'.length) : f);
+      if (!row) {
+        missing.push(f);
+        continue;
+      }
+      if (aggressive) expect(row[1], f).toBe(String(at(defaults, f)));
+      else expect(row[0], f).toBe(String(at(defaults, f)));
+    }
+    expect(missing).toEqual([]);
+    // Fields that lay out or size tables are the ones documented as waiting for the next start.
+    const shape = new Set([...SHAPE_FIELDS.map((p) => specFieldOf(`thresholds.${p}`)), 'spec.detection.orgUnderAttack.bucket', 'spec.detection.orgUnderAttack.sketchBits',
+      'spec.detection.accounts.maxAccounts', 'spec.detection.accounts.familiarPerAccount', 'spec.detection.sprayPasswords.maxFingerprints', 'spec.detection.sprayPasswords.maxSources']);
+    for (const [f, row] of rows) expect(row[2], f).toBe(shape.has(`spec.detection.${f}`) ? 'next start' : 'at once');
   });
 });
 

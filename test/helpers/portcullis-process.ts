@@ -90,3 +90,16 @@ if (process.send && process.argv[1] && import.meta.url === pathToFileURL(process
     stop: () => inst.stop(),
   }, { grpcTarget: inst.grpcTarget, httpBase: inst.httpBase });
 }
+
+/** The ports of a `portcullis serve` child, from its "portcullis listening" log line; rejects if it exits first. */
+export function listeningPorts<P = { grpcPort: number; httpPort: number }>(proc: import('node:child_process').ChildProcess): Promise<P> {
+  return new Promise((resolve, reject) => {
+    let err = '';
+    proc.stderr!.on('data', (d) => {
+      err += d;
+      const line = err.split('\n').find((l) => l.includes('"portcullis listening"'));
+      if (line) resolve(JSON.parse(line) as P);
+    });
+    proc.on('exit', (code) => reject(new Error(`serve exited ${code}:\n${err}`)));
+  });
+}

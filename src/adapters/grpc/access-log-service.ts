@@ -1,12 +1,12 @@
 import { status, type ServerReadableStream, type sendUnaryData, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { HTTPAccessLogEntry__Output } from '../../gen/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
-import type { StreamAccessLogsMessage__Output } from '../../gen/envoy/service/accesslog/v3/StreamAccessLogsMessage.ts';
 import type { StreamAccessLogsResponse } from '../../gen/envoy/service/accesslog/v3/StreamAccessLogsResponse.ts';
 import type { OutcomeIngest } from '../../service/ingest.ts';
 import type { OutcomeJob, OutcomeQueue } from '../../service/outcome-queue.ts';
 import type { OutcomeReport } from '../../decide/outcome.ts';
 import { authorizationOf, OPEN_CREDENTIAL, UNAUTHENTICATED_DETAILS, type BearerCredential } from './credential.ts';
-import { END, ENTRY, EntryCursor, REGION_END, wrapEntries } from './wire/access-log-entries.ts';
+import { decodeAccessLogEntry } from './wire/access-log-decoder.ts';
+import { END, ENTRY, EntryCursor } from './wire/access-log-entries.ts';
 
 export interface AccessLogOptions {
   /** Response header the app sets with the sign-in result; Envoy must list it in additional_response_headers_to_log. */
@@ -14,9 +14,10 @@ export interface AccessLogOptions {
 }
 
 /**
- * Maps one Envoy HTTP access-log entry to an outcome. Returns undefined for entries that cannot be a sign-in
- * outcome: no response code, or a request ext_authz itself refused (response flag UAEX) — Portcullis' own
- * denials must never count as failed sign-ins.
+ * Maps one Envoy HTTP access-log entry, as proto-loader decodes it, to an outcome. Returns undefined for entries
+ * that cannot be a sign-in outcome: no response code, or a request ext_authz itself refused (response flag
+ * UAEX) — Portcullis' own denials must never count as failed sign-ins. The service reads the bytes directly
+ * (wire/access-log-decoder.ts); this is the reference its test compares with.
  */
 export function outcomeFromEntry(e: HTTPAccessLogEntry__Output, options: AccessLogOptions): OutcomeReport | undefined {
   if (e.commonProperties?.responseFlags?.unauthorizedDetails) return undefined;
@@ -49,19 +50,12 @@ export interface AccessLogIntake {
   afterQueued(done: () => void): void;
 }
 
-/** Entries decoded per proto-loader call (~6 µs each): small enough to stay well inside a queue slice. */
-const DECODE_BATCH = 16;
-
-/** One ALS message, learned from its raw bytes a few entries at a time. */
+/** One ALS message, learned from its raw bytes one entry at a time. */
 class AccessLogBatch implements OutcomeJob {
   readonly source = 'access_log' as const;
   readonly #cursor: EntryCursor;
 
-  constructor(
-    private readonly bytes: Buffer,
-    private readonly decode: (wrapped: Buffer) => StreamAccessLogsMessage__Output,
-    private readonly onEntry: (e: HTTPAccessLogEntry__Output) => void,
-  ) {
+  constructor(private readonly bytes: Buffer, private readonly learn: (b: Buffer, start: number, end: number) => void) {
     this.#cursor = new EntryCursor(bytes);
   }
 
@@ -69,24 +63,10 @@ class AccessLogBatch implements OutcomeJob {
     const c = this.#cursor;
     let work = 0;
     while (work < max) {
-      // Consecutive entries of one http_logs field are contiguous bytes: decoded together.
-      let start = -1;
-      let end = -1;
-      let n = 0;
-      let found = END;
-      while (work < max && n < DECODE_BATCH) {
-        found = c.next();
-        if (found === END) break;
-        work++;
-        if (found === REGION_END) break;
-        if (found === ENTRY) {
-          if (start < 0) start = c.start;
-          end = c.end;
-          n++;
-        }
-      }
-      if (n > 0) this.#learn(start, end);
+      const found = c.next();
       if (found === END) break;
+      work++;
+      if (found === ENTRY) this.learn(this.bytes, c.body, c.end);
     }
     return work;
   }
@@ -97,35 +77,17 @@ class AccessLogBatch implements OutcomeJob {
     for (let f = c.next(); f !== END; f = c.next()) if (f === ENTRY) n++;
     return n;
   }
-
-  #learn(start: number, end: number): void {
-    const wrapped = wrapEntries(this.bytes, start, end);
-    let entries: HTTPAccessLogEntry__Output[];
-    try {
-      entries = this.decode(wrapped).httpLogs?.logEntry ?? [];
-    } catch {
-      // One bad entry must not cost its neighbours: decode them one by one, skipping what does not decode.
-      entries = [];
-      const c = new EntryCursor(wrapped);
-      for (let f = c.next(); f !== END; f = c.next()) {
-        if (f !== ENTRY) continue;
-        try {
-          entries.push(...(this.decode(wrapEntries(wrapped, c.start, c.end)).httpLogs?.logEntry ?? []));
-        } catch {
-          // skipped, like a message that does not decode
-        }
-      }
-    }
-    for (const e of entries) this.onEntry(e);
-  }
 }
 
-/** Hands each entry to the ingest, counting whether it could be an outcome. Never throws. */
-export function accessLogEntryHandler(ingest: OutcomeIngest, options: AccessLogOptions, onEntry: (accepted: boolean) => void): (e: HTTPAccessLogEntry__Output) => void {
-  return (entry) => {
+/**
+ * Decodes one entry (wire/access-log-decoder.ts) and hands its outcome to the ingest, counting whether it could
+ * be one; an entry that does not decode is counted as not accepted and skipped. Never throws.
+ */
+export function accessLogEntryLearner(ingest: OutcomeIngest, options: AccessLogOptions, onEntry: (accepted: boolean) => void): (b: Buffer, start: number, end: number) => void {
+  return (b, start, end) => {
     let outcome: OutcomeReport | undefined;
     try {
-      outcome = outcomeFromEntry(entry, options);
+      outcome = decodeAccessLogEntry(b, start, end, options.resultHeader());
     } catch {
       outcome = undefined;
     }
@@ -134,18 +96,10 @@ export function accessLogEntryHandler(ingest: OutcomeIngest, options: AccessLogO
   };
 }
 
-/**
- * The intake for both gRPC transports: raw message bytes in (the definition's proto-loader deserializer decodes
- * the entries later, a few at a time), the shared outcome queue behind.
- */
-export function accessLogIntake(definition: ServiceDefinition, queue: OutcomeQueue, handleEntry: (e: HTTPAccessLogEntry__Output) => void): AccessLogIntake {
-  const method = definition['StreamAccessLogs'];
-  if (!method) throw new Error('AccessLogService definition has no StreamAccessLogs method');
-  const decode = method.requestDeserialize as (b: Buffer) => StreamAccessLogsMessage__Output;
-  // protobufjs generates its decoders on first use (~30 ms): do it now, not in the middle of a stream.
-  decode(method.requestSerialize({ httpLogs: { logEntry: [{ request: { path: '/' }, response: { responseCode: { value: 200 } } }] } }));
+/** The intake for both gRPC transports: raw message bytes in, the shared outcome queue behind. */
+export function accessLogIntake(queue: OutcomeQueue, learn: (b: Buffer, start: number, end: number) => void): AccessLogIntake {
   return {
-    offer: (message) => void queue.offer(new AccessLogBatch(message, decode, handleEntry), message.length),
+    offer: (message) => void queue.offer(new AccessLogBatch(message, learn), message.length),
     get congested() {
       return queue.congested;
     },

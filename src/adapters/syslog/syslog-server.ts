@@ -10,6 +10,7 @@ import { accessLineToOutcome } from './access-line.ts';
 import { SyslogFramer } from './framer.ts';
 import { syslogPayload } from './message.ts';
 import { TokenBucket } from './token-bucket.ts';
+import { udpDropCounter } from './udp-drops.ts';
 
 export interface SyslogOptions {
   readonly udp?: { readonly host: string; readonly port: number };
@@ -20,6 +21,8 @@ export interface SyslogOptions {
   /** Lines accepted per second over both transports (burst: one second's worth). */
   readonly linesPerSecond: number;
   readonly idleTimeoutMs?: number;
+  /** SO_RCVBUF of the UDP socket (default 4 MiB; the kernel may cap it at net.core.rmem_max). */
+  readonly udpReceiveBufferBytes?: number;
 }
 
 export interface SyslogDeps {
@@ -140,7 +143,7 @@ export async function startSyslogListener(options: SyslogOptions, deps: SyslogDe
   const sockets = new Set<Socket>();
   try {
     if (options.udp) {
-      const u = createSocket({ type: options.udp.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: RECV_BUFFER_BYTES });
+      const u = createSocket({ type: options.udp.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: options.udpReceiveBufferBytes ?? RECV_BUFFER_BYTES });
       udp = u;
       u.on('message', (msg, rinfo) => {
         if (!deps.isTrustedSource(rinfo.address)) return metrics.line('udp', 'untrusted_source');
@@ -155,6 +158,8 @@ export async function startSyslogListener(options: SyslogOptions, deps: SyslogDe
           resolve();
         });
       });
+      // What the kernel drops when the buffer is full never reaches 'message': read its count at scrape time.
+      metrics.readKernelDrops(udpDropCounter(u.address().port));
     }
     if (options.tcp) {
       const idle = options.idleTimeoutMs ?? 300_000;

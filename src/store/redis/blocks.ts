@@ -25,7 +25,6 @@ export class BlockChannel {
     private readonly engine: DetectionEngine,
     private readonly origin: string,
     private readonly nowMs: () => number,
-    private readonly maxBlockSec: number,
   ) {
     subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       if (channel.toString() === keys.channel) this.#onMessage(message);
@@ -49,7 +48,8 @@ export class BlockChannel {
     const level = rowBlockLevel(row);
     if (block && level >= 2) {
       ops.push(this.client.zadd(this.keys.blocks, rowUntilSec(row) * 4 + level, String(key)));
-      ops.push(this.client.expire(this.keys.blocks, this.maxBlockSec + 60));
+      // The longest block the profile in force can give (a reload may change it).
+      ops.push(this.client.expire(this.keys.blocks, Math.ceil(this.engine.thresholds.maxBlockMs / 1000) + 60));
     }
     return Promise.all(ops);
   }

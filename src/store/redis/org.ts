@@ -30,8 +30,6 @@ const BUCKET_TTL_SEC = 3600;
  */
 export class SharedOrg {
   readonly #pending = new Map<number, BucketCounts>();
-  readonly #bucketMs: number;
-  readonly #sketchMask: number;
   #busy: Promise<void> | undefined;
   #version = 0;
   lost = 0;
@@ -42,9 +40,20 @@ export class SharedOrg {
     private readonly keys: RedisKeys,
     /** The local view: restored from the shared state on every tick. */
     private readonly view: OrgAttackDetector,
-  ) {
-    this.#bucketMs = view.options.bucketMs;
-    this.#sketchMask = view.options.sketchBits - 1;
+  ) {}
+
+  // The view's shape (fixed once the first config is applied; OrgAttackDetector.reconfigure).
+  get #bucketMs(): number {
+    return this.view.options.bucketMs;
+  }
+
+  get #sketchMask(): number {
+    return this.view.options.sketchBits - 1;
+  }
+
+  /** The view was rebuilt (reshaped at start): adopt the shared state again on the next tick. */
+  resync(): void {
+    this.#version = -1;
   }
 
   record(outcome: Outcome, facts: OrgOutcomeFacts, nowMs: number): void {

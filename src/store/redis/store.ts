@@ -5,12 +5,14 @@ import type { IpKey } from '../../detect/ip-key.ts';
 import { ROW_BYTES } from '../../detect/ip-table.ts';
 import type { OrgAttackDetector, OrgOutcomeFacts } from '../../detect/org-attack.ts';
 import type { DetectorStore, StoreCounters, StoreHealth, StoreListener } from '../store.ts';
+import type { DetectionSettings } from '../../detect/detection.ts';
+import { configureDetectors } from '../configure.ts';
 import { BlockChannel, rowUntilSec } from './blocks.ts';
 import { backoffMs, createRedisClient, ScriptRunner, type RedisClient } from './client.ts';
 import type { RedisSettings } from './endpoint.ts';
 import { RedisKeys } from './keys.ts';
 import { SharedOrg } from './org.ts';
-import { EV_ATTEMPT, EV_FAILURE, EV_REFUSED, EV_SUCCESS, EV_UNKNOWN_USER_FAILURE, recordParams, RowWriter, type SendResult, type StoreEvent } from './writer.ts';
+import { EV_ATTEMPT, EV_FAILURE, EV_REFUSED, EV_SUCCESS, EV_UNKNOWN_USER_FAILURE, liveRecordParams, recordParams, RowWriter, type SendResult, type StoreEvent } from './writer.ts';
 
 export interface RedisStoreOptions {
   readonly settings: RedisSettings;
@@ -51,7 +53,7 @@ export class RedisStore implements DetectorStore {
   readonly #writer: RowWriter;
   readonly #blocks: BlockChannel;
   readonly #org: SharedOrg;
-  readonly #params: ReturnType<typeof recordParams>;
+  readonly #params: () => ReturnType<typeof recordParams>;
   readonly #pending = new Set<Promise<unknown>>();
   #listener = NO_LISTENER;
   #buffer: StoreEvent[] = [];
@@ -73,13 +75,12 @@ export class RedisStore implements DetectorStore {
     this.#client = createRedisClient(s, 'command');
     this.#sub = createRedisClient(s, 'subscriber');
     this.#scripts = new ScriptRunner(this.#client);
-    const t = o.engine.thresholds;
-    this.#params = recordParams(t);
+    this.#params = liveRecordParams(() => o.engine.thresholds);
     const nowMs = (): number => o.clock.nowMs();
-    this.#writer = new RowWriter(this.#scripts, this.#keys, t, o.maxPairsPerIp ?? 128, s.flushMs, s.mode !== 'cluster', () => Math.floor(nowMs() / 1000),
+    this.#writer = new RowWriter(this.#scripts, this.#keys, () => o.engine.thresholds, o.maxPairsPerIp ?? 128, s.flushMs, s.mode !== 'cluster', () => Math.floor(nowMs() / 1000),
       (key, row, accounts, events) => this.#onRow(key, row, accounts, events), (r) => this.#onFlushed(r));
     const origin = `${process.pid.toString(36)}-${randomBytes(4).toString('hex')}`;
-    this.#blocks = new BlockChannel(this.#client, this.#sub, this.#keys, o.engine, origin, nowMs, Math.ceil(t.maxBlockMs / 1000));
+    this.#blocks = new BlockChannel(this.#client, this.#sub, this.#keys, o.engine, origin, nowMs);
     this.#org = new SharedOrg(this.#client, this.#scripts, this.#keys, o.org);
     // Errors surface through commands; the connection's last error explains a lost link (auth, TLS, refused).
     this.#client.on('error', (err: Error) => {
@@ -112,6 +113,13 @@ export class RedisStore implements DetectorStore {
 
   setBlocking(enabled: boolean): void {
     this.engine.setBlocking(enabled);
+  }
+
+  /** As in memory; the record script's windows follow the engine. A reshaped view re-adopts the shared org state. */
+  configure(detection: DetectionSettings, reshape: boolean): string[] {
+    const r = configureDetectors(this.engine, this.org, detection, reshape);
+    if (r.orgReshaped) this.#org.resync();
+    return r.deferred;
   }
 
   recordAttempt(key: IpKey, facts: AttemptFacts, clientText: string | undefined): void {
@@ -268,14 +276,14 @@ export class RedisStore implements DetectorStore {
   }
 
   async #cas(key: IpKey, expectUntil: number, expectFlags: number, until: number, flags: number, now: number): Promise<{ ok: boolean; row: Buffer | undefined }> {
-    const p = this.#params;
+    const p = this.#params();
     const args = [expectUntil, expectFlags, until, flags, p.idleSec, p.offenceMemorySec, Math.floor(now / 1000)];
     const r = (await this.#scripts.run('block', [this.#keys.row(key)], args)) as [number, Buffer?];
     return { ok: r[0] === 1, row: r[1] };
   }
 
   async #share(key: IpKey, local: Uint8Array, now: number): Promise<void> {
-    const p = this.#params;
+    const p = this.#params();
     const r = (await this.#scripts.run('share', [this.#keys.row(key)], [Buffer.from(local), p.idleSec, p.offenceMemorySec, Math.floor(now / 1000)])) as [number, Buffer];
     this.engine.loadRow(key, r[1], now);
     if (r[0] === 1) await this.#blocks.publish(key, r[1], true);

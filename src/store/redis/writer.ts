@@ -41,6 +41,20 @@ export function recordParams(t: Thresholds): { windows: number[]; idleSec: numbe
   return { windows, idleSec: 2 * Math.max(ring, ...windows.slice(1)), offenceMemorySec: Math.ceil(t.offenceMemoryMs / 1000) };
 }
 
+/** recordParams of the thresholds in force, recomputed only when they change (a reload that reshaped the engine). */
+export function liveRecordParams(current: () => Thresholds): () => ReturnType<typeof recordParams> {
+  let seen: Thresholds | undefined;
+  let params: ReturnType<typeof recordParams> | undefined;
+  return () => {
+    const t = current();
+    if (t !== seen) {
+      seen = t;
+      params = recordParams(t);
+    }
+    return params!;
+  };
+}
+
 /**
  * Batches sign-in events per client and sends them with the `record` script: one call per flush outside a
  * Cluster (up to 256 events), one per client in a Cluster. A flush costs one round trip per Redis node.
@@ -50,7 +64,7 @@ export class RowWriter {
   #queued = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #inflight = new Set<Promise<void>>();
-  readonly #params: ReturnType<typeof recordParams>;
+  readonly #params: () => ReturnType<typeof recordParams>;
   calls = 0;
   /** Flushes sent: each is one pipelined write, one round trip per Redis node. */
   flushes = 0;
@@ -58,7 +72,8 @@ export class RowWriter {
   constructor(
     private readonly scripts: ScriptRunner,
     private readonly keys: RedisKeys,
-    thresholds: Thresholds,
+    /** The engine's thresholds in force (their windows and offence memory go with every call). */
+    thresholds: () => Thresholds,
     private readonly pairCap: number,
     private readonly flushMs: number,
     /** One script call may update several clients (not in a Cluster, where their keys are on different slots). */
@@ -68,7 +83,7 @@ export class RowWriter {
     private readonly onRow: (key: IpKey, row: Buffer, accounts: readonly number[], events: readonly StoreEvent[]) => void,
     private readonly onFlushed: (r: SendResult) => void,
   ) {
-    this.#params = recordParams(thresholds);
+    this.#params = liveRecordParams(thresholds);
   }
 
   get queued(): number {
@@ -117,7 +132,8 @@ export class RowWriter {
     const failed: StoreEvent[] = [];
     const ambiguous: StoreEvent[] = [];
     let error: Error | undefined;
-    const head = [...this.#params.windows, this.#params.idleSec, this.#params.offenceMemorySec, this.nowSec(), this.pairCap];
+    const p = this.#params();
+    const head = [...p.windows, p.idleSec, p.offenceMemorySec, this.nowSec(), this.pairCap];
     const calls: Promise<void>[] = [];
     let keys: string[] = [];
     let members: { key: IpKey; events: readonly StoreEvent[] }[] = [];

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -34,7 +36,7 @@ async function start(overrides: Partial<SyslogOptions> = {}, trusted: (a: string
     const m = new RegExp(`^portcullis_syslog_lines_total\\{transport="${transport}",result="${result}"\\} (\\d+)`, 'm').exec(text);
     return m ? Number(m[1]) : 0;
   };
-  return { reports, metrics, count, queue, shed };
+  return { reports, metrics, count, queue, shed, registry };
 }
 
 function udpSend(port: number, messages: Array<string | Buffer>): Promise<void> {
@@ -130,4 +132,35 @@ describe('syslog outcome listener', () => {
     expect(reports).toEqual([]);
     expect(await count('udp', 'accepted')).toBe(0);
   });
+
+  it('exports the datagrams the kernel dropped (receive buffer full) as /proc/net/udp counts them (issue 11 item 17)', async () => {
+    const { registry, count } = await start({ udpReceiveBufferBytes: 4096 });
+    const port = handle!.udpPort!;
+    const exported = async () => Number(/^portcullis_syslog_udp_kernel_drops_total (\d+)$/m.exec(await registry.metrics())?.[1] ?? NaN);
+    expect(await exported()).toBe(0);
+    // A child process sends 3000 datagrams while this process sits in spawnSync: nothing reads the socket, its
+    // tiny buffer fills, and the kernel drops the rest.
+    const sender = `const s = require('node:dgram').createSocket('udp4'); let n = 0; const line = ${JSON.stringify(line('k'))};
+      const next = () => (n++ < 3000 ? s.send(line, ${port}, '127.0.0.1', next) : s.close()); next();`;
+    const r = spawnSync(process.execPath, ['-e', sender], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const fromProc = procUdpDrops(port);
+    expect(fromProc).toBeGreaterThan(0);
+    expect(await exported()).toBe(fromProc);
+    // What the buffer held is still read and learned.
+    await eventually(async () => (await count('udp', 'accepted')) + fromProc === 3000);
+  });
 });
+
+/** The drops column of this port's rows in /proc/net/udp and /proc/net/udp6, read independently of the server. */
+function procUdpDrops(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  let drops = 0;
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    for (const row of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = row.trim().split(/\s+/);
+      if (f.length >= 13 && f[1]!.endsWith(`:${hex}`)) drops += Number(f.at(-1));
+    }
+  }
+  return drops;
+}

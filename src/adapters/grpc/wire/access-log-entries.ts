@@ -1,8 +1,8 @@
 /**
  * Walks a serialized envoy.service.accesslog.v3.StreamAccessLogsMessage without decoding it, one field at a
  * time, yielding the byte range of each HTTPAccessLogEntry (`http_logs` = field 2, its `log_entry` = field 1).
- * One message may carry 100k entries; proto-loader decodes it in one go (~6 µs an entry, over a second for the
- * message), so the access-log service decodes a few entries at a time from these ranges instead.
+ * One message may carry 100k entries; proto-loader decodes it in one go (over a second for such a message), so
+ * the access-log service decodes one entry at a time from these ranges instead (access-log-decoder.ts).
  * Every other field (identifier, tcp_logs, unknown ones) is skipped by its wire type.
  */
 
@@ -18,8 +18,9 @@ export class EntryCursor {
   /** End of the http_logs field the cursor is in, or -1 at the top level. */
   #region = -1;
   #done = false;
-  /** The last ENTRY: [start, end), its tag and length prefix included. */
+  /** The last ENTRY: [start, end), its tag and length prefix included; the entry's own bytes from `body`. */
   start = 0;
+  body = 0;
   end = 0;
 
   constructor(private readonly b: Buffer) {}
@@ -50,14 +51,18 @@ export class EntryCursor {
     const wire = tag & 7;
     if (wire === 2) {
       const len = this.#varint(limit);
-      if (len < 0 || this.#p + len > limit) return this.#stop();
+      if (len < 0) return this.#stop();
       if (this.#region < 0 && field === 2) {
-        this.#region = this.#p + len; // into http_logs
+        // Into http_logs. One that claims more bytes than there are still gives the entries that are whole.
+        this.#region = Math.min(this.#p + len, limit);
         return SKIPPED;
       }
+      if (this.#p + len > limit) return this.#stop();
+      const body = this.#p;
       this.#p += len;
       if (this.#region >= 0 && field === 1) {
         this.start = at;
+        this.body = body;
         this.end = this.#p;
         return ENTRY;
       }
@@ -91,22 +96,4 @@ export class EntryCursor {
     }
     return -1;
   }
-}
-
-/** Wraps entry bytes [start, end) of `b` as a StreamAccessLogsMessage with only http_logs: one decode for a few. */
-export function wrapEntries(b: Buffer, start: number, end: number): Buffer {
-  const len = end - start;
-  let prefix = 1;
-  for (let v = len; v >= 128; v = Math.floor(v / 128)) prefix++;
-  const out = Buffer.allocUnsafe(1 + prefix + len);
-  out[0] = 0x12; // field 2, length-delimited
-  let o = 1;
-  let v = len;
-  while (v >= 128) {
-    out[o++] = (v & 127) | 128;
-    v = Math.floor(v / 128);
-  }
-  out[o++] = v;
-  b.copy(out, o, start, end);
-  return out;
 }
