@@ -2,7 +2,7 @@
 // sources through tsx and a bare Node process (the floor no Node program goes below), in the same run; with
 // heap flags and with the 100k-CIDR config. Each variant starts alone (no start-up competes with another), serves
 // one Check, and is sampled 2 s after it listens and again once it has idled `steadyS` (V8's memory reducer
-// shrinks the heap left over from start-up after ~15 s of idle). Run alone: node --import tsx bench/idle-rss.ts
+// gives back the young generation start-up grew, at a moment of its choosing). Run alone: node --import tsx bench/idle-rss.ts
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -54,7 +54,8 @@ async function checkOnce(s: ServeProcess): Promise<void> {
 }
 
 export async function runIdleRss(quick: boolean, log: (line: string) => void = () => undefined): Promise<RssReport> {
-  const steadyS = quick ? 5 : 30;
+  // V8 returns the start-up young generation within 10-90 s of idle (its memory reducer); sample after that.
+  const steadyS = quick ? 5 : 90;
   log('idle RSS: building dist/ (npm run build)');
   const layout = buildCompiledLayout();
   const big = writeBigConfig(bigConfig());

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only load|micro|redis|http|als|rss]
+// npm run bench [-- --quick] [-- --only load|micro|redis|http|als|rss|reload]
 // Load comparison (bare grpc-js server vs Portcullis with 100k CIDRs, same run) and micro-benchmarks. Prints
 // Markdown tables and writes the raw results as JSON under the OS temp folder (never into the repo).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,10 +12,11 @@ import { renderRedisBench, runRedisBench } from './redis-check.ts';
 import { renderHttpMode, runHttpMode } from './http-mode.ts';
 import { renderAlsIngest, runAlsIngest } from './als-ingest.ts';
 import { renderIdleRss, runIdleRss } from './idle-rss.ts';
+import { renderReloadUnderLoad, runReloadUnderLoad } from './reload-under-load.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const only = values.only;
-const SECTIONS = ['load', 'micro', 'redis', 'http', 'als', 'rss'];
+const SECTIONS = ['load', 'micro', 'redis', 'http', 'als', 'rss', 'reload'];
 if (only !== undefined && !SECTIONS.includes(only)) {
   console.error(`--only must be one of ${SECTIONS.join(', ')}`);
   process.exit(2);
@@ -38,13 +39,16 @@ const http = runs('http') ? await runHttpMode(quick, progress) : undefined;
 const als = runs('als') ? await runAlsIngest(quick, progress) : undefined;
 // Idle RSS of the compiled build (what the image runs) against tsx and a bare Node process.
 const rss = runs('rss') ? await runIdleRss(quick, progress) : undefined;
-const report: BenchReport & { redis?: unknown; http?: unknown; als?: unknown; rss?: unknown } = { startedAt, machine, quick, load, micro, redis, http, als, rss };
+// Check latency while the 100k-CIDR file reloads: on a worker thread (as served) vs on the event loop.
+const reload = runs('reload') ? await runReloadUnderLoad(quick, progress) : undefined;
+const report: BenchReport & { redis?: unknown; http?: unknown; als?: unknown; rss?: unknown; reload?: unknown } = { startedAt, machine, quick, load, micro, redis, http, als, rss, reload };
 
 console.log(renderReport(report));
 if (redis) console.log(`\n${renderRedisBench(redis)}`);
 if (http) console.log(`\n${renderHttpMode(http)}`);
 if (als) console.log(`\n${renderAlsIngest(als)}`);
 if (rss) console.log(`\n## Idle RSS\n\n${renderIdleRss(rss)}`);
+if (reload) console.log(`\n## Reload under load\n\n${renderReloadUnderLoad(reload)}`);
 const dir = join(tmpdir(), 'portcullis-bench');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, 'latest.json');

@@ -142,7 +142,8 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
         logger, registry: metrics.registry, feeds, // the leader writes feed reads and missing databases into status
         ...(settings.configPaths.length > 0 ? { files: new FileSource(settings.configPaths) } : {}),
       });
-    const source = overrides.source ?? kube ?? new FileSource(settings.configPaths);
+    // Files are parsed and their zone index built on a worker thread: a 100k-CIDR reload never blocks a Check.
+    const source = overrides.source ?? kube ?? new FileSource(settings.configPaths, { offThread: true });
 
     const correlator = new AttemptCorrelator<IpKey>();
     // Streamed outcomes (ALS, syslog) are learned from one bounded queue in ~1 ms slices, so Checks never wait

@@ -1,5 +1,5 @@
 import { parseRange, type Address, type AddressRange } from '../net/address.ts';
-import { RangeIndex } from '../net/range-index.ts';
+import { RangeIndex, type RangeIndexParts } from '../net/range-index.ts';
 import { compileRoutes } from '../decide/sign-in-routes.ts';
 import { DEFAULT_PASSWORD_FIELDS, DEFAULT_USERNAME_SOURCE } from '../decide/username.ts';
 import { DEFAULT_OUTCOME_RULES } from '../decide/outcome.ts';
@@ -17,6 +17,22 @@ export interface CompileResult {
   readonly issues: readonly ConfigIssue[];
 }
 
+/**
+ * The costly part of a compile (every zone entry parsed and swept into the index: ~140 ms at 100k CIDRs) as
+ * plain data, so a worker thread can do it and post it back; compile() given it skips that part.
+ */
+export interface ZoneIndexParts {
+  readonly index: RangeIndexParts<ZoneMembership>;
+  readonly entryCount: number;
+  readonly summaries: readonly ZoneSummary[];
+  readonly protectedRanges: readonly ProtectedRange[];
+}
+
+/** The zone part of a compile that had no issues, for compile(objects, ..., parts) on another thread. */
+export function zoneIndexParts(result: CompileResult): ZoneIndexParts {
+  return { index: result.snapshot.index.toParts(), entryCount: result.snapshot.entryCount, summaries: result.snapshot.zones, protectedRanges: result.feeds.protectedRanges };
+}
+
 /** The policy in force when no ThreatPolicy object exists: audit on the default sign-in routes. */
 const IMPLICIT_POLICY_NAME = '(default)';
 
@@ -29,8 +45,10 @@ export function isImplicitPolicy(p: CompiledPolicy): boolean {
  * Turns validated objects into an immutable snapshot. An object with a problem is left out and reported;
  * callers choose whether that rejects the whole reload (files) or only that object (Kubernetes).
  * `detectionDefaults` fill what spec.detection leaves unset (the process's --max-tracked-ips is one).
+ * `prebuilt`: the zone part, already compiled without issues from exactly these objects (a worker thread's
+ * zoneIndexParts()); the zones' entries are then not parsed again.
  */
-export function compile(objects: readonly ConfigObject[], version: number, nowMs: number, detectionDefaults: DetectionSettings = DEFAULT_DETECTION): CompileResult {
+export function compile(objects: readonly ConfigObject[], version: number, nowMs: number, detectionDefaults: DetectionSettings = DEFAULT_DETECTION, prebuilt?: ZoneIndexParts): CompileResult {
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
   const zones: IPZoneObject[] = [];
@@ -65,6 +83,10 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
 
   const zoneRanges = new Map<string, { zone: IPZoneObject; gateways: AddressRange[]; proxies: AddressRange[] }>();
   for (const zone of zones) {
+    if (prebuilt) {
+      zoneRanges.set(zone.name, { zone, gateways: [], proxies: [] }); // names and usage only: the entries are in prebuilt
+      continue;
+    }
     const bad: ConfigIssue[] = [];
     const parseList = (field: 'gateways' | 'proxies') =>
       (zone.spec[field] ?? []).flatMap((entry, i) => {
@@ -110,10 +132,44 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
   policy ??= policyOf(IMPLICIT_POLICY_NAME, {}, detectionDefaults);
 
   const exempt = new Set(policy.exemptZones);
+  const zonesPart = prebuilt ? fromPrebuilt(prebuilt) : indexZones(zoneRanges.values(), exempt);
+
+  const feeds: FeedConfig = Object.freeze({
+    threatFeeds: Object.freeze(threatFeeds.sort((a, b) => a.name.localeCompare(b.name))),
+    dynamicZones: Object.freeze([...dynamicZones.values()].map(({ zone }) => (exempt.has(zone.name) && zone.usage === 'Policy' ? { ...zone, exempt: true } : zone))
+      .sort((a, b) => a.name.localeCompare(b.name))),
+    protectedRanges: Object.freeze(zonesPart.protectedRanges),
+  });
+  const snapshot: Snapshot = Object.freeze({
+    version,
+    compiledAtMs: nowMs,
+    objects: Object.freeze([...objects]),
+    zones: Object.freeze(zonesPart.summaries),
+    entryCount: zonesPart.entryCount,
+    index: zonesPart.index,
+    policy,
+    isTrustedProxy: trustedProxyTest(zonesPart.index),
+  });
+  return { snapshot, feeds, issues };
+}
+
+interface ZonesPart {
+  readonly index: Snapshot['index'];
+  readonly entryCount: number;
+  readonly summaries: readonly ZoneSummary[];
+  readonly protectedRanges: readonly ProtectedRange[];
+}
+
+function fromPrebuilt(p: ZoneIndexParts): ZonesPart {
+  return { index: RangeIndex.fromParts(p.index), entryCount: p.entryCount, summaries: p.summaries.map((z) => Object.freeze(z)), protectedRanges: p.protectedRanges };
+}
+
+/** Every zone entry into one index; its own function so nothing of it outlives the build (see trustedProxyTest). */
+function indexZones(zoneRanges: Iterable<{ zone: IPZoneObject; gateways: AddressRange[]; proxies: AddressRange[] }>, exempt: ReadonlySet<string>): ZonesPart {
   const entries: Array<{ range: AddressRange; value: ZoneMembership }> = [];
   const summaries: ZoneSummary[] = [];
   const protectedRanges: ProtectedRange[] = [];
-  for (const { zone, gateways, proxies } of zoneRanges.values()) {
+  for (const { zone, gateways, proxies } of zoneRanges) {
     const usage = zone.spec.usage;
     const gw: ZoneMembership = Object.freeze({ zone: zone.name, role: 'gateway', usage, exempt: exempt.has(zone.name) });
     const px: ZoneMembership = Object.freeze({ zone: zone.name, role: 'proxy', usage, exempt: false });
@@ -126,25 +182,7 @@ export function compile(objects: readonly ConfigObject[], version: number, nowMs
       for (const range of gateways) protectedRanges.push({ range, label: `${range.source} (gateways of IPZone ${zone.name})` });
     }
   }
-  const index = RangeIndex.build(entries);
-
-  const feeds: FeedConfig = Object.freeze({
-    threatFeeds: Object.freeze(threatFeeds.sort((a, b) => a.name.localeCompare(b.name))),
-    dynamicZones: Object.freeze([...dynamicZones.values()].map(({ zone }) => (exempt.has(zone.name) && zone.usage === 'Policy' ? { ...zone, exempt: true } : zone))
-      .sort((a, b) => a.name.localeCompare(b.name))),
-    protectedRanges: Object.freeze(protectedRanges),
-  });
-  const snapshot: Snapshot = Object.freeze({
-    version,
-    compiledAtMs: nowMs,
-    objects: Object.freeze([...objects]),
-    zones: Object.freeze(summaries),
-    entryCount: entries.length,
-    index,
-    policy,
-    isTrustedProxy: trustedProxyTest(index),
-  });
-  return { snapshot, feeds, issues };
+  return { index: RangeIndex.build(entries), entryCount: entries.length, summaries, protectedRanges };
 }
 
 function policyOf(name: string, spec: ThreatPolicyObject['spec'], detection: DetectionSettings): CompiledPolicy {

@@ -49,7 +49,7 @@ export class Reloader {
     if (batch.issues.length > 0) {
       report = { accepted: false, version: current?.version, issues: batch.issues, compileMs: 0 };
     } else {
-      const result = compile(batch.objects, this.#version + 1, this.nowMs(), this.detectionDefaults);
+      const result = compile(batch.objects, this.#version + 1, this.nowMs(), this.detectionDefaults, batch.zones);
       const compileMs = performance.now() - started;
       if (result.issues.length > 0) {
         report = { accepted: false, version: current?.version, issues: result.issues, compileMs };

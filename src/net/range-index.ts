@@ -206,6 +206,16 @@ function removeSorted(list: number[], id: number): void {
 }
 
 /**
+ * A built index as plain data: typed arrays and the value sets, which structured clone (postMessage) carries
+ * between threads. transferList() names the arrays that can move without a copy.
+ */
+export interface RangeIndexParts<T> {
+  readonly v4: Segments;
+  readonly v6: Segments;
+  readonly sets: readonly (readonly T[])[];
+}
+
+/**
  * Immutable index from address to the set of values whose ranges contain it. Overlapping ranges are
  * allowed: build() sweeps them into disjoint segments, each carrying the (deduplicated, interned) array of
  * covering values. Values are deduplicated by identity (SameValueZero) and listed in order of first
@@ -265,6 +275,21 @@ export class RangeIndex<T> {
       return set;
     };
     return new RangeIndex<T>(sweep(v4, values.length, intern), sweep(v6, values.length, intern), sets);
+  }
+
+  /** The index as data for another thread (RangeIndex.fromParts there). */
+  toParts(): RangeIndexParts<T> {
+    return { v4: this.v4, v6: this.v6, sets: this.sets };
+  }
+
+  /** The typed arrays of parts, for postMessage's transfer list: moved, not copied. */
+  static transferList(parts: RangeIndexParts<unknown>): ArrayBuffer[] {
+    return [parts.v4, parts.v6].flatMap((s) => [s.starts, s.ends, s.sets, s.table].map((a) => a.buffer as ArrayBuffer));
+  }
+
+  /** Rebuilds an index from toParts() output (after a postMessage: the sets are frozen again, lookups unchanged). */
+  static fromParts<T>(parts: RangeIndexParts<T>): RangeIndex<T> {
+    return new RangeIndex<T>(parts.v4, parts.v6, Object.freeze(parts.sets.map((set) => Object.freeze(set))));
   }
 
   /** Values covering `a`; returns a shared frozen empty array when none (no allocation per lookup). */

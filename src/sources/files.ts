@@ -4,6 +4,7 @@ import { isAlias, LineCounter, parseAllDocuments, visit, type Document } from 'y
 import type { ConfigIssue, ConfigObject } from '../api/objects.ts';
 import type { ConfigSource, SourceBatch } from '../config/source.ts';
 import { validateObject } from '../config/validate.ts';
+import { loadPathsOffThread } from './off-thread.ts';
 
 export type { ConfigSource, SourceBatch } from '../config/source.ts';
 
@@ -102,31 +103,57 @@ export function loadPaths(paths: readonly string[]): SourceBatch {
 /**
  * Files and folders, reloaded on change. fs.watch catches edits and ConfigMap symlink swaps; a slow poll of
  * modification times backs it up, because watch events are not guaranteed on every filesystem.
+ * `offThread`: each load runs on a worker thread (off-thread.ts), so a large file never blocks the event loop;
+ * one load at a time, and changes during a load make exactly one more.
  */
 export class FileSource implements ConfigSource {
   readonly #paths: readonly string[];
   readonly #pollMs: number;
   readonly #debounceMs: number;
+  readonly #offThread: boolean;
   #watchers: FSWatcher[] = [];
   #poll: NodeJS.Timeout | undefined;
   #debounce: NodeJS.Timeout | undefined;
   #signature = '';
+  #loading: { cancel(): void } | undefined;
+  #again = false;
+  #stopped = false;
 
-  constructor(paths: readonly string[], options: { pollMs?: number; debounceMs?: number } = {}) {
+  constructor(paths: readonly string[], options: { pollMs?: number; debounceMs?: number; offThread?: boolean } = {}) {
     this.#paths = paths;
     this.#pollMs = options.pollMs ?? 5000;
     this.#debounceMs = options.debounceMs ?? 150;
+    this.#offThread = options.offThread ?? false;
   }
 
   async start(onBatch: (batch: SourceBatch) => void): Promise<void> {
-    const reload = () => {
-      this.#signature = this.#currentSignature();
-      onBatch(loadPaths(this.#paths));
+    const load = async (): Promise<SourceBatch> => {
+      if (!this.#offThread) return loadPaths(this.#paths);
+      const job = loadPathsOffThread(this.#paths);
+      this.#loading = job;
+      try {
+        return await job.batch;
+      } finally {
+        this.#loading = undefined;
+      }
     };
-    reload();
+    const reload = async (): Promise<void> => {
+      if (this.#loading) {
+        this.#again = true; // the load in flight may have read the files before this change
+        return;
+      }
+      do {
+        this.#again = false;
+        this.#signature = this.#currentSignature();
+        const batch = await load();
+        if (this.#stopped) return;
+        onBatch(batch);
+      } while (this.#again);
+    };
+    await reload();
     const schedule = () => {
       clearTimeout(this.#debounce);
-      this.#debounce = setTimeout(reload, this.#debounceMs);
+      this.#debounce = setTimeout(() => void reload(), this.#debounceMs);
     };
     for (const p of this.#paths) {
       try {
@@ -144,6 +171,8 @@ export class FileSource implements ConfigSource {
   }
 
   stop(): void {
+    this.#stopped = true;
+    this.#loading?.cancel();
     for (const w of this.#watchers) w.close();
     this.#watchers = [];
     clearInterval(this.#poll);

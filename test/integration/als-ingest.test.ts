@@ -58,8 +58,10 @@ describe.each(['grpc-js', 'http2'])('a %s server learning a 200k-entry access-lo
 
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
-    // With a Check every 2 ms, a stream learned in wallMs sees up to wallMs / 2 of them if none waits long.
-    expect(latencies.length, `${latencies.length} Checks in ${wallMs} ms`).toBeGreaterThanOrEqual(Math.min(100, wallMs / 20));
+    // With a Check every 2 ms, a stream learned in wallMs sees up to wallMs / 2 of them if none waits long. The
+    // bound is loose (one per 50 ms on average): CI runs this beside other test files on 2 cores; before the
+    // slices, 11 Checks were answered in 5 s. The strict figure is the benchmark's (npm run bench -- --only als).
+    expect(latencies.length, `${latencies.length} Checks in ${wallMs} ms`).toBeGreaterThanOrEqual(Math.min(50, wallMs / 50));
     expect(p99, `p50 ${latencies[latencies.length >> 1]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms over ${latencies.length} Checks`).toBeLessThan(250);
 
     const total = messages.reduce((n, m) => n + m.length, 0);

@@ -53,10 +53,11 @@ describe('the compiled build (npm run build → node dist/cli/bin.js)', () => {
         }
         const ready = await fetch(`http://127.0.0.1:${s.httpPort}/readyz`);
         expect(ready.status).toBe(200);
-        // Measured here at 72-91 MB (the higher figure until V8's memory reducer runs, ~15 s after start). The
+        // Measured here at 72-97 MB on Node 20 and 104-110 MB on Node 24 (the image's; higher until V8's memory
+        // reducer runs, ~15 s after start): the 80 MB target is missed (docs/benchmarks.md). The
         // bound catches a dependency the file source does not need coming back into the start-up imports: the
         // Kubernetes client alone adds ~75 MB.
-        expect(s.rssMb()).toBeLessThan(110);
+        expect(s.rssMb()).toBeLessThan(130);
       } finally {
         expect(await s.stop()).toBe(0);
       }

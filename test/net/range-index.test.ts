@@ -245,3 +245,25 @@ describe('IPv6 CIDRs that span the IPv4-mapped block', () => {
     expect(index.lookup(parseAddress('1.2.3.4')!)).toEqual([]);
   });
 });
+
+describe('RangeIndex across threads (toParts / fromParts)', () => {
+  it('survives a structured clone with its arrays transferred: same answers, frozen sets, arrays moved not copied', () => {
+    const rand = prng(7);
+    const ranges = [...randomV4Cidrs(2000, rand), range('2001:db8::/32'), range('2001:db8:1::/48'), range('::ffff:0:0/96')];
+    const entries = ranges.map((r, i) => ({ range: r, value: { zone: `z${i % 5}`, role: i % 3 === 0 ? 'proxy' : 'gateway' } }));
+    const original = RangeIndex.build(entries);
+    const parts = original.toParts();
+    const transfer = RangeIndex.transferList(parts);
+    expect(transfer.length).toBe(8);
+    const copy = RangeIndex.fromParts(structuredClone(parts, { transfer }));
+    expect(transfer.every((b) => b.byteLength === 0)).toBe(true); // detached here: moved to the clone
+
+    const reference = bruteForce(entries);
+    for (const q of [...mixedQueries(ranges, 3000, rand), ip('2001:db8:1::5'), ip('2001:db9::1'), ip('::ffff:10.0.0.1')]) {
+      const got = copy.lookup(q);
+      expect(got.map((v) => `${v.zone}/${v.role}`)).toEqual(reference(q).map((v) => `${v.zone}/${v.role}`));
+      expect(Object.isFrozen(got)).toBe(true);
+    }
+    expect(copy.segmentCount).toBe(original.segmentCount);
+  });
+});
