@@ -210,11 +210,13 @@ const detectionSpec = section(
       familiarPerAccount: int(1, 16, 'Familiar networks remembered per account. Applies at start.'),
       familiar: detectionDuration('How long a success keeps its network familiar to the account.'),
       attackSources: int(1, 64, 'Distinct unfamiliar networks failing on an account within attackWindow that put it under attack.'),
+      aggressiveAttackSources: int(1, 64, 'attackSources while Org Under Attack is declared (at most attackSources).'),
       attackWindow: detectionDuration('Window of attackSources.'),
       attackHold: detectionDuration('How long an account stays under attack after the rule was last met.'),
     }),
     sprayPasswords: section('Spray passwords (spec.passwordSignals.enabled switches them on or off).', {
       accounts: int(2, 64, 'Distinct accounts failing with one password fingerprint within window that make it a spray password.'),
+      aggressiveAccounts: int(2, 64, 'accounts while Org Under Attack is declared (at most accounts).'),
       window: detectionDuration('Window of accounts.'),
       hold: detectionDuration('How long a fingerprint stays a spray password, and a source stays marked, after the last sighting.'),
       maxFingerprints: int(16, 1_048_576, 'Fingerprints being counted. Applies at start.'),

@@ -20,6 +20,8 @@ export interface AccountOptions {
   readonly familiarMs: number;
   /** Distinct unfamiliar sources failing within attackWindowMs that declare the account under attack. */
   readonly attackSources: number;
+  /** attackSources while Org Under Attack is declared (the aggressive profile). */
+  readonly aggressiveAttackSources: number;
   readonly attackWindowMs: number;
   /** How long an account stays under attack after the last time the rule was met. */
   readonly attackHoldMs: number;
@@ -30,6 +32,7 @@ export const DEFAULT_ACCOUNT_OPTIONS: AccountOptions = Object.freeze({
   familiarPerAccount: 4,
   familiarMs: 30 * 24 * 3600_000,
   attackSources: 5,
+  aggressiveAttackSources: 5,
   attackWindowMs: 10 * 60_000,
   attackHoldMs: 30 * 60_000,
 });
@@ -98,7 +101,7 @@ export class AccountSources {
    * A failed sign-in on the account from this network. Familiar sources count nowhere here (the owner
    * mistyping); unfamiliar ones are remembered, distinct, until the window passes.
    */
-  recordFailure(account: number, network: number, nowMs: number): void {
+  recordFailure(account: number, network: number, nowMs: number, aggressive = false): void {
     if (this.familiar(account, network, nowMs)) return;
     const a = this.#touch(account);
     const now = Math.floor(nowMs / 1000);
@@ -108,8 +111,9 @@ export class AccountSources {
       a.strangersSinceSec = now;
     }
     if (a.strangers.includes(network)) return;
+    const needed = aggressive ? Math.min(o.aggressiveAttackSources, o.attackSources) : o.attackSources;
     if (a.strangers.length < o.attackSources) a.strangers.push(network);
-    if (a.strangers.length >= o.attackSources) a.attackUntilSec = now + Math.ceil(o.attackHoldMs / 1000);
+    if (a.strangers.length >= needed) a.attackUntilSec = now + Math.ceil(o.attackHoldMs / 1000);
   }
 
   /** This network succeeded on the account within familiarMs. Read-only, allocation-free. */

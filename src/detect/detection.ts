@@ -3,7 +3,7 @@ import { DEFAULT_ORG_ATTACK } from './org-attack.ts';
 import { DEFAULT_SPRAY_OPTIONS, type SprayOptions } from './spray-passwords.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, thresholdProblems, type ThresholdProblem, type Thresholds } from './thresholds.ts';
 
-export type OrgAttackSettings = typeof DEFAULT_ORG_ATTACK;
+export type OrgAttackSettings = Readonly<Record<keyof typeof DEFAULT_ORG_ATTACK, number>>;
 
 /**
  * Every detection setting of one policy (ThreatPolicy spec.detection, compiled): the normal and aggressive

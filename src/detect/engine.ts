@@ -114,7 +114,8 @@ export class DetectionEngine implements ReplicatedRows {
   reconfigure(normal: Thresholds, aggressive: Thresholds, reshape = false): string[] {
     const deferred = shapeDifferences(this.normalThresholds, normal);
     const n = reshape ? normal : withShapeOf(normal, this.normalThresholds);
-    const a = reshape ? aggressive : withShapeOf(aggressive, this.normalThresholds);
+    // The aggressive profile always has the normal one's shape.
+    const a = withShapeOf(aggressive, n);
     checkProfiles(n, a);
     const wasAggressive = this.aggressive;
     if (reshape && deferred.length > 0) this.rebuild(n);

@@ -194,7 +194,7 @@ export class OrgAttackDetector {
    * their values and their names are returned, unless `reshape` (the first config after start), which starts
    * the detector afresh at the new shape. Throws RangeError (and changes nothing) on invalid options.
    */
-  reconfigure(options: Partial<typeof DEFAULT_ORG_ATTACK>, reshape = false): string[] {
+  reconfigure(options: Partial<Record<keyof typeof DEFAULT_ORG_ATTACK, number>>, reshape = false): string[] {
     const next = completeOptions(options);
     const deferred = ORG_SHAPE_FIELDS.filter((k) => next[k] !== this.o[k]);
     if (reshape && deferred.length > 0) {

@@ -13,6 +13,8 @@ import type { IpKey } from './ip-key.ts';
 export interface SprayOptions {
   /** Distinct accounts failing with one fingerprint within windowMs that make it a spray password. */
   readonly accounts: number;
+  /** accounts while Org Under Attack is declared (the aggressive profile). */
+  readonly aggressiveAccounts: number;
   readonly windowMs: number;
   /** How long a fingerprint stays a spray password, and a source stays marked, after the last sighting. */
   readonly holdMs: number;
@@ -22,6 +24,7 @@ export interface SprayOptions {
 
 export const DEFAULT_SPRAY_OPTIONS: SprayOptions = Object.freeze({
   accounts: 5,
+  aggressiveAccounts: 2,
   windowMs: 10 * 60_000,
   holdMs: 60 * 60_000,
   maxFingerprints: 16_384,
@@ -73,7 +76,7 @@ export class SprayPasswords {
    * A failed sign-in carrying this fingerprint, on this account, from this source (an unfamiliar one: the
    * caller does not report an owner's own typo). Returns whether the fingerprint is a spray password now.
    */
-  recordFailure(fingerprint: number, account: number, source: IpKey, nowMs: number): boolean {
+  recordFailure(fingerprint: number, account: number, source: IpKey, nowMs: number, aggressive = false): boolean {
     const now = Math.floor(nowMs / 1000);
     const o = this.options;
     let p = this.#prints.get(fingerprint);
@@ -89,7 +92,8 @@ export class SprayPasswords {
     }
     if (!p.accounts.includes(account) && p.accounts.length < o.accounts) p.accounts.push(account);
     const hold = Math.ceil(o.holdMs / 1000);
-    if (p.accounts.length >= o.accounts || p.sprayUntilSec > now) p.sprayUntilSec = now + hold;
+    const needed = aggressive ? Math.min(o.aggressiveAccounts, o.accounts) : o.accounts;
+    if (p.accounts.length >= needed || p.sprayUntilSec > now) p.sprayUntilSec = now + hold;
     if (p.sprayUntilSec <= now) return false;
     this.#sources.delete(source);
     if (this.#sources.size >= o.maxSources) this.#sources.delete(this.#sources.keys().next().value!);

@@ -136,8 +136,10 @@ export class Learner implements OutcomeIngest {
   #learnAccount(signals: AccountSignals, result: string, account: number, fingerprint: number, key: IpKey, net: number, now: number, policy: CompiledPolicy): void {
     if (result === 'success') return signals.accounts.recordSuccess(account, net, now);
     if (result !== 'failure' || signals.accounts.familiar(account, net, now)) return;
-    if (policy.accountProtection) signals.accounts.recordFailure(account, net, now);
-    if (fingerprint !== 0 && policy.passwordFields !== undefined) signals.spray.recordFailure(fingerprint, account, key, now);
+    // Org Under Attack declared: the aggressive profile needs fewer strangers and fewer accounts.
+    const aggressive = this.#d.store.org.underAttack;
+    if (policy.accountProtection) signals.accounts.recordFailure(account, net, now, aggressive);
+    if (fingerprint !== 0 && policy.passwordFields !== undefined) signals.spray.recordFailure(fingerprint, account, key, now, aggressive);
   }
 
   /** The client as the Check path resolves it: the transport's peer, X-Forwarded-For walked with the trusted proxies. */

@@ -56,3 +56,16 @@ describe('AccountSources', () => {
     expect([1, 2, 3, 4].map((n) => a.familiar(n, 100, T0 + 3))).toEqual([true, false, true, true]);
   });
 });
+
+describe('AccountSources, aggressive (Org Under Attack declared)', () => {
+  it('puts an account under attack at aggressiveAttackSources strangers; familiar networks still count for nothing', () => {
+    const a = new AccountSources({ attackSources: 5, aggressiveAttackSources: 2 });
+    a.recordSuccess(1, 500, T0);
+    for (let i = 0; i < 10; i++) a.recordFailure(1, 500, T0 + i, true);
+    expect(a.underAttack(1, T0 + 10)).toBe(false);
+    a.recordFailure(1, 7, T0 + 20, true);
+    expect(a.underAttack(1, T0 + 21)).toBe(false);
+    a.recordFailure(1, 8, T0 + 30, true);
+    expect(a.underAttack(1, T0 + 31)).toBe(true);
+  });
+});

@@ -43,3 +43,14 @@ describe('SprayPasswords', () => {
     expect(s.isSpray(FP, T0)).toBe(false);
   });
 });
+
+describe('SprayPasswords, aggressive (Org Under Attack declared)', () => {
+  it('needs aggressiveAccounts distinct accounts instead of accounts', () => {
+    const s = new SprayPasswords({ accounts: 5, aggressiveAccounts: 2 });
+    expect(s.recordFailure(FP, 1, 11, T0, true)).toBe(false);
+    expect(s.recordFailure(FP, 2, 12, T0 + 1, true)).toBe(true);
+    const calm = new SprayPasswords({ accounts: 5, aggressiveAccounts: 2 });
+    calm.recordFailure(FP, 1, 11, T0);
+    expect(calm.recordFailure(FP, 2, 12, T0 + 1)).toBe(false);
+  });
+});

@@ -53,11 +53,11 @@ describe('the compiled build (npm run build → node dist/cli/bin.js)', () => {
         }
         const ready = await fetch(`http://127.0.0.1:${s.httpPort}/readyz`);
         expect(ready.status).toBe(200);
-        // Measured here at 72-97 MB on Node 20 and 104-110 MB on Node 24 (the image's; higher until V8's memory
-        // reducer runs, ~15 s after start): the 80 MB target is missed (docs/benchmarks.md). The
-        // bound catches a dependency the file source does not need coming back into the start-up imports: the
-        // Kubernetes client alone adds ~75 MB.
-        expect(s.rssMb()).toBeLessThan(130);
+        // Seconds after start, measured at 95-106 MB on Node 20 and 122-142 MB on Node 24 (the image's; the
+        // off-thread config load's worker isolate is ~20 MB of it there), falling once V8's memory reducer runs
+        // (docs/benchmarks.md, Idle RSS, has the settled figures). The bound catches a dependency the file source
+        // does not need coming back into the start-up imports: the Kubernetes client alone adds ~75 MB.
+        expect(s.rssMb()).toBeLessThan(170);
       } finally {
         expect(await s.stop()).toBe(0);
       }

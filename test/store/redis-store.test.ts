@@ -6,10 +6,11 @@ import { ManualClock } from '../../src/clock.ts';
 import { DetectionEngine, type Verdict } from '../../src/detect/engine.ts';
 import { OrgAttackDetector } from '../../src/detect/org-attack.ts';
 import { SCRIPT_SHAS } from '../../src/store/redis/client.ts';
+import { compileDetection } from '../../src/config/detection.ts';
 import type { RedisSettings } from '../../src/store/redis/endpoint.ts';
 import { RedisKeys } from '../../src/store/redis/keys.ts';
 import { RedisStore } from '../../src/store/redis/store.ts';
-import { IP, T0, v4 } from '../detect/helpers.ts';
+import { IP, IP2, T0, v4 } from '../detect/helpers.ts';
 import { eventually } from '../helpers/portcullis.ts';
 import { redisAvailable, redisStoreSettings, startRedisServer, type RedisServer } from '../helpers/redis.ts';
 
@@ -184,6 +185,46 @@ describe.runIf(redisAvailable())('RedisStore on a real Redis', () => {
     } finally {
       await store.close();
       await own.stop();
+    }
+  });
+
+  it('spec.detection at start reshapes every replica: the script counts with its windows, blocks loaded before are kept, the org state takes its bucket width', async () => {
+    const clock = new ManualClock(T0);
+    const settings = redisStoreSettings([server.url]);
+    const [a] = await replicas(1, clock, settings);
+    const later: Replica[] = [];
+    try {
+      // A HIGH block made through A before the others start (with the defaults).
+      for (let i = 0; i < 11; i++) a!.store.recordOutcome(IP2, 'failure', {}, '198.51.100.9');
+      await a!.store.settled();
+      await eventually(() => a!.store.engine.evaluate(IP2).blockLevel === 'HIGH', 2000);
+      // B and C start (loading that block), then get the policy: a 20 s short window at 3 failures, 5 s org buckets.
+      later.push(...await replicas(2, clock, settings));
+      await eventually(() => later.every((r) => r.store.engine.evaluate(IP2).blockLevel === 'HIGH'), 2000);
+      const d = compileDetection({ bruteForceShort: { window: '20s', low: 2, medium: 3, high: 6 }, orgUnderAttack: { bucket: '5s' } });
+      if (!('settings' in d)) throw new Error('policy did not compile');
+      for (const r of [a!, ...later]) expect(r.store.configure(d.settings, true)).toEqual([]);
+      const [b, c] = later;
+      expect(b!.store.engine.thresholds.bruteForceShort.windowMs).toBe(20_000);
+      expect(b!.store.engine.evaluate(IP2).blockLevel).toBe('HIGH'); // carried over by the reshape
+      // Three failures 8 s apart through B are three in 20 s only if the record script counts 20 s rings.
+      for (let i = 0; i < 3; i++) {
+        b!.store.recordOutcome(IP, 'failure', {}, '203.0.113.7');
+        await b!.store.settled();
+        clock.advance(8000);
+      }
+      await eventually(() => c!.store.engine.evaluate(IP).blockLevel === 'MEDIUM', 2000);
+      // The org state was created at 10 s buckets (at start, before the policy); it is now shared at 5 s.
+      for (const r of [a!, b!, c!]) r.store.tick(clock.nowMs());
+      await Promise.all([a!, b!, c!].map((r) => r.store.settled()));
+      await eventually(async () => JSON.parse((await redis.hget(new RedisKeys(settings.keyPrefix).orgState, 's'))!).bucketMs === 5000, 3000);
+      clock.advance(12_000);
+      for (const r of [a!, b!, c!]) r.store.tick(clock.nowMs());
+      await Promise.all([a!, b!, c!].map((r) => r.store.settled()));
+      for (const r of [a!, b!, c!]) expect(r.store.health().degraded, r.store.health().detail).toBe(false);
+      expect(c!.store.org.options.bucketMs).toBe(5000);
+    } finally {
+      await Promise.all([a!, ...later].map((r) => r.store.close()));
     }
   });
 });

@@ -32,6 +32,7 @@ export class SharedOrg {
   readonly #pending = new Map<number, BucketCounts>();
   #busy: Promise<void> | undefined;
   #version = 0;
+  #replaceOtherWidth = false;
   lost = 0;
 
   constructor(
@@ -51,9 +52,14 @@ export class SharedOrg {
     return this.view.options.sketchBits - 1;
   }
 
-  /** The view was rebuilt (reshaped at start): adopt the shared state again on the next tick. */
+  /**
+   * The view was rebuilt at the policy's bucket width (the first config after start): adopt the shared state
+   * again on the next tick, and replace a shared state of another width (written before the config was read, or
+   * by replicas still on the old policy, which then refuse the new one until they restart with it).
+   */
   resync(): void {
     this.#version = -1;
+    this.#replaceOtherWidth = true;
   }
 
   record(outcome: Outcome, facts: OrgOutcomeFacts, nowMs: number): void {
@@ -87,6 +93,12 @@ export class SharedOrg {
   async #tick(nowMs: number, onTransition: (t: AttackTransition) => void): Promise<void> {
     await this.flush();
     let state = await this.#read();
+    if (state && state.s.bucketMs !== this.#bucketMs) {
+      if (!this.#replaceOtherWidth) throw new Error('shared Org Under Attack state has another bucket width: run every replica with the same spec.detection.orgUnderAttack.bucket, or use another key prefix');
+      await this.#cas(state.v, this.#detector(nowMs).exportState());
+      state = await this.#read();
+      if (!state || state.s.bucketMs !== this.#bucketMs) return;
+    }
     if (!state) {
       const fresh = this.#detector(nowMs);
       await this.#cas(0, fresh.exportState());
@@ -161,7 +173,7 @@ export class SharedOrg {
     const [v, s] = await this.client.hmget(this.keys.orgState, 'v', 's');
     if (!v || !s) return undefined;
     const parsed = JSON.parse(s) as OrgAttackSnapshot;
-    if (parsed.v !== 1 || parsed.bucketMs !== this.#bucketMs) throw new Error('shared Org Under Attack state has another bucket width: use another key prefix');
+    if (parsed.v !== 1) throw new Error('shared Org Under Attack state of another format: use another key prefix');
     return { v: Number(v), s: parsed };
   }
 
