@@ -34,7 +34,9 @@ async function recordOne(settings: RedisSettings): Promise<RedisStore> {
   return store;
 }
 
-describe.runIf(redisAvailable())('connecting to Redis', () => {
+// redis-server is required: redisAvailable() throws naming the fix when it is missing (no silent skip).
+redisAvailable();
+describe('connecting to Redis', () => {
   it('uses TLS with --redis-tls-ca and a password from file:<path>', async () => {
     const tls = selfSignedCert();
     cleanup.push(() => rmSync(tls.dir, { recursive: true, force: true }));
