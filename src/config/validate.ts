@@ -1,11 +1,26 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { API_VERSION, KINDS, objectSchema, type Kind } from '../api/schema.ts';
 import type { ConfigIssue, ConfigObject, Origin } from '../api/objects.ts';
 
-// Validators compile once per process; ajv generates code, so keep it out of reloads.
-// strictRequired off: "anyOf: [{required: [a]}, {required: [b]}]" (at least one criterion) names properties defined one level up.
-const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, useDefaults: false });
-const validators = new Map<Kind, ValidateFunction>(KINDS.map((k) => [k, ajv.compile(objectSchema(k))]));
+const require = createRequire(import.meta.url);
+let validators: Map<Kind, ValidateFunction> | undefined;
+
+/**
+ * Validators compile once per thread, at the first validation (ajv generates code, so keep it out of reloads).
+ * Loaded on first use, not at import: `serve` validates files on the reload worker thread only, and ajv with
+ * the compiled schemas is ~15-30 MB of RSS a main thread that never validates would carry (docs/benchmarks.md,
+ * Idle RSS). require() keeps validateObject synchronous; ajv is CommonJS.
+ */
+function validatorOf(kind: Kind): ValidateFunction {
+  if (!validators) {
+    const { Ajv } = require('ajv') as typeof import('ajv');
+    // strictRequired off: "anyOf: [{required: [a]}, {required: [b]}]" (at least one criterion) names properties defined one level up.
+    const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, useDefaults: false });
+    validators = new Map(KINDS.map((k) => [k, ajv.compile(objectSchema(k))]));
+  }
+  return validators.get(kind)!;
+}
 
 function isKind(k: unknown): k is Kind {
   return typeof k === 'string' && (KINDS as readonly string[]).includes(k);
@@ -49,7 +64,7 @@ export function validateObject(raw: unknown, origin: Origin): { object: ConfigOb
     return { issues: [{ origin, name, field: 'kind', code: 'CONFIG_SCHEMA', message: `unknown kind ${JSON.stringify(doc.kind)}; expected one of ${KINDS.join(', ')} (apiVersion ${API_VERSION})` }] };
   }
   const kind: Kind = doc.kind;
-  const validate = validators.get(kind)!;
+  const validate = validatorOf(kind);
   if (!validate(doc)) {
     const issues = (validate.errors ?? []).map((e) => ({ origin, kind, name, field: fieldOf(e), code: 'CONFIG_SCHEMA' as const, message: messageOf(e) }));
     return { issues };

@@ -2,7 +2,12 @@ import { fileSignature } from './file-signature.ts';
 // MaxMind-format databases for dynamic zones: optional ASN, Country/City and Anonymous-IP
 // readers, each swapped atomically when its file changes. A missing or corrupt file is a
 // reported status, never a throw; a bad replacement keeps the previous reader serving.
-import maxmind, { type AnonymousIPResponse, type AsnResponse, type CityResponse, type Reader, type Response } from 'maxmind';
+import type { AnonymousIPResponse, AsnResponse, CityResponse, Reader, Response } from 'maxmind';
+
+// The reader library is imported with the first database load, not at start-up: it is ~8 MB of RSS that a
+// sidecar without --geoip-* flags never uses (docs/benchmarks.md, Idle RSS).
+let maxmindModule: Promise<typeof import('maxmind').default> | undefined;
+const maxmind = () => (maxmindModule ??= import('maxmind').then((m) => m.default));
 
 export type GeoDbKind = 'asn' | 'country' | 'anonymous';
 
@@ -192,7 +197,7 @@ export class GeoDatabases implements GeoLookup {
     // Taken before reading: a write landing mid-read changes it again and triggers another load.
     slot.seen = await fileSignature(slot.path);
     try {
-      const reader = await maxmind.open<Response>(slot.path, { cache: { max: this.opts.readerCacheMax ?? 10_000 } });
+      const reader = await (await maxmind()).open<Response>(slot.path, { cache: { max: this.opts.readerCacheMax ?? 10_000 } });
       const type = reader.metadata.databaseType;
       if (!ACCEPTED[slot.kind].test(type)) throw new Error(`database type ${JSON.stringify(type)} is not ${LABEL[slot.kind]} database`);
       // Walk the tree once for both families so a corrupt search tree fails here, not mid-request.

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
-import { isAlias, LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import type { ConfigIssue, ConfigObject } from '../api/objects.ts';
 import type { ConfigSource, SourceBatch } from '../config/source.ts';
 import { validateObject } from '../config/validate.ts';
@@ -12,6 +13,13 @@ const CONFIG_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 /** Aliases resolved per document at most; beyond it a few lines could expand to gigabytes (an alias bomb). */
 const MAX_ALIAS_COUNT = 100;
 
+// The YAML parser is loaded at the first loadPaths(), not at import: `serve` parses files on the reload worker
+// thread only (off-thread.ts), and yaml is ~8-13 MB of RSS a main thread that never parses would carry
+// (docs/benchmarks.md, Idle RSS). require() keeps loadPaths synchronous; yaml's Node build is CommonJS.
+const require = createRequire(import.meta.url);
+let yamlModule: typeof import('yaml') | undefined;
+const yaml = (): typeof import('yaml') => (yamlModule ??= require('yaml') as typeof import('yaml'));
+
 /** Words the toJS failure for a person: which alias, at which line. One pass over the document. */
 function aliasProblem(doc: Document, lines: LineCounter, err: unknown): string {
   const at = (offset: number | undefined) => {
@@ -22,6 +30,7 @@ function aliasProblem(doc: Document, lines: LineCounter, err: unknown): string {
   const anchors = new Set<string>();
   let unresolved: { source: string; offset: number | undefined } | undefined;
   let firstAlias: number | undefined;
+  const { isAlias, visit } = yaml();
   visit(doc, {
     Node(_key, node) {
       if (isAlias(node)) {
@@ -71,6 +80,7 @@ export function loadPaths(paths: readonly string[]): SourceBatch {
         continue;
       }
       try {
+        const { LineCounter, parseAllDocuments } = yaml();
         const lines = new LineCounter();
         parseAllDocuments(text, { lineCounter: lines }).forEach((doc, document) => {
           const origin = { source: file, document };
