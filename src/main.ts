@@ -20,11 +20,11 @@ import { accountSignals, type AccountSignals } from './service/account-signals.t
 import { Learner } from './service/learn.ts';
 import { usernameKeyFrom } from './service/username-key.ts';
 import type { IpKey } from './detect/ip-key.ts';
-import { accessLogEntryLearner, accessLogIntake, accessLogService, rawAccessLogDefinition } from './adapters/grpc/access-log-service.ts';
+import { accessLogEntryLearner, accessLogIntake, accessLogService } from './adapters/grpc/access-log-service.ts';
 import { OutcomeQueue } from './service/outcome-queue.ts';
-import { authorizationService, checkHandler, rawAuthorizationDefinition } from './adapters/grpc/authorization-service.ts';
+import { authorizationService, checkHandler } from './adapters/grpc/authorization-service.ts';
 import { startH2GrpcServer } from './adapters/grpc/h2/server.ts';
-import { loadEnvoyProtos, serviceDefinition } from './adapters/grpc/protos.ts';
+import { ACCESS_LOG_DEFINITION, AUTHORIZATION_DEFINITION } from './adapters/grpc/raw-definitions.ts';
 import { HEALTH_SERVICES, startGrpcServer, type GrpcServerHandle } from './adapters/grpc/server.ts';
 import { adminIpEndpoint, withStoreRefresh } from './adapters/http/admin-endpoint.ts';
 import { startAdminServer } from './adapters/http/admin-server.ts';
@@ -192,7 +192,6 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     });
 
     let inFlight = 0;
-    const protos = loadEnvoyProtos();
     const listenerMetrics = new ListenerMetrics(metrics.registry);
     // Check and StreamAccessLogs need the token when one is set (settings.ts refuses a remote address without).
     const grpcCredential = countingRefusals(bearerCredential(settings.grpcToken), listenerMetrics.unauthenticated('grpc'));
@@ -200,13 +199,12 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     // The result header is per policy; read it per entry so a reload applies at once.
     const alsOptions = { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' };
     const onInFlight = (d: 1 | -1) => { inFlight += d; };
-    const als = serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService');
     const alsIntake = accessLogIntake(outcomes, accessLogEntryLearner(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok)));
     const grpc: GrpcServerHandle = settings.grpcTransport === 'http2'
       ? await startH2GrpcServer(grpcListen, { check: checkHandler(gate, onInFlight), accessLog: alsIntake, credential: grpcCredential }, HEALTH_SERVICES)
       : await startGrpcServer(grpcListen, [
-        { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, onInFlight, grpcCredential) },
-        { definition: rawAccessLogDefinition(als), implementation: accessLogService(alsIntake, grpcCredential) },
+        { definition: AUTHORIZATION_DEFINITION, implementation: authorizationService(gate, onInFlight, grpcCredential) },
+        { definition: ACCESS_LOG_DEFINITION, implementation: accessLogService(alsIntake, grpcCredential) },
       ]);
     closers.push(async () => {
       for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'NOT_SERVING');

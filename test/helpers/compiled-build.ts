@@ -54,10 +54,11 @@ function rssKb(pid: number): number {
 
 /**
  * `node [nodeFlags] <entry> serve --config <config> [args]` with every listener on port 0; resolves once it
- * logs that it listens. NODE_OPTIONS is cleared so no loader the test runner set reaches the child.
+ * logs that it listens. NODE_OPTIONS is cleared so no loader the test runner set reaches the child. `node` is
+ * the binary (default: the one running this; scripts/node.mjs fetches the image's).
  */
-export function serveEntry(entry: string, cwd: string, config: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): Promise<ServeProcess> {
-  const proc = spawn(process.execPath, [
+export function serveEntry(entry: string, cwd: string, config: string, args: readonly string[] = [], nodeFlags: readonly string[] = [], node = process.execPath): Promise<ServeProcess> {
+  const proc = spawn(node, [
     ...nodeFlags, entry, 'serve', '--config', config,
     '--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'info', ...args,
   ], { cwd, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -85,6 +86,6 @@ export function serveEntry(entry: string, cwd: string, config: string, args: rea
 }
 
 /** The compiled build in the layout. */
-export function serveCompiled(layout: CompiledLayout, config: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): Promise<ServeProcess> {
-  return serveEntry(layout.bin, layout.dir, config, args, nodeFlags);
+export function serveCompiled(layout: CompiledLayout, config: string, args: readonly string[] = [], nodeFlags: readonly string[] = [], node = process.execPath): Promise<ServeProcess> {
+  return serveEntry(layout.bin, layout.dir, config, args, nodeFlags, node);
 }

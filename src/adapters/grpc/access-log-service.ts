@@ -1,6 +1,5 @@
-import { status, type ServerReadableStream, type sendUnaryData, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status, type ServerReadableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { HTTPAccessLogEntry__Output } from '../../gen/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
-import type { StreamAccessLogsResponse } from '../../gen/envoy/service/accesslog/v3/StreamAccessLogsResponse.ts';
 import type { OutcomeIngest } from '../../service/ingest.ts';
 import type { OutcomeJob, OutcomeQueue } from '../../service/outcome-queue.ts';
 import type { OutcomeReport } from '../../decide/outcome.ts';
@@ -108,22 +107,17 @@ export function accessLogIntake(queue: OutcomeQueue, learn: (b: Buffer, start: n
   };
 }
 
-const identity = (b: Buffer): Buffer => b;
-
-/** The AccessLogService definition with StreamAccessLogs taking raw bytes: grpc-js decodes nothing itself. */
-export function rawAccessLogDefinition(definition: ServiceDefinition): ServiceDefinition {
-  const method = definition['StreamAccessLogs'];
-  if (!method) throw new Error('AccessLogService definition has no StreamAccessLogs method');
-  return { ...definition, StreamAccessLogs: { ...method, requestDeserialize: identity } };
-}
+/** StreamAccessLogsResponse {} serialized: no bytes. */
+const EMPTY_RESPONSE = Buffer.alloc(0);
 
 /**
- * envoy.service.accesslog.v3.AccessLogService on grpc-js, registered with rawAccessLogDefinition(): a client
- * stream of batches from Envoy's http_grpc access logger. A bad entry is skipped, never fails the stream.
+ * envoy.service.accesslog.v3.AccessLogService on grpc-js, registered with ACCESS_LOG_DEFINITION
+ * (raw-definitions.ts: bytes both ways): a client stream of batches from Envoy's http_grpc access logger. A bad
+ * entry is skipped, never fails the stream.
  */
 export function accessLogService(intake: AccessLogIntake, credential: BearerCredential = OPEN_CREDENTIAL): UntypedServiceImplementation {
   return {
-    StreamAccessLogs(call: ServerReadableStream<Buffer, StreamAccessLogsResponse>, callback: sendUnaryData<StreamAccessLogsResponse>) {
+    StreamAccessLogs(call: ServerReadableStream<Buffer, Buffer>, callback: sendUnaryData<Buffer>) {
       // Forged outcomes could get any address blocked: without the token not one entry is read.
       if (credential.required && !credential.checkBearer(authorizationOf(call.metadata))) {
         call.on('error', () => undefined);
@@ -144,7 +138,7 @@ export function accessLogService(intake: AccessLogIntake, credential: BearerCred
         }
       });
       call.on('error', () => undefined); // Envoy reconnects; nothing to answer
-      call.on('end', () => intake.afterQueued(() => callback(null, {})));
+      call.on('end', () => intake.afterQueued(() => callback(null, EMPTY_RESPONSE)));
     },
   };
 }

@@ -1,4 +1,4 @@
-import { status, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { MALFORMED_FACTS } from '../../decide/decision.ts';
 import type { Gate } from '../../service/check.ts';
 import { decodeCheckRequest, type DecodedCheck } from './wire/check-request-decoder.ts';
@@ -30,21 +30,11 @@ export function checkHandler(gate: Gate, onInFlight: (delta: 1 | -1) => void): (
   };
 }
 
-const identity = (b: Buffer): Buffer => b;
-
 /**
- * The Authorization service definition with Check taking and returning raw bytes: grpc-js then does no
- * protobuf work of its own (proto-loader's decode + toObject + fromObject + encode cost ~10 µs per call).
- */
-export function rawAuthorizationDefinition(definition: ServiceDefinition): ServiceDefinition {
-  const check = definition['Check'];
-  if (!check) throw new Error('Authorization service definition has no Check method');
-  return { ...definition, Check: { ...check, requestDeserialize: identity, responseSerialize: identity } };
-}
-
-/**
- * envoy.service.auth.v3.Authorization on grpc-js, registered with rawAuthorizationDefinition(). A caller
- * without the bearer token (when one is configured) gets UNAUTHENTICATED and is not decided (docs/security.md).
+ * envoy.service.auth.v3.Authorization on grpc-js, registered with AUTHORIZATION_DEFINITION (raw-definitions.ts):
+ * bytes both ways, so grpc-js does no protobuf work (proto-loader's decode + toObject + fromObject + encode cost
+ * ~10 µs per call). A caller without the bearer token (when one is configured) gets UNAUTHENTICATED and is not
+ * decided (docs/security.md).
  */
 export function authorizationService(gate: Gate, onInFlight: (delta: 1 | -1) => void, credential: BearerCredential = OPEN_CREDENTIAL): UntypedServiceImplementation {
   const handle = checkHandler(gate, onInFlight);

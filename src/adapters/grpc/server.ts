@@ -1,7 +1,9 @@
 import { Server, ServerCredentials, type UntypedServiceImplementation, type ServiceDefinition } from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { HealthImplementation } from 'grpc-health-check';
+import { HealthState, type HealthStatus } from './health.ts';
+import { healthService } from './health-service.ts';
+import { HEALTH_DEFINITION } from './raw-definitions.ts';
 import { PortcullisError } from '../../errors.ts';
 
 /** Bounds of the gRPC listener (docs/security.md, "Limits"). */
@@ -33,7 +35,7 @@ export interface GrpcListen {
 }
 
 /** grpc.health.v1 serving status. */
-export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+export type { HealthStatus } from './health.ts';
 
 /** What main needs of a gRPC server, whichever transport serves it (grpc-js here, node:http2 in h2/). */
 export interface GrpcServerHandle {
@@ -66,8 +68,8 @@ export async function startGrpcServer(
     'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
   });
   for (const s of services) server.addService(s.definition, s.implementation);
-  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'NOT_SERVING'])));
-  health.addToServer(server);
+  const health = new HealthState(HEALTH_SERVICES);
+  server.addService(HEALTH_DEFINITION, healthService(health));
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
 
   let open = 0;
@@ -117,14 +119,16 @@ export async function startGrpcServer(
 
   return {
     port,
-    health: { setStatus: (service, status) => health.setStatus(service, status === 'SERVICE_UNKNOWN' ? 'UNKNOWN' : status) },
+    health: { setStatus: (service, status) => health.setStatus(service, status) },
     get connections() {
       return open;
     },
     shutdown: async (graceMs) => {
       await new Promise<void>((resolve) => {
-        // No new connections; open ones get GOAWAY and their calls graceMs to finish.
+        // No new connections; open ones get GOAWAY and their calls graceMs to finish. A Watch would hold the
+        // drain open until forced: it ends now (UNAVAILABLE), as on the node:http2 transport.
         void closeListeners();
+        health.endWatches();
         const force = setTimeout(() => {
           server.forceShutdown();
           resolve();

@@ -11,7 +11,8 @@ import type { Socket } from 'node:net';
 import { UNAUTHENTICATED_DETAILS, type BearerCredential } from '../credential.ts';
 import http2, { type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { PortcullisError } from '../../../errors.ts';
-import type { GrpcListen, GrpcServerHandle, HealthStatus } from '../server.ts';
+import type { GrpcListen, GrpcServerHandle } from '../server.ts';
+import { HealthState, healthCheckRequestService, healthCheckResponse, MAX_HEALTH_WATCHERS, type HealthStatus } from '../health.ts';
 import type { AccessLogIntake } from '../access-log-service.ts';
 
 export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
@@ -168,83 +169,43 @@ class FrameReader {
   }
 }
 
-// grpc.health.v1: HealthCheckRequest { string service = 1 }, HealthCheckResponse { ServingStatus status = 1 }.
-const SERVING_STATUS: Record<HealthStatus, number> = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 };
-
-function healthService(request: Buffer): string | undefined {
-  let p = 0;
-  let service = '';
-  const varint = (): number => {
-    let v = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      if (p >= request.length) throw new Error('truncated');
-      const b = request[p++]!;
-      v += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return v;
-    }
-    throw new Error('bad varint');
-  };
-  try {
-    while (p < request.length) {
-      const tag = varint();
-      const wire = tag & 7;
-      if (wire === 0) varint();
-      else if (wire === 1) p += 8;
-      else if (wire === 5) p += 4;
-      else if (wire === 2) {
-        const len = varint();
-        if (p + len > request.length) return undefined;
-        if (tag >>> 3 === 1) service = request.toString('utf8', p, p + len);
-        p += len;
-      } else return undefined;
-      if (p > request.length) return undefined;
-    }
-  } catch {
-    return undefined;
-  }
-  return service;
-}
-
-const healthResponse = (status: number): Buffer => (status === 0 ? Buffer.alloc(0) : Buffer.from([0x08, status]));
-
+/** grpc.health.v1 Check and Watch on node:http2, over the shared statuses (../health.ts). */
 class Health {
-  readonly #statuses = new Map<string, HealthStatus>();
-  readonly #watchers = new Map<string, Set<ServerHttp2Stream>>();
+  readonly #state: HealthState;
 
   constructor(services: readonly string[]) {
-    for (const s of services) this.#statuses.set(s, 'NOT_SERVING');
+    this.#state = new HealthState(services);
   }
 
   setStatus(service: string, status: HealthStatus): void {
-    if (this.#statuses.get(service) === status) return;
-    this.#statuses.set(service, status);
-    for (const w of this.#watchers.get(service) ?? []) if (!w.destroyed) w.write(frame(healthResponse(SERVING_STATUS[status])));
+    this.#state.setStatus(service, status);
   }
 
   check(stream: ServerHttp2Stream, request: Buffer): void {
-    const service = healthService(request);
+    const service = healthCheckRequestService(request);
     if (service === undefined) return trailersOnly(stream, INTERNAL, 'malformed HealthCheckRequest');
-    const status = this.#statuses.get(service);
+    const status = this.#state.status(service);
     if (status === undefined) return trailersOnly(stream, NOT_FOUND, `unknown service ${JSON.stringify(service)}`);
-    answer(stream, healthResponse(SERVING_STATUS[status]));
+    answer(stream, healthCheckResponse(status));
   }
 
   /** Server streaming: the current status now, then every change, until the client goes or we shut down. */
   watch(stream: ServerHttp2Stream, request: Buffer): void {
-    const service = healthService(request);
+    const service = healthCheckRequestService(request);
     if (service === undefined) return trailersOnly(stream, INTERNAL, 'malformed HealthCheckRequest');
-    let set = this.#watchers.get(service);
-    if (!set) this.#watchers.set(service, (set = new Set()));
-    if (set.size >= 1024) return trailersOnly(stream, RESOURCE_EXHAUSTED, 'too many health watchers');
+    if (this.#state.watching >= MAX_HEALTH_WATCHERS) return trailersOnly(stream, RESOURCE_EXHAUSTED, 'too many health watchers');
     stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    const status = this.#statuses.get(service);
-    stream.write(frame(healthResponse(status === undefined ? SERVING_STATUS.SERVICE_UNKNOWN : SERVING_STATUS[status])));
-    set.add(stream);
-    stream.once('close', () => set.delete(stream));
+    const unwatch = this.#state.watch(service, {
+      send: (status) => {
+        if (!stream.destroyed) stream.write(frame(healthCheckResponse(status)));
+      },
+      end: () => trailersOnly(stream, UNAVAILABLE, 'server shutting down'),
+    });
+    if (unwatch) stream.once('close', unwatch);
   }
 
   endWatches(): void {
-    for (const set of this.#watchers.values()) for (const w of set) trailersOnly(w, UNAVAILABLE, 'server shutting down');
+    this.#state.endWatches();
   }
 }
 
