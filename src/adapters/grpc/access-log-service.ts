@@ -1,4 +1,5 @@
-import { status, type ServerReadableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServerReadableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { GRPC_STATUS } from './status-codes.ts';
 import type { HTTPAccessLogEntry__Output } from '../../gen/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
 import type { OutcomeIngest } from '../../service/ingest.ts';
 import type { OutcomeJob, OutcomeQueue } from '../../service/outcome-queue.ts';
@@ -121,7 +122,7 @@ export function accessLogService(intake: AccessLogIntake, credential: BearerCred
       // Forged outcomes could get any address blocked: without the token not one entry is read.
       if (credential.required && !credential.checkBearer(authorizationOf(call.metadata))) {
         call.on('error', () => undefined);
-        return callback({ code: status.UNAUTHENTICATED, details: UNAUTHENTICATED_DETAILS });
+        return callback({ code: GRPC_STATUS.UNAUTHENTICATED, details: UNAUTHENTICATED_DETAILS });
       }
       let paused = false;
       // grpc-js reads the next message only when this stream asks for one, so pausing it stops the HTTP/2 reads.

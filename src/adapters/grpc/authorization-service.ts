@@ -1,4 +1,5 @@
-import { status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { GRPC_STATUS } from './status-codes.ts';
 import { MALFORMED_FACTS } from '../../decide/decision.ts';
 import type { Gate } from '../../service/check.ts';
 import { decodeCheckRequest, type DecodedCheck } from './wire/check-request-decoder.ts';
@@ -41,7 +42,7 @@ export function authorizationService(gate: Gate, onInFlight: (delta: 1 | -1) => 
   return {
     Check(call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) {
       if (credential.required && !credential.checkBearer(authorizationOf(call.metadata))) {
-        return callback({ code: status.UNAUTHENTICATED, details: UNAUTHENTICATED_DETAILS });
+        return callback({ code: GRPC_STATUS.UNAUTHENTICATED, details: UNAUTHENTICATED_DETAILS });
       }
       callback(null, handle(call.request));
     },

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type UntypedServiceImplementation, type ServiceDefinition } from '@grpc/grpc-js';
+import type { UntypedServiceImplementation, ServiceDefinition } from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { HealthState, type HealthStatus } from './health.ts';
@@ -59,6 +59,9 @@ export async function startGrpcServer(
   services: ReadonlyArray<{ definition: ServiceDefinition; implementation: UntypedServiceImplementation }>,
 ): Promise<GrpcServerHandle> {
   const limits = listen.limits ?? DEFAULT_GRPC_LIMITS;
+  // Imported here, not at the top: the default transport is node:http2 (h2/), and grpc-js is ~65 modules a
+  // process that does not serve on it need not load (docs/benchmarks.md, Idle RSS).
+  const { Server, ServerCredentials } = await import('@grpc/grpc-js');
   const server = new Server({
     'grpc.max_receive_message_length': 8 * 1024 * 1024,
     'grpc.keepalive_permit_without_calls': 1,

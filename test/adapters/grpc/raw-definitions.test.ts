@@ -1,11 +1,12 @@
 // The hand-written grpc-js service definitions (src/adapters/grpc/raw-definitions.ts) against what proto-loader
 // derives from the pinned protos: the Envoy ones of proto/codegen.json and grpc-health-check's health.proto.
 // A path or a streaming flag that drifts from the .proto would make grpc-js route or frame calls wrongly.
-import type { ServiceDefinition } from '@grpc/grpc-js';
+import { status, type ServiceDefinition } from '@grpc/grpc-js';
 import { service as protoHealth } from 'grpc-health-check';
 import { describe, expect, it } from 'vitest';
 import { loadEnvoyProtos, serviceDefinition } from '../../../src/adapters/grpc/protos.ts';
 import { ACCESS_LOG_DEFINITION, AUTHORIZATION_DEFINITION, HEALTH_DEFINITION } from '../../../src/adapters/grpc/raw-definitions.ts';
+import { GRPC_STATUS } from '../../../src/adapters/grpc/status-codes.ts';
 
 const protos = loadEnvoyProtos();
 const shape = (d: ServiceDefinition, methods: readonly string[]) =>
@@ -38,5 +39,11 @@ describe('raw grpc-js service definitions vs proto-loader', () => {
         expect(m.responseDeserialize(b)).toBe(b);
       }
     }
+  });
+});
+
+describe('gRPC status codes as numbers', () => {
+  it('equal grpc-js\' status enum', () => {
+    for (const [name, code] of Object.entries(GRPC_STATUS)) expect(code, name).toBe(status[name as keyof typeof status]);
   });
 });
