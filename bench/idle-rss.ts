@@ -1,10 +1,15 @@
-// Idle RSS of the sidecar as the image runs it (node dist/cli/bin.js, no TypeScript loader) against the same
-// sources through tsx and a bare Node process (the floor no Node program goes below), in the same run; with
-// heap flags and with the 100k-CIDR config. Each variant starts alone (no start-up competes with another), serves
-// one Check, and is sampled 2 s after it listens and again once it has idled `steadyS` (V8's memory reducer
-// gives back the young generation start-up grew, at a moment of its choosing). Run alone: node --import tsx bench/idle-rss.ts
-import { spawn } from 'node:child_process';
+// Idle RSS of the sidecar as the image runs it (node dist/cli/bin.js, no TypeScript loader) on the image's Node 24
+// (scripts/node.mjs "image") and on the Node running the bench, against the same sources through tsx and a bare
+// Node process of each version (the floor no Node program goes below), in the same run; with a heap flag, the
+// grpc-js transport and the 100k-CIDR config. Each variant starts alone (no start-up competes with another),
+// serves one Check, and is sampled 2 s after it listens and again once it has idled `steadyS` (the finished
+// reload worker's isolate is given back ~9 s after it ran on Node 24; V8's memory reducer gives back the young
+// generation start-up grew, at a moment of its choosing). RSS is split into private (anonymous) memory and
+// file-backed pages (mostly the node binary's code and read-only data: clean, shared by every process running
+// that binary, and reclaimable). Run alone: node --import tsx bench/idle-rss.ts
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildCompiledLayout, REPO, serveCompiled, serveEntry, type ServeProcess } from '../test/helpers/compiled-build.ts';
@@ -15,26 +20,46 @@ import { markdownTable } from './lib/table.ts';
 
 export interface RssRow {
   readonly variant: string;
+  /** The Node version that ran it. */
+  readonly node: string;
   readonly startMb: number;
   readonly idleMb: number;
+  /** After the idle: anonymous (private) and file-backed resident memory of the main process, MB. */
+  readonly idleAnonMb: number;
+  readonly idleFileMb: number;
 }
 
 export interface RssReport {
   readonly steadyS: number;
+  readonly loadAvg: readonly number[];
   readonly rows: readonly RssRow[];
+}
+
+const mb = (kb: number): number => Math.round(kb / 102.4) / 10;
+
+/** RssAnon and RssFile of one process (Linux /proc), MB. */
+function split(pid: number): { anon: number; file: number } {
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(st)?.[1] ?? NaN);
+  return { anon: mb(kb('RssAnon')), file: mb(kb('RssFile')) };
+}
+
+/** The image's Node binary (fetched and checksummed by scripts/node.mjs when missing). */
+function imageNode(): string {
+  return execFileSync(process.execPath, [join(REPO, 'scripts/node.mjs'), 'path', 'image'], { encoding: 'utf8' }).trim();
 }
 
 const EXAMPLES = join(REPO, 'deploy/examples');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A bare Node process doing nothing: the floor. */
-async function bareNode(): Promise<ServeProcess> {
-  const proc = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore', env: { ...process.env, NODE_OPTIONS: '' } });
+async function bareNode(node: string): Promise<ServeProcess> {
+  const proc = spawn(node, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore', env: { ...process.env, NODE_OPTIONS: '' } });
   await sleep(300);
   const exit = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
   return {
     proc, grpcPort: 0, httpPort: 0,
-    rssMb: () => Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))![1]) / 102.4) / 10,
+    rssMb: () => mb(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))![1])),
     stop: () => {
       proc.kill('SIGTERM');
       return exit;
@@ -54,38 +79,47 @@ async function checkOnce(s: ServeProcess): Promise<void> {
 }
 
 export async function runIdleRss(quick: boolean, log: (line: string) => void = () => undefined): Promise<RssReport> {
-  // V8 returns the start-up young generation within 10-90 s of idle (its memory reducer); sample after that.
-  const steadyS = quick ? 5 : 90;
+  // The reload worker's memory goes ~9 s after it ran (Node 24); V8 returns the start-up young generation
+  // within 10-90 s of idle (its memory reducer); sample after both.
+  const steadyS = quick ? 12 : 90;
   log('idle RSS: building dist/ (npm run build)');
   const layout = buildCompiledLayout();
   const big = writeBigConfig(bigConfig());
   const drain = ['--drain-seconds', '1'];
-  const variants: Array<[string, () => Promise<ServeProcess>]> = [
-    ['bare Node process (floor)', bareNode],
-    ['tsx: node bin/portcullis.js (sources)', () => serveEntry(join(REPO, 'bin/portcullis.js'), REPO, EXAMPLES, drain)],
-    ['compiled: node dist/cli/bin.js', () => serveCompiled(layout, EXAMPLES, drain)],
-    ['compiled, --grpc-transport http2', () => serveCompiled(layout, EXAMPLES, [...drain, '--grpc-transport', 'http2'])],
-    ['compiled, --max-semi-space-size=1', () => serveCompiled(layout, EXAMPLES, drain, ['--max-semi-space-size=1'])],
-    ['compiled, --max-semi-space-size=32', () => serveCompiled(layout, EXAMPLES, drain, ['--max-semi-space-size=32'])],
-    ['compiled, --max-old-space-size=256', () => serveCompiled(layout, EXAMPLES, drain, ['--max-old-space-size=256'])],
-    ['compiled, 100k-CIDR blocklist', () => serveCompiled(layout, big, drain)],
+  const n24 = imageNode();
+  const here = process.execPath;
+  const version = (node: string): string => execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+  const v24 = version(n24);
+  const vHere = process.version;
+  // [variant, node version, start]; quick keeps the floors and the default compiled build on both Nodes.
+  const variants: Array<[string, string, () => Promise<ServeProcess>]> = [
+    ['bare Node process (floor)', v24, () => bareNode(n24)],
+    ['compiled: node dist/cli/bin.js (the image, npm start)', v24, () => serveCompiled(layout, EXAMPLES, drain, [], n24)],
+    ['bare Node process (floor)', vHere, () => bareNode(here)],
+    ['compiled: node dist/cli/bin.js', vHere, () => serveCompiled(layout, EXAMPLES, drain)],
+    ['compiled, --grpc-transport grpc-js', v24, () => serveCompiled(layout, EXAMPLES, [...drain, '--grpc-transport', 'grpc-js'], [], n24)],
+    ['compiled, --max-semi-space-size=1', v24, () => serveCompiled(layout, EXAMPLES, drain, ['--max-semi-space-size=1'], n24)],
+    ['compiled, 100k-CIDR blocklist', v24, () => serveCompiled(layout, big, drain, [], n24)],
+    ['compiled, --grpc-transport grpc-js', vHere, () => serveCompiled(layout, EXAMPLES, [...drain, '--grpc-transport', 'grpc-js'])],
+    ['tsx: node bin/portcullis.js (the sources)', vHere, () => serveEntry(join(REPO, 'bin/portcullis.js'), REPO, EXAMPLES, drain)],
   ];
-  const running: Array<{ variant: string; s: ServeProcess; listenedAt: number; startMb: number }> = [];
+  const running: Array<{ variant: string; node: string; s: ServeProcess; listenedAt: number; startMb: number }> = [];
   try {
-    for (const [variant, start] of quick ? variants.slice(0, 3) : variants) {
+    for (const [variant, node, start] of quick ? variants.slice(0, 4) : variants) {
       const s = await start();
       const listenedAt = performance.now();
       await checkOnce(s);
       await sleep(2000);
-      running.push({ variant, s, listenedAt, startMb: s.rssMb() });
-      log(`idle RSS: ${variant}: ${running.at(-1)!.startMb} MB 2 s after listening`);
+      running.push({ variant, node, s, listenedAt, startMb: s.rssMb() });
+      log(`idle RSS: ${variant} (${node}): ${running.at(-1)!.startMb} MB 2 s after listening`);
     }
     const rows: RssRow[] = [];
     for (const r of running) {
       await sleep(Math.max(0, r.listenedAt + steadyS * 1000 - performance.now()));
-      rows.push({ variant: r.variant, startMb: r.startMb, idleMb: r.s.rssMb() });
+      const { anon, file } = split(r.s.proc.pid!);
+      rows.push({ variant: r.variant, node: r.node, startMb: r.startMb, idleMb: r.s.rssMb(), idleAnonMb: anon, idleFileMb: file });
     }
-    return { steadyS, rows };
+    return { steadyS, loadAvg: loadavg().map((x) => Math.round(x * 100) / 100), rows };
   } finally {
     await Promise.all(running.map((r) => r.s.stop()));
     layout.remove();
@@ -94,11 +128,11 @@ export async function runIdleRss(quick: boolean, log: (line: string) => void = (
 }
 
 export function renderIdleRss(r: RssReport): string {
-  const floor = r.rows[0]?.idleMb ?? NaN;
-  return markdownTable(
-    ['variant', 'RSS 2 s after listening, MB', `RSS after ${r.steadyS} s idle, MB`, 'idle minus the bare Node floor, MB'],
-    r.rows.map((x) => [x.variant, x.startMb, x.idleMb, Math.round((x.idleMb - floor) * 10) / 10]),
-  );
+  const floors = new Map(r.rows.filter((x) => x.variant.startsWith('bare')).map((x) => [x.node, x.idleMb]));
+  return `load average at the end: ${r.loadAvg.join(', ')}\n\n${markdownTable(
+    ['variant', 'Node', 'RSS 2 s after listening, MB', `RSS after ${r.steadyS} s idle, MB`, 'of it private (anon), MB', 'of it file-backed, MB', 'idle minus that Node\'s bare floor, MB'],
+    r.rows.map((x) => [x.variant, x.node, x.startMb, x.idleMb, x.idleAnonMb, x.idleFileMb, Math.round((x.idleMb - (floors.get(x.node) ?? NaN)) * 10) / 10]),
+  )}`;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
