@@ -61,6 +61,13 @@ export interface H2Handlers {
 
 const RESPONSE_HEADERS = Object.freeze({ ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'identity' });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
+// Made once, not per call. No `date` header: gRPC does not use it, and it is one more field to HPACK-encode
+// per answer.
+const RESPOND_WITH_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false });
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
+const ignore = (): void => undefined;
 
 /** grpc-timeout: 1–8 ASCII digits and a unit (H M S m u n). undefined when absent or malformed. */
 export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
@@ -110,8 +117,8 @@ function frame(message: Buffer): Buffer {
 /** Sends one message and OK trailers. */
 function answer(stream: ServerHttp2Stream, message: Buffer): void {
   if (stream.destroyed || stream.closed) return;
-  stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-  stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
+  stream.respond(RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
+  stream.once('wantTrailers', sendOkTrailers);
   stream.end(frame(message));
 }
 
@@ -194,7 +201,7 @@ class Health {
     const service = healthCheckRequestService(request);
     if (service === undefined) return trailersOnly(stream, INTERNAL, 'malformed HealthCheckRequest');
     if (this.#state.watching >= MAX_HEALTH_WATCHERS) return trailersOnly(stream, RESOURCE_EXHAUSTED, 'too many health watchers');
-    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    stream.respond(RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
     const unwatch = this.#state.watch(service, {
       send: (status) => {
         if (!stream.destroyed) stream.write(frame(healthCheckResponse(status)));
@@ -227,7 +234,7 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
   let draining = false;
 
   const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
-    stream.on('error', () => undefined); // a reset stream is the client's business; nothing to log per call
+    stream.on('error', ignore); // a reset stream is the client's business; nothing to log per call
     if (headers[':method'] !== 'POST') {
       stream.respond({ ':status': 405, allow: 'POST' }, { endStream: true });
       return;
@@ -294,7 +301,7 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
         intake!.whenUncongested(resume);
       }
     });
-    stream.once('aborted', () => pending.delete(call)); // cancelled by the client (RST_STREAM) or the connection
+    // 'close' follows every end, an abort (RST_STREAM from the client, a lost connection) included.
     stream.once('close', () => pending.delete(call));
     stream.once('end', () => {
       if (failed) return;
