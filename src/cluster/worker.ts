@@ -63,6 +63,11 @@ export class ClusterWorker {
   readonly #channel: WorkerChannel;
   #running: WorkerRunning | undefined;
   #stopping: Promise<void> | undefined;
+  #done: () => void = () => undefined;
+  /** Resolves once the worker has stopped (drained on the primary's word, or at once when the primary went away). */
+  readonly done = new Promise<void>((resolve) => {
+    this.#done = resolve;
+  });
 
   constructor(channel: WorkerChannel, options: { flushMs?: number } = {}) {
     this.#channel = channel;
@@ -75,8 +80,10 @@ export class ClusterWorker {
       outbox: this.outbox,
       ingest: () => forwarder,
     };
-    // Updates can arrive before start() resolves; the store exists by then only through `attach`.
+    // Updates can arrive before start() resolves; they apply once `attach` gives the store.
     channel.on('message', (m) => this.#onMessage(m));
+    // The primary died without draining us: stop at once rather than serve with no one learning.
+    channel.on('disconnect', () => void this.stop(false));
   }
 
   /** The worker is serving: tell the primary, and answer its requests from now on. */
@@ -107,7 +114,7 @@ export class ClusterWorker {
         await r.stop();
       }
       await this.outbox.close();
-    })();
+    })().finally(() => this.#done());
     return this.#stopping;
   }
 
