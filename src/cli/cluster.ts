@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { systemClock } from '../clock.ts';
 import { ClusterPrimary } from '../cluster/primary.ts';
+import { UNIX_SOCKET_OWNER } from '../cluster/supervisor.ts';
 import { ClusterWorker, processChannel } from '../cluster/worker.ts';
 import { PortcullisError } from '../errors.ts';
 import { startPortcullis } from '../main.ts';
@@ -52,11 +53,24 @@ export async function serveWorker(settings: Settings): Promise<number> {
   // Signals are the primary's to handle (a terminal's Ctrl-C reaches the whole process group).
   process.on('SIGTERM', () => undefined);
   process.on('SIGINT', () => undefined);
-  const running = await startPortcullis(settings, { logger, cluster: worker.role });
+  let running;
+  try {
+    // One worker serves --grpc-socket (src/cluster/supervisor.ts, UNIX_SOCKET_OWNER says why).
+    const own = process.env[UNIX_SOCKET_OWNER] === '1' ? settings : { ...settings, grpc: { host: settings.grpc.host, port: settings.grpc.port } };
+    running = await startPortcullis(own, { logger, cluster: worker.role });
+  } catch (err) {
+    // The open channel would keep this process alive: the primary learns of the failure from the exit.
+    letGo();
+    throw err;
+  }
   worker.attach(running);
   await worker.done;
-  // Let go of the channel so the process can end; a handle left open must not keep it alive.
-  if (process.connected) process.disconnect();
-  setTimeout(() => process.exit(0), 2000).unref();
+  letGo();
   return 0;
+}
+
+/** Lets go of the channel so the process can end; a handle left open must not keep it alive past 2 s. */
+function letGo(): void {
+  if (process.connected) process.disconnect();
+  setTimeout(() => process.exit(), 2000).unref();
 }
