@@ -231,7 +231,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     });
 
     const routes = new Map<string, RouteHandler>();
-    if (settings.outcomeToken) routes.set('/v1/outcomes', outcomeEndpoint(ingest, settings.outcomeToken));
+    if (settings.outcomeToken) routes.set('/v1/outcomes', outcomeEndpoint(outcomes, ingest, settings.outcomeToken));
     const drainReadiness = { name: 'shutdown', check: () => ({ ok: !draining, detail: draining ? 'draining' : 'not draining' }) };
     const readiness = [configReadiness(holder), storeReadiness(store), feedsReadiness(feeds), drainReadiness, ...(role?.readiness ?? [])];
     const ops: OpsServerHandle | undefined = servesOps ? await startOpsServer(settings.http, role?.registry?.(metrics.registry) ?? metrics.registry, readiness, routes, { limits: settings.httpLimits, onRejected: listenerMetrics.rejected('http') }) : undefined;
