@@ -106,3 +106,21 @@ describe('Hub', () => {
     expect(h.stats.malformed).toBe(2);
   });
 });
+
+describe('--workers', () => {
+  const read = async (values: Record<string, string>, env: Record<string, string> = {}) => (await import('../../src/settings.ts')).readSettings(values, env);
+  it('takes a count from the flag or PORTCULLIS_WORKERS, and the CPU limit when unset', async () => {
+    expect((await read({ workers: '3' })).workers).toBe(3);
+    expect((await read({}, { PORTCULLIS_WORKERS: '1' })).workers).toBe(1);
+    expect((await read({})).workers).toBe(cpuLimit());
+  });
+  it('is one process with the Kubernetes source, and refuses more', async () => {
+    expect((await read({ 'config-source': 'kubernetes' })).workers).toBe(1);
+    await expect(read({ 'config-source': 'kubernetes', workers: '2' })).rejects.toThrow(/--workers above 1 needs --config-source files/);
+  });
+  it('refuses nonsense', async () => {
+    await expect(read({ workers: '0' })).rejects.toThrow(/--workers/);
+    await expect(read({ workers: 'two' })).rejects.toThrow(/--workers/);
+    await expect(read({ workers: '1000' })).rejects.toThrow(/at most 256/);
+  });
+});
