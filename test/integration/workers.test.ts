@@ -143,6 +143,7 @@ describe('portcullis serve --workers', () => {
       const checks = [authzClient(s.grpcPort), authzClient(s.grpcPort), authzClient(s.grpcPort)];
       const als = alsStream(s.grpcPort);
       let n = 0;
+      let learnt = 0;
       const answers: string[] = [];
       const signIn = async (client: string, username: string, status: number) => {
         const id = `req-${client}-${++n}`;
@@ -150,7 +151,12 @@ describe('portcullis serve --workers', () => {
         const denied = (res.status?.code ?? 0) !== 0;
         answers.push(`${client} ${res.status?.code ?? 0}`);
         als(alsEntry({ requestId: id, status: denied ? 403 : status, xff: client, deniedByExtAuthz: denied }));
-        await new Promise((r) => setTimeout(r, 30));
+        // Learnt (so its Check's events are in too: they were sent before it), then a moment for the update to
+        // reach the workers. The same pacing for one process, so both see the same sequence.
+        // (Envoy's entries for requests ext_authz refused are dropped before the learner: nothing to wait for.)
+        if (!denied) learnt++;
+        await eventually(async () => (await metricSum(s.httpPort, 'portcullis_outcomes_total')) >= learnt, 10_000);
+        await new Promise((r) => setTimeout(r, 25));
       };
       // A: a burst on one account (brute force); B: a few failures, then a success; C: stuffing, one try per account.
       for (let i = 0; i < 8; i++) await signIn('198.18.7.7', 'alice@example.com', 401);
