@@ -236,7 +236,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const readiness = [configReadiness(holder), storeReadiness(store), feedsReadiness(feeds), drainReadiness, ...(role?.readiness ?? [])];
     const ops: OpsServerHandle | undefined = servesOps ? await startOpsServer(settings.http, role?.registry?.(metrics.registry) ?? metrics.registry, readiness, routes, { limits: settings.httpLimits, onRejected: listenerMetrics.rejected('http') }) : undefined;
     if (ops) closers.push(() => ops.close());
-    const admin = servesOps && settings.admin && await startAdminServer(settings.admin, new Map([['/admin/ip', withStoreRefresh(adminIpEndpoint(engine, org), store)]]), {
+    const admin = servesOps && settings.admin && await startAdminServer(settings.admin, new Map([['/admin/ip', withStoreRefresh(adminIpEndpoint(engine, org, () => holder.current), store)]]), {
       token: settings.adminToken, limits: settings.httpLimits, onRejected: listenerMetrics.rejected('admin'), onUnauthenticated: listenerMetrics.unauthenticated('admin'),
     });
     if (admin) closers.push(() => admin.close());
