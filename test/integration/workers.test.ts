@@ -21,6 +21,7 @@ interface Serving {
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly adminPort: number;
+  readonly authzPort?: number;
   readonly stderr: () => string;
   readonly exit: Promise<number | null>;
 }
@@ -43,7 +44,7 @@ async function serve(workers: number, args: readonly string[] = []): Promise<Ser
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
   const exit = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  const ports = await listeningPorts<{ grpcPort: number; httpPort: number; adminPort: number }>(proc);
+  const ports = await listeningPorts<{ grpcPort: number; httpPort: number; adminPort: number; authzPort?: number }>(proc);
   return { proc, ...ports, stderr: () => err, exit };
 }
 
@@ -117,7 +118,8 @@ const signInRequest = (client: string, username: string, requestId: string) => e
 
 describe('portcullis serve --workers', () => {
   it('serves Checks from 2 workers on one port, with one aggregated /metrics and /readyz on the primary', { timeout: 120_000 }, async () => {
-    const s = await serve(2);
+    const token = 'outcome-token-0123456789';
+    const s = await serve(2, ['--outcome-token', token, '--authz-address', '127.0.0.1:0']);
     const workers = childrenOf(s.proc.pid!);
     expect(workers).toHaveLength(2);
     const clients = Array.from({ length: 4 }, () => authzClient(s.grpcPort));
@@ -128,8 +130,24 @@ describe('portcullis serve --workers', () => {
     expect([...holders].sort()).toEqual([...workers].sort());
     expect(holders.has(s.proc.pid!)).toBe(false);
 
+    // The HTTP decision endpoint is served by the workers too, on its one port.
+    const http = await fetch(`http://127.0.0.1:${s.authzPort}/auth/nginx`, { headers: { 'x-original-uri': '/app', 'x-original-method': 'GET', 'x-forwarded-for': '198.51.100.7' } });
+    expect(http.status).toBe(200);
     // Each worker counted its own Checks; the one /metrics sums them.
-    expect(await metricSum(s.httpPort, 'portcullis_checks_total')).toBe(20);
+    expect(await metricSum(s.httpPort, 'portcullis_checks_total')).toBe(21);
+
+    // A webhook outcome (on the primary) finds the Check a worker remembered: it counts for that Check's account.
+    expect((await clients[1]!(signInRequest('198.18.3.3', 'carol@example.com', 'hook-1'))).status?.code ?? 0).toBe(0);
+    await new Promise((r) => setTimeout(r, 50));
+    const posted = await fetch(`http://127.0.0.1:${s.httpPort}/v1/outcomes`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify([{ requestId: 'hook-1', clientIp: '198.18.3.3', result: 'failure', method: 'POST', path: '/login', host: 'app.example.com' }]),
+    });
+    expect(posted.status).toBeLessThan(300);
+    await eventually(async () => {
+      const a = await (await fetch(`http://127.0.0.1:${s.adminPort}/admin/ip?ip=198.18.3.3`)).json() as { detectors?: { counters: { failuresMedium: number; maxAccountFailures: number } } };
+      return a.detectors?.counters.failuresMedium === 1 && a.detectors.counters.maxAccountFailures === 1;
+    }, 10_000);
     expect(await metricSum(s.httpPort, 'portcullis_workers{state="serving"}')).toBe(2);
     const ready = await fetch(`http://127.0.0.1:${s.httpPort}/readyz`);
     expect(ready.status).toBe(200);
