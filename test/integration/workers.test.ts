@@ -117,7 +117,7 @@ const signInRequest = (client: string, username: string, requestId: string) => e
 });
 
 describe('portcullis serve --workers', () => {
-  it('serves Checks from 2 workers on one port, with one aggregated /metrics and /readyz on the primary', { timeout: 120_000 }, async () => {
+  it('serves Checks from 2 workers on one port, with one aggregated /metrics and /readyz on the primary; its workers go with a killed primary', { timeout: 120_000 }, async () => {
     const token = 'outcome-token-0123456789';
     const s = await serve(2, ['--outcome-token', token, '--authz-address', '127.0.0.1:0']);
     const workers = childrenOf(s.proc.pid!);
@@ -152,6 +152,11 @@ describe('portcullis serve --workers', () => {
     const ready = await fetch(`http://127.0.0.1:${s.httpPort}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.text()).toContain('2/2 workers serving');
+
+    // A primary that dies without draining (SIGKILL) takes its workers with it: their channel closes.
+    s.proc.kill('SIGKILL');
+    await s.exit;
+    await eventually(() => workers.every((pid) => !alive(pid)), 15_000);
   });
 
   it('reaches the same blocks and levels with 2 workers as with 1 process, for the same attack', { timeout: 180_000 }, async () => {
