@@ -5,6 +5,7 @@ import { accountSignals, type AccountSignals } from '../service/account-signals.
 import { AttemptCorrelator } from '../service/correlator.ts';
 import type { OutcomeIngest } from '../service/ingest.ts';
 import { OUTBOX_SHED_REASONS, Outbox, type PrimaryLink } from '../store/cluster/outbox.ts';
+import { WorkerStore } from '../store/cluster/worker-store.ts';
 import type { DetectorStore } from '../store/store.ts';
 import type { ClusterRole } from './role.ts';
 import { isPrimaryMessage, type WorkerMessage } from './messages.ts';
@@ -122,8 +123,8 @@ export class ClusterWorker {
     if (!isPrimaryMessage(m)) return;
     switch (m.t) {
       case 'view': {
-        const store = this.#running?.store as { apply?: (m: unknown) => boolean } | undefined;
-        store?.apply?.(m);
+        const store = this.#running?.store;
+        if (store instanceof WorkerStore) store.apply(m);
         return;
       }
       case 'metrics': {
