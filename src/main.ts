@@ -203,7 +203,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const listenerMetrics = new ListenerMetrics(metrics.registry);
     // Check and StreamAccessLogs need the token when one is set (settings.ts refuses a remote address without).
     const grpcCredential = countingRefusals(bearerCredential(settings.grpcToken), listenerMetrics.unauthenticated('grpc'));
-    const grpcListen = { host: settings.grpc.host, port: settings.grpc.port, unixSocket: settings.grpc.unixSocket, limits: settings.grpcLimits, onRejected: listenerMetrics.rejected('grpc') };
+    const grpcListen = { host: settings.grpc.host, port: settings.grpc.port, unixSocket: settings.grpc.unixSocket, keepSocketFile: role?.kind === 'worker', limits: settings.grpcLimits, onRejected: listenerMetrics.rejected('grpc') };
     // The result header is per policy; read it per entry so a reload applies at once.
     const alsOptions = { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' };
     const onInFlight = (d: 1 | -1) => { inFlight += d; };

@@ -1,8 +1,8 @@
 import cluster from 'node:cluster';
+import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { systemClock } from '../clock.ts';
 import { ClusterPrimary } from '../cluster/primary.ts';
-import { UNIX_SOCKET_OWNER } from '../cluster/supervisor.ts';
 import { ClusterWorker, processChannel } from '../cluster/worker.ts';
 import { PortcullisError } from '../errors.ts';
 import { startPortcullis } from '../main.ts';
@@ -16,6 +16,9 @@ export async function servePrimary(settings: Settings): Promise<number> {
   const env: Record<string, string> = settings.usernameKey ? {} : { PORTCULLIS_USERNAME_KEY: randomBytes(24).toString('base64url') };
   const primary = new ClusterPrimary({ workers: settings.workers, clock: systemClock, logger, env, stopTimeoutMs: settings.drainSeconds * 1000 + 5000 });
   const running = await startPortcullis(settings, { logger, cluster: primary.role });
+  // The workers' listeners share one handle per address, bound here in the primary: a Unix socket file left by
+  // a previous process is removed once, now, and the workers leave the path alone (GrpcListen.keepSocketFile).
+  if (settings.grpc.unixSocket) rmSync(settings.grpc.unixSocket, { force: true });
   let ports;
   try {
     ports = await primary.start(running);
@@ -55,9 +58,7 @@ export async function serveWorker(settings: Settings): Promise<number> {
   process.on('SIGINT', () => undefined);
   let running;
   try {
-    // One worker serves --grpc-socket (src/cluster/supervisor.ts, UNIX_SOCKET_OWNER says why).
-    const own = process.env[UNIX_SOCKET_OWNER] === '1' ? settings : { ...settings, grpc: { host: settings.grpc.host, port: settings.grpc.port } };
-    running = await startPortcullis(own, { logger, cluster: worker.role });
+    running = await startPortcullis(settings, { logger, cluster: worker.role });
   } catch (err) {
     // The open channel would keep this process alive: the primary learns of the failure from the exit.
     letGo();

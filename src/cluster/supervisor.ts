@@ -5,14 +5,6 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { WorkerPort } from './hub.ts';
 import { isWorkerMessage, type WorkerMessage } from './messages.ts';
 
-/**
- * Set for the one worker that also listens on --grpc-socket. The gRPC listeners remove a stale socket file
- * before binding, so a second worker binding the shared path would delete the file the first one's listener
- * is reached by; until they skip that in a cluster worker, one worker serves the Unix socket (and its
- * replacement takes it over), every worker serves TCP.
- */
-export const UNIX_SOCKET_OWNER = 'PORTCULLIS_CLUSTER_UNIX_SOCKET_OWNER';
-
 export type WorkerMetrics = ReadonlyArray<MetricObjectWithValues<MetricValue<string>>>;
 
 export interface SupervisorOptions {
@@ -49,8 +41,6 @@ export class Supervisor {
   readonly #recent: number[] = [];
   readonly #metricWaits = new Map<number, { readonly want: Set<number>; readonly got: WorkerMetrics[]; readonly done: () => void }>();
   #nextId = 1;
-  /** The worker that listens on the Unix socket (see UNIX_SOCKET_OWNER). */
-  #socketOwner: number | undefined;
   #stopping = false;
   #ports: ServingPorts | undefined;
   readonly #restartTimers = new Set<NodeJS.Timeout>();
@@ -131,9 +121,7 @@ export class Supervisor {
   }
 
   #fork(startup?: { serving: (p: ServingPorts) => void; failed: (why: string) => void }): void {
-    const owns = this.#socketOwner === undefined;
-    const w = cluster.fork({ ...this.#o.env, ...(owns ? { [UNIX_SOCKET_OWNER]: '1' } : {}) });
-    if (owns) this.#socketOwner = w.id;
+    const w = cluster.fork({ ...this.#o.env });
     this.#live.set(w.id, w);
     const log = this.#o.logger;
     let up = false;
@@ -155,7 +143,6 @@ export class Supervisor {
     });
     w.on('exit', (code, signal) => {
       this.#live.delete(w.id);
-      if (this.#socketOwner === w.id) this.#socketOwner = undefined;
       this.#serving.delete(w.id);
       this.#o.onGone(w.id);
       for (const wait of this.#metricWaits.values()) if (wait.want.delete(w.id) && wait.want.size === 0) wait.done();

@@ -159,6 +159,28 @@ describe('portcullis serve --workers', () => {
     await eventually(() => workers.every((pid) => !alive(pid)), 15_000);
   });
 
+  it('serves --grpc-socket from every worker: the shared socket file stays, connections go to both', { timeout: 120_000 }, async () => {
+    const sockDir = mkdtempSync(join(tmpdir(), 'portcullis-workers-sock-'));
+    dirs.push(sockDir);
+    const path = join(sockDir, 'authz.sock');
+    writeFileSync(path, ''); // a stale file from an earlier process: the primary removes it before binding
+    const s = await serve(2, ['--grpc-socket', path]);
+    const workers = childrenOf(s.proc.pid!);
+    expect(workers).toHaveLength(2);
+    const checks = Array.from({ length: 6 }, () => {
+      const c = new protos.envoy.service.auth.v3.Authorization(`unix:${path}`, credentials.createInsecure(), OWN_CONNECTION);
+      closers.push(() => c.close());
+      return (req: CheckRequest) => new Promise<CheckResponse__Output>((resolve, reject) => c.Check(req, (err, res) => (err ? reject(err) : resolve(res))));
+    });
+    const blocked = envoyCheckRequest({ peer: '10.0.4.2', method: 'GET', path: '/', headers: { 'x-forwarded-for': '198.51.100.7' } });
+    for (const check of checks) expect((await check(blocked)).status?.code ?? 0).toBe(0);
+    // Server ends of the Unix connections, by process: both workers hold some, the primary none.
+    const out = spawnSync('ss', ['-xpH', 'state', 'established'], { encoding: 'utf8' }).stdout;
+    const holders = new Set(out.split('\n').filter((l) => l.includes(path)).flatMap((l) => [...l.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]))));
+    expect(holders.has(s.proc.pid!)).toBe(false);
+    expect(workers.every((pid) => holders.has(pid))).toBe(true);
+  });
+
   it('reaches the same blocks and levels with 2 workers as with 1 process, for the same attack', { timeout: 180_000 }, async () => {
     // Checks on three connections, outcomes on a fourth (ALS: with 2 workers it often lands on the other worker
     // than its Check, so correlation has to happen on the primary), as separate Envoy connections would.

@@ -29,6 +29,11 @@ export interface GrpcListen {
   readonly port: number;
   /** Optional Unix domain socket path (Envoy can reach a sidecar over a pipe). */
   readonly unixSocket?: string;
+  /**
+   * Leave an existing socket file alone: in a cluster worker the primary binds the path once for every worker
+   * (and removed any stale file before forking), so removing it here would cut the others off.
+   */
+  readonly keepSocketFile?: boolean;
   readonly limits?: GrpcLimits;
   /** Called for each connection closed at accept because maxConnections are open. */
   readonly onRejected?: () => void;
@@ -111,7 +116,7 @@ export async function startGrpcServer(
     port = (tcp.address() as AddressInfo).port;
     if (listen.unixSocket) {
       // A socket file left by a previous process would make the bind fail with EADDRINUSE.
-      rmSync(listen.unixSocket, { force: true });
+      if (!listen.keepSocketFile) rmSync(listen.unixSocket, { force: true });
       await bind(`unix:${listen.unixSocket}`, [listen.unixSocket]);
     }
   } catch (err) {

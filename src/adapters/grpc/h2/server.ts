@@ -391,7 +391,7 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
     await listenOn(tcp, { host, port }, label);
     if (listen.unixSocket) {
       // A socket file left by a previous process would make the bind fail with EADDRINUSE.
-      rmSync(listen.unixSocket, { force: true });
+      if (!listen.keepSocketFile) rmSync(listen.unixSocket, { force: true });
       await listenOn(make(), { path: listen.unixSocket }, `unix:${listen.unixSocket}`);
     }
   } catch (err) {
