@@ -73,6 +73,7 @@ export interface DetectionSpec extends DetectionProfileSpec {
   readonly orgUnderAttack?: Readonly<Record<string, number | string>>;
   readonly accounts?: Readonly<Record<string, number | string>>;
   readonly sprayPasswords?: Readonly<Record<string, number | string>>;
+  readonly underAttack?: Readonly<Record<string, number | string | boolean>>;
 }
 
 export interface ThreatFeedSpec {

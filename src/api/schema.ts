@@ -222,6 +222,11 @@ const detectionSpec = section(
       maxFingerprints: int(16, 1_048_576, 'Fingerprints being counted. Applies at start.'),
       maxSources: int(16, 10_000_000, 'Sources marked as spraying. Applies at start.'),
     }),
+    underAttack: section('While Org Under Attack is declared, sign-ins from these sources are refused (429, Retry-After) unless the source is familiar to the account.', {
+      refuseUnfamiliar: { type: 'boolean', description: 'Refuse every source unfamiliar to the account (the strongest reading; after a fresh start nobody is familiar yet).' },
+      refuseUnproven: { type: 'boolean', description: 'Refuse sources never seen to succeed on any account.' },
+      retryAfter: detectionDuration('Retry-After of that 429 (whole seconds).'),
+    }),
   },
 );
 

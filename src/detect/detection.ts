@@ -6,6 +6,26 @@ import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, thresholdProblems, t
 export type OrgAttackSettings = Readonly<Record<keyof typeof DEFAULT_ORG_ATTACK, number>>;
 
 /**
+ * What "block suspicious IPs aggressively" means while Org Under Attack is declared: sign-ins from such sources
+ * are refused (429 first; persistence then escalates those that carry on), while sources familiar to the account
+ * always pass. A spray password is refused from a stranger whether or not an attack is declared.
+ */
+export interface UnderAttackOptions {
+  /** Refuse sign-ins to an account from sources unfamiliar to it (the strongest reading; off by default). */
+  readonly refuseUnfamiliar: boolean;
+  /** Refuse sign-ins from sources never seen to succeed, on any account (unless familiar to this one). */
+  readonly refuseUnproven: boolean;
+  /** Retry-After of that 429. */
+  readonly retryAfterMs: number;
+}
+
+export const DEFAULT_UNDER_ATTACK: UnderAttackOptions = Object.freeze({
+  refuseUnfamiliar: false,
+  refuseUnproven: false,
+  retryAfterMs: 60_000,
+});
+
+/**
  * Every detection setting of one policy (ThreatPolicy spec.detection, compiled): the normal and aggressive
  * profiles of the per-IP engine, Org Under Attack, familiar sources and spray passwords.
  */
@@ -16,6 +36,8 @@ export interface DetectionSettings {
   readonly orgUnderAttack: OrgAttackSettings;
   readonly accounts: AccountOptions;
   readonly sprayPasswords: SprayOptions;
+  /** The refusal rule while Org Under Attack is declared. */
+  readonly underAttack: UnderAttackOptions;
 }
 
 export const DEFAULT_DETECTION: DetectionSettings = Object.freeze({
@@ -24,6 +46,7 @@ export const DEFAULT_DETECTION: DetectionSettings = Object.freeze({
   orgUnderAttack: DEFAULT_ORG_ATTACK,
   accounts: DEFAULT_ACCOUNT_OPTIONS,
   sprayPasswords: DEFAULT_SPRAY_OPTIONS,
+  underAttack: DEFAULT_UNDER_ATTACK,
 });
 
 const SEC = 1000;
@@ -69,5 +92,9 @@ export function detectionProblems(d: DetectionSettings): ThresholdProblem[] {
   if (!(s.holdMs >= SEC && s.holdMs <= 30 * DAY)) bad('sprayPasswords.holdMs', 'must be 1 s..30 days');
   if (!whole(s.maxFingerprints, 16, 1 << 20)) bad('sprayPasswords.maxFingerprints', 'must be 16..1048576');
   if (!whole(s.maxSources, 16, 10_000_000)) bad('sprayPasswords.maxSources', 'must be 16..10000000');
+  const u = d.underAttack;
+  if (typeof u.refuseUnfamiliar !== 'boolean') bad('underAttack.refuseUnfamiliar', 'must be true or false');
+  if (typeof u.refuseUnproven !== 'boolean') bad('underAttack.refuseUnproven', 'must be true or false');
+  if (!(u.retryAfterMs % SEC === 0 && u.retryAfterMs >= SEC && u.retryAfterMs <= DAY)) bad('underAttack.retryAfterMs', 'must be whole seconds, 1 s..1 day');
   return out;
 }

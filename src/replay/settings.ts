@@ -93,7 +93,7 @@ export interface Override {
   readonly text: string;
   /** Path in spec.detection. */
   readonly path: readonly string[];
-  readonly value: number | string;
+  readonly value: number | string | boolean;
 }
 
 interface SchemaNode {
@@ -127,6 +127,10 @@ export function parseOverride(text: string): Override {
   if (path[last]!.endsWith('Ms') && nodeAt([...path.slice(0, last), path[last]!.slice(0, -2)])?.type === 'string') path[last] = path[last]!.slice(0, -2);
   const node = nodeAt(path);
   if (!node || node.type === 'object' || node.type === undefined) throw usage(`no field ${JSON.stringify(key)} in ThreatPolicy spec.detection (docs/detection.md lists them)`);
+  if (node.type === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw usage('value must be true or false');
+    return { text: `${key}=${raw}`, path, value: raw === 'true' };
+  }
   const m = /^(-?\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw);
   if (!m) throw usage(node.type === 'string' ? 'value must be a duration (90s, 15m, 1h, 2d) or a number of ms' : 'value must be a number');
   if (node.type !== 'string') {

@@ -14,7 +14,7 @@ import type { AccountSignals } from './account-signals.ts';
 export function detectorView(store: DetectorStore, clock: Clock, signals?: AccountSignals): DetectorView {
   const scratch = {
     verdict: NONE_VERDICT as Verdict, account: 'NONE' as ThreatLevel, network: 'NONE' as ThreatLevel,
-    familiar: false, accountUnderAttack: false, sprayPassword: false, sprayingSource: false, nowMs: 0,
+    familiar: false, accountUnderAttack: false, sprayPassword: false, sprayingSource: false, orgUnderAttack: false, proven: false, nowMs: 0,
   };
   return {
     facts(client: Address, usernameHash: number | undefined, fingerprint: number | undefined): DetectorFacts {
@@ -31,6 +31,8 @@ export function detectorView(store: DetectorStore, clock: Clock, signals?: Accou
       scratch.accountUnderAttack = known && signals.accounts.underAttack(usernameHash, now);
       scratch.sprayPassword = signals !== undefined && fingerprint !== undefined && signals.spray.isSpray(fingerprint, now);
       scratch.sprayingSource = signals !== undefined && signals.spray.sourceSpraying(key, now);
+      scratch.orgUnderAttack = store.org.underAttack;
+      scratch.proven = scratch.orgUnderAttack && engine.proven(key);
       return scratch;
     },
   };
