@@ -134,8 +134,8 @@ export const DEFAULT_THRESHOLDS: Thresholds = deepFreeze({
 /** Org under attack: roughly half the counts, IPs never seen to succeed held to 0.6 of that, longer blocks. */
 export const DEFAULT_AGGRESSIVE_THRESHOLDS: Thresholds = deepFreeze({
   ...DEFAULT_THRESHOLDS,
-  bruteForceShort: { windowMs: 10_000, low: 2, medium: 3, high: 6 },
-  bruteForce: { windowMs: 10 * MIN, low: 3, medium: 5, high: 7 },
+  bruteForceShort: { windowMs: 10_000, low: 2, medium: 4, high: 6 },
+  bruteForce: { windowMs: 10 * MIN, low: 3, medium: 6, high: 7 },
   bruteForceLong: { windowMs: DAY, low: 15, medium: 30, high: 50 },
   passwordSpray: { windowMs: 10 * MIN, low: 3, medium: 4, high: 6 },
   unknownUserSpray: { windowMs: 10 * MIN, low: 2, medium: 3, high: 5 },
