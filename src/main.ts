@@ -220,7 +220,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     });
 
     const routes = new Map<string, RouteHandler>();
-    if (settings.outcomeToken) routes.set('/v1/outcomes', outcomeEndpoint(learner, settings.outcomeToken));
+    if (settings.outcomeToken) routes.set('/v1/outcomes', outcomeEndpoint(outcomes, learner, settings.outcomeToken));
     const drainReadiness = { name: 'shutdown', check: () => ({ ok: !draining, detail: draining ? 'draining' : 'not draining' }) };
     const ops: OpsServerHandle = await startOpsServer(settings.http, metrics.registry, [configReadiness(holder), storeReadiness(store), feedsReadiness(feeds), drainReadiness], routes, { limits: settings.httpLimits, onRejected: listenerMetrics.rejected('http') });
     closers.push(() => ops.close());

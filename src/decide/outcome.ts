@@ -23,7 +23,7 @@ export const OUTCOME_RESULTS = [...OUTCOMES, 'ignored'] as const;
 export type OutcomeResultLabel = (typeof OUTCOME_RESULTS)[number];
 
 /** Transports that queue outcomes for the learner (service/outcome-queue.ts); a metric label, so a closed set. */
-export const OUTCOME_SOURCES = ['access_log', 'syslog_udp', 'syslog_tcp'] as const;
+export const OUTCOME_SOURCES = ['access_log', 'syslog_udp', 'syslog_tcp', 'webhook'] as const;
 export type OutcomeSource = (typeof OUTCOME_SOURCES)[number];
 /** Why queued outcomes were not learned: backlog_full (refused at the bound), shutdown (still queued at stop). */
 export const SHED_REASONS = ['backlog_full', 'shutdown'] as const;

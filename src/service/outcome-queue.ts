@@ -103,6 +103,11 @@ export class OutcomeQueue {
     return true;
   }
 
+  /** Counts a batch its transport refused to queue (a webhook POST while congested) as shed. */
+  shed(job: OutcomeJob): void {
+    this.#onShed(job.source, 'backlog_full', job.remaining());
+  }
+
   /** Calls `resume` once, when the backlog has fallen to the low-water mark (at once if it is not congested). */
   whenUncongested(resume: () => void): void {
     if (!this.congested) resume();

@@ -1,9 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './nginx.ts';
+import { freePort, stopChild, waitForListening } from './child-server.ts';
 import { requireTool } from './tools.ts';
 
 /** Debian's caddy (2.6.2 on bookworm); a test file that imports this fails loudly without one. */
@@ -50,32 +49,13 @@ export async function startCaddy(sites: string): Promise<CaddyInstance> {
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   child.stderr!.on('data', (c) => (out += c));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (up) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`caddy did not start:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForListening(child, port, 'caddy', () => out, 15_000);
   return {
     port,
     dir,
     output: () => out,
     async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopChild(child, 'SIGTERM', 5000);
       rmSync(dir, { recursive: true, force: true });
     },
   };

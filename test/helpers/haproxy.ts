@@ -1,9 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './nginx.ts';
+import { freePort, stopChild, waitForListening } from './child-server.ts';
 import { requireTool } from './tools.ts';
 
 /** Debian's haproxy (2.6 on bookworm); a test file that imports this fails loudly without one. */
@@ -31,31 +30,12 @@ export async function startHaproxy(config: string): Promise<HaproxyInstance> {
   let out = `${check.stdout}${check.stderr}`;
   child.stdout!.on('data', (c) => (out += c));
   child.stderr!.on('data', (c) => (out += c));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (up) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`haproxy did not start:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForListening(child, port, 'haproxy', () => out);
   return {
     port,
     output: () => out,
     async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGUSR1'); // soft stop: finishes what is in flight, flushes logs
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopChild(child, 'SIGUSR1', 3000); // soft stop: finishes what is in flight, flushes logs
       rmSync(dir, { recursive: true, force: true });
     },
   };

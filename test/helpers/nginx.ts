@@ -1,20 +1,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, stopChild, waitForListening } from './child-server.ts';
 import { requireTool } from './tools.ts';
+
+export { freePort };
 
 /** A usable nginx (with auth_request and realip); a test file that imports this fails loudly without one. */
 export const NGINX_BIN = requireTool('nginx');
-
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 export interface NginxInstance {
   readonly port: number;
@@ -55,34 +49,14 @@ ${http.replaceAll('{{PORT}}', String(port)).replaceAll('{{DIR}}', dir)}
   const child: ChildProcess = spawn(NGINX_BIN, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const errorLog = () => (existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '') + stderr;
-
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (up) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`nginx did not start:\n${errorLog()}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForListening(child, port, 'nginx', errorLog);
   return {
     port,
     dir,
     errorLog,
     async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGQUIT'); // graceful: flushes logs
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopChild(child, 'SIGQUIT', 3000); // graceful: flushes logs
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caddyAdapt, caddyVersion, startCaddy, type CaddyInstance } from '../helpers/caddy.ts';
-import { freePort } from '../helpers/nginx.ts';
+import { freePort } from '../helpers/child-server.ts';
+import { httpRequest, metricValue, startSignInApp, withAddresses, type Reply, type SignInApp, type ThroughOptions } from '../helpers/proxy-rig.ts';
 import { eventually, startTestInstance, type TestInstance } from '../helpers/portcullis.ts';
 
 // End to end behind a real Caddy (Debian 12's 2.6.2), running the shipped deploy/proxies/caddy/Caddyfile with
@@ -33,75 +33,36 @@ spec:
 
 /** The shipped Caddyfile pointed at this test's processes; every replaced address must be in it. */
 function localCaddyfile(authz: number, syslog: number, app: number): string {
-  const swaps: [string, string][] = [
+  return withAddresses(SHIPPED, [
     ['app.example.com {', 'http://app.example.com:{{PORT}} {\n\tbind 127.0.0.1'],
     ['portcullis-authz.portcullis.svc.cluster.local:9002', `127.0.0.1:${authz}`],
     ['portcullis-authz.portcullis.svc.cluster.local:5514', `127.0.0.1:${syslog}`],
     ['trusted_proxies 10.0.0.0/8', 'trusted_proxies 127.0.0.1/32'],
     ['reverse_proxy app:8080', `reverse_proxy 127.0.0.1:${app}`],
-  ];
-  let text = SHIPPED;
-  for (const [from, to] of swaps) {
-    expect(text, `shipped Caddyfile has ${from}`).toContain(from);
-    text = text.replaceAll(from, to);
-  }
-  return text;
+  ], 'Caddyfile');
 }
 
 let inst: TestInstance;
 let caddy: CaddyInstance;
-let app: Server;
-const appSaw: IncomingHttpHeaders[] = [];
+let app: SignInApp;
 
 beforeAll(async () => {
   const tcp = await freePort();
   inst = await startTestInstance({ 'p.yaml': CONFIG }, { 'authz-address': '127.0.0.1:0', 'syslog-tcp-address': `127.0.0.1:${tcp}` });
-  app = createServer((req, res) => {
-    appSaw.push(req.headers);
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      if (req.method === 'POST' && req.url === '/login') {
-        const form = new URLSearchParams(body);
-        const ok = form.get('username') === 'alice' && form.get('password') === 'correct-horse';
-        res.writeHead(ok ? 200 : 401, { 'content-type': 'text/plain' }).end(ok ? 'welcome\n' : 'wrong password\n');
-      } else res.writeHead(200, { 'content-type': 'text/plain' }).end('home\n');
-    });
-  });
-  await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
-  caddy = await startCaddy(localCaddyfile(inst.running.proxies.authzPort!, tcp, (app.address() as { port: number }).port));
+  app = await startSignInApp({ username: 'alice' });
+  caddy = await startCaddy(localCaddyfile(inst.running.proxies.authzPort!, tcp, app.port));
 });
 afterAll(async () => {
   await caddy?.stop();
-  await new Promise((r) => app?.close(r));
+  await app?.close();
   await inst?.stop();
 });
 
-interface Reply { status: number; headers: IncomingHttpHeaders; body: string }
-function through(client: string, path: string, opts: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const body = opts.form ? new URLSearchParams(opts.form).toString() : '';
-  return new Promise((done, reject) => {
-    const req = request({ host: '127.0.0.1', port: caddy.port, path, method: opts.method ?? 'GET', agent: false, headers: {
-      // With the port: Caddy 2.6.2 picks a site's access logger by the Host header including the port.
-      host: `app.example.com:${caddy.port}`, 'x-forwarded-for': client, 'user-agent': 'test/1.0',
-      ...(opts.form ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)) } : {}),
-      ...opts.headers,
-    } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (text += c));
-      res.on('end', () => done({ status: res.statusCode!, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+function through(client: string, path: string, opts: ThroughOptions = {}): Promise<Reply> {
+  return httpRequest(caddy.port, path, { ...opts, headers: { host: `app.example.com:${caddy.port}`, 'x-forwarded-for': client, 'user-agent': 'test/1.0', ...opts.headers } });
 }
 
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${inst.httpBase}/metrics`)).text();
-  const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
+const metric = (sample: string) => metricValue(inst.httpBase, sample);
 const linesAccepted = () => metric('portcullis_syslog_lines_total{transport="tcp",result="accepted"}');
 
 /** One request through Caddy, then wait until Caddy's access-log line for it reached the outcome ingest. */
@@ -124,14 +85,14 @@ describe(`Portcullis behind a real Caddy (forward_auth + JSON access log over TC
   });
 
   it('a blocklisted client gets 403 from Caddy with the JSON body; the app never sees it', async () => {
-    const seen = appSaw.length;
+    const seen = app.saw.length;
     const before = await linesAccepted();
     const res = await through('192.0.2.44', '/login', { method: 'POST', form: { username: 'alice', password: 'x' } });
     expect(res.status).toBe(403);
     const body = JSON.parse(res.body);
     expect(body.error).toBe('forbidden');
     expect(res.headers['x-portcullis-decision-id']).toBe(body.eventId);
-    expect(appSaw.length).toBe(seen);
+    expect(app.saw.length).toBe(seen);
     expect(inst.events.events.find((e) => e.uuid === body.eventId)).toMatchObject({
       eventType: 'security.request.blocked',
       client: { ipAddress: '192.0.2.44', zone: 'bad-actors' },
@@ -149,15 +110,15 @@ describe(`Portcullis behind a real Caddy (forward_auth + JSON access log over TC
     const res = await signIn('198.51.100.23', 'alice', 'correct-horse');
     expect(res.status).toBe(200);
     expect(res.body).toBe('welcome\n');
-    const seen = appSaw.at(-1)!;
+    const seen = app.saw.at(-1)!;
     expect(seen['x-portcullis-client-ip']).toBe('198.51.100.23');
     expect(seen['x-portcullis-decision-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(seen['x-forwarded-for']).toBe('198.51.100.23, 127.0.0.1');
 
     const forged = await through('198.51.100.23', '/', { headers: { 'x-portcullis-client-ip': '10.9.9.9', 'x-portcullis-threat-level': 'NONE' } });
     expect(forged.status).toBe(200);
-    expect(appSaw.at(-1)!['x-portcullis-client-ip']).toBe('198.51.100.23');
-    expect(appSaw.at(-1)!['x-portcullis-threat-level'] ?? '').toBe('');
+    expect(app.saw.at(-1)!['x-portcullis-client-ip']).toBe('198.51.100.23');
+    expect(app.saw.at(-1)!['x-portcullis-threat-level'] ?? '').toBe('');
     await eventually(async () => (await metric('portcullis_outcomes_total{result="success"}')) === success + 1);
   });
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haproxyVersion, startHaproxy, type HaproxyInstance } from '../helpers/haproxy.ts';
-import { freePort } from '../helpers/nginx.ts';
+import { freePort } from '../helpers/child-server.ts';
+import { httpRequest, metricValue, startSignInApp, withAddresses, type SignInApp } from '../helpers/proxy-rig.ts';
 import { eventually, startTestInstance, type TestInstance } from '../helpers/portcullis.ts';
 
 // A real HAProxy (Debian 12's 2.6) running the shipped deploy/proxies/haproxy/haproxy.cfg with only its
@@ -27,62 +27,34 @@ spec:
 `;
 
 function localConfig(syslog: number, app: number): string {
-  const swaps: [string, string][] = [
+  return withAddresses(SHIPPED, [
     ['log 127.0.0.1:5514 ', `log 127.0.0.1:${syslog} `],
     ['bind :80', 'bind 127.0.0.1:{{PORT}}'],
     ['server app1 127.0.0.1:8080', `server app1 127.0.0.1:${app}`],
-  ];
-  let text = SHIPPED;
-  for (const [from, to] of swaps) {
-    expect(text, `shipped haproxy.cfg has ${from}`).toContain(from);
-    text = text.replaceAll(from, to);
-  }
-  return text;
+  ], 'haproxy.cfg');
 }
 
 let inst: TestInstance;
 let haproxy: HaproxyInstance;
-let app: Server;
-const appSaw: IncomingHttpHeaders[] = [];
+let app: SignInApp;
 
 beforeAll(async () => {
   const udp = await freePort();
   inst = await startTestInstance({ 'p.yaml': CONFIG }, { 'authz-address': '127.0.0.1:0', 'syslog-udp-address': `127.0.0.1:${udp}` });
-  app = createServer((req, res) => {
-    appSaw.push(req.headers);
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const ok = new URLSearchParams(body).get('password') === 'correct-horse';
-      if (req.method === 'POST' && req.url === '/login') res.writeHead(ok ? 200 : 401, ok ? {} : { 'x-portcullis-signin-result': 'failure' }).end(ok ? 'welcome\n' : 'no\n');
-      else res.writeHead(200).end('home\n');
-    });
-  });
-  await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
-  haproxy = await startHaproxy(localConfig(udp, (app.address() as { port: number }).port));
+  app = await startSignInApp({ failureHeader: true });
+  haproxy = await startHaproxy(localConfig(udp, app.port));
 });
 afterAll(async () => {
   await haproxy?.stop();
-  await new Promise((r) => app?.close(r));
+  await app?.close();
   await inst?.stop();
 });
 
-function post(port: number, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; headers: IncomingHttpHeaders }> {
-  return new Promise((done, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
-      res.resume();
-      res.on('end', () => done({ status: res.statusCode!, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+/** A form POST through HAProxy (the body is a urlencoded string). */
+const post = (port: number, path: string, headers: Record<string, string>, body = '') =>
+  httpRequest(port, path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
 
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${inst.httpBase}/metrics`)).text();
-  const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
+const metric = (sample: string) => metricValue(inst.httpBase, sample);
 const linesAccepted = () => metric('portcullis_syslog_lines_total{transport="udp",result="accepted"}');
 
 /** What Portcullis answers a proxy asking about a sign-in from this client (through the trusted 127.0.0.1). */
@@ -97,7 +69,7 @@ describe(`HAProxy ${haproxyVersion()} log lines as sign-in outcomes`, () => {
     const success = await metric('portcullis_outcomes_total{result="success"}');
     const res = await post(haproxy.port, '/login', { host: 'app.example.com', 'x-forwarded-for': '198.51.100.23' }, 'username=alice&password=correct-horse');
     expect(res.status).toBe(200);
-    expect(appSaw.at(-1)!['x-request-id']).toMatch(/^[0-9A-F]+:/);
+    expect(app.saw.at(-1)!['x-request-id']).toMatch(/^[0-9A-F]+:/);
     await eventually(async () => (await linesAccepted()) > before);
     await eventually(async () => (await metric('portcullis_outcomes_total{result="success"}')) === success + 1);
   });

@@ -171,10 +171,10 @@ describe('the admin listener (--admin-address)', () => {
   });
 });
 
-describe('drain on SIGTERM', () => {
+for (const transport of ['grpc-js', 'http2'] as const) describe(`drain on SIGTERM (${transport})`, () => {
   it('health turns NOT_SERVING at once while Checks are still answered for --drain-seconds, then the port closes', async () => {
     const proc = spawn(process.execPath, ['bin/portcullis.js', 'serve'], {
-      env: { ...process.env, PORTCULLIS_CONFIG: 'deploy/examples', PORTCULLIS_GRPC_ADDRESS: '127.0.0.1:0', PORTCULLIS_HTTP_ADDRESS: '127.0.0.1:0', PORTCULLIS_ADMIN_ADDRESS: '', PORTCULLIS_DRAIN_SECONDS: '3', PORTCULLIS_EVENTS: 'none' },
+      env: { ...process.env, PORTCULLIS_GRPC_TRANSPORT: transport, PORTCULLIS_CONFIG: 'deploy/examples', PORTCULLIS_GRPC_ADDRESS: '127.0.0.1:0', PORTCULLIS_HTTP_ADDRESS: '127.0.0.1:0', PORTCULLIS_ADMIN_ADDRESS: '', PORTCULLIS_DRAIN_SECONDS: '3', PORTCULLIS_EVENTS: 'none' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child = proc;
@@ -231,11 +231,12 @@ const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<'t
 
 describe('connection caps and timeouts', () => {
   it.each([
-    ['grpc', { 'grpc-max-connections': '3' }, (i: TestInstance) => i.running.grpcPort],
+    ['grpc', { 'grpc-max-connections': '3', 'grpc-transport': 'grpc-js' }, (i: TestInstance) => i.running.grpcPort],
+    ['grpc', { 'grpc-max-connections': '3', 'grpc-transport': 'http2' }, (i: TestInstance) => i.running.grpcPort],
     ['http', { 'http-max-connections': '3' }, (i: TestInstance) => i.running.httpPort],
     ['admin', { 'http-max-connections': '3' }, (i: TestInstance) => i.running.adminPort!],
     ['authz', { 'authz-max-connections': '3', 'authz-address': '127.0.0.1:0' }, (i: TestInstance) => i.running.proxies.authzPort!],
-  ] as const)('%s: at a cap of 3, a 4th connection is closed at once and counted', async (listener, flags, portOf) => {
+  ] as const)('%s %o: at a cap of 3, a 4th connection is closed at once and counted', async (listener, flags, portOf) => {
     inst = await startTestInstance({ 'zones.yaml': ZONES_YAML }, flags);
     const port = portOf(inst);
     const held = [await open(port), await open(port), await open(port)];

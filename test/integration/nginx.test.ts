@@ -1,7 +1,8 @@
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startNginx, type NginxInstance } from '../helpers/nginx.ts';
+import { freePort } from '../helpers/child-server.ts';
+import { startNginx, type NginxInstance } from '../helpers/nginx.ts';
+import { httpRequest, metricValue, startSignInApp, type Reply, type SignInApp, type ThroughOptions } from '../helpers/proxy-rig.ts';
 import { eventually, startTestInstance, type TestInstance } from '../helpers/portcullis.ts';
 
 // End to end behind a real nginx (Debian's, with auth_request and realip), configured with the snippets shipped
@@ -32,30 +33,16 @@ spec:
 
 let inst: TestInstance;
 let nginx: NginxInstance;
-let app: Server;
-const appSaw: IncomingHttpHeaders[] = [];
+let app: SignInApp;
 
 beforeAll(async () => {
   const udp = await freePort();
   inst = await startTestInstance({ 'p.yaml': CONFIG }, { 'authz-address': '127.0.0.1:0', 'syslog-udp-address': `127.0.0.1:${udp}` });
-  // The sign-in app: alice/correct-horse succeeds, anything else is a 401.
-  app = createServer((req, res) => {
-    appSaw.push(req.headers);
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      if (req.method === 'POST' && req.url === '/login') {
-        const form = new URLSearchParams(body);
-        const ok = form.get('username') === 'alice' && form.get('password') === 'correct-horse';
-        res.writeHead(ok ? 200 : 401, { 'content-type': 'text/plain' }).end(ok ? 'welcome\n' : 'wrong password\n');
-      } else res.writeHead(200, { 'content-type': 'text/plain' }).end('home\n');
-    });
-  });
-  await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+  app = await startSignInApp({ username: 'alice' });
   nginx = await startNginx(`
   include ${SNIPPETS}/portcullis.http.conf;
   upstream portcullis { server 127.0.0.1:${inst.running.proxies.authzPort}; keepalive 8; }
-  upstream app { server 127.0.0.1:${(app.address() as { port: number }).port}; }
+  upstream app { server 127.0.0.1:${app.port}; }
   server {
     listen 127.0.0.1:{{PORT}};
     set_real_ip_from 127.0.0.1;
@@ -70,34 +57,15 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await nginx?.stop();
-  await new Promise((r) => app?.close(r));
+  await app?.close();
   await inst?.stop();
 });
 
-interface Reply { status: number; headers: IncomingHttpHeaders; body: string }
-function through(client: string, path: string, opts: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const body = opts.form ? new URLSearchParams(opts.form).toString() : '';
-  return new Promise((done, reject) => {
-    const req = request({ host: '127.0.0.1', port: nginx.port, path, method: opts.method ?? 'GET', headers: {
-      host: 'app.example.com', 'x-forwarded-for': client, 'user-agent': 'test/1.0',
-      ...(opts.form ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)) } : {}),
-      ...opts.headers,
-    } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (text += c));
-      res.on('end', () => done({ status: res.statusCode!, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+function through(client: string, path: string, opts: ThroughOptions = {}): Promise<Reply> {
+  return httpRequest(nginx.port, path, { ...opts, headers: { host: 'app.example.com', 'x-forwarded-for': client, 'user-agent': 'test/1.0', ...opts.headers } });
 }
 
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${inst.httpBase}/metrics`)).text();
-  const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
+const metric = (sample: string) => metricValue(inst.httpBase, sample);
 const linesAccepted = () => metric('portcullis_syslog_lines_total{transport="udp",result="accepted"}');
 
 /** One request through nginx, then wait until nginx's access-log line for it reached the outcome ingest. */
@@ -117,14 +85,14 @@ async function untilStopped(attempt: (i: number) => Promise<Reply>): Promise<num
 
 describe('Portcullis behind a real nginx (auth_request + access_log syslog)', () => {
   it('a blocklisted client (named by a trusted X-Forwarded-For) gets 403 from nginx with the JSON body; the app never sees it', async () => {
-    const seen = appSaw.length;
+    const seen = app.saw.length;
     const res = await through('192.0.2.44', '/login', { method: 'POST', form: { username: 'alice', password: 'x' } });
     expect(res.status).toBe(403);
     expect(res.headers['content-type']).toBe('application/json');
     const body = JSON.parse(res.body);
     expect(body.error).toBe('forbidden');
     expect(res.headers['x-portcullis-decision-id']).toBe(body.eventId);
-    expect(appSaw.length).toBe(seen);
+    expect(app.saw.length).toBe(seen);
     expect(inst.events.events.find((e) => e.uuid === body.eventId)).toMatchObject({
       eventType: 'security.request.blocked',
       client: { ipAddress: '192.0.2.44', zone: 'bad-actors', userAgent: { rawUserAgent: 'test/1.0' } },
@@ -138,15 +106,15 @@ describe('Portcullis behind a real nginx (auth_request + access_log syslog)', ()
     const res = await signIn('198.51.100.23', 'alice', 'correct-horse');
     expect(res.status).toBe(200);
     expect(res.body).toBe('welcome\n');
-    const seen = appSaw.at(-1)!;
+    const seen = app.saw.at(-1)!;
     expect(seen['x-portcullis-client-ip']).toBe('198.51.100.23');
     expect(seen['x-portcullis-decision-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(seen['x-portcullis-threat-level']).toBeUndefined();
 
     const forged = await through('198.51.100.23', '/', { headers: { 'x-portcullis-client-ip': '10.9.9.9', 'x-portcullis-threat-level': 'NONE' } });
     expect(forged.status).toBe(200);
-    expect(appSaw.at(-1)!['x-portcullis-client-ip']).toBe('198.51.100.23');
-    expect(appSaw.at(-1)!['x-portcullis-threat-level']).toBeUndefined();
+    expect(app.saw.at(-1)!['x-portcullis-client-ip']).toBe('198.51.100.23');
+    expect(app.saw.at(-1)!['x-portcullis-threat-level']).toBeUndefined();
     // Correlated by nginx's $request_id: the auth subrequest and the access-log line carry the same one.
     await eventually(async () => (await metric('portcullis_outcomes_total{result="success"}')) === success + 1);
     expect(inst.running.correlator.size).toBe(0);

@@ -113,10 +113,14 @@ describe('docs/outcomes.md matches the endpoint', () => {
       method_not_allowed: () => fetch(`${inst.httpBase}/v1/outcomes`),
       body_too_large: () => post(JSON.stringify({ clientIp: '198.18.7.9', result: 'success', path: 'x'.repeat(300 * 1024) })).catch(() => new Response(null, { status: 599 })),
     };
+    // A 4 MiB outcome backlog cannot be built reliably against a live process: the endpoint's 503 is asserted
+    // with a congested queue in test/adapters/http/outcome-endpoint.test.ts.
+    const elsewhere = new Set(['backlog_full']);
     const documented = rows.map((r) => /"error": "(\w+)"/.exec(r.body)?.[1] ?? (r.body.includes('"accepted"') ? 'accepted' : r.body));
-    expect(documented.sort()).toEqual(Object.keys(triggers).sort());
+    expect(documented.sort()).toEqual([...Object.keys(triggers), ...elsewhere].sort());
     for (const row of rows) {
       const code = /"error": "(\w+)"/.exec(row.body)?.[1] ?? 'accepted';
+      if (elsewhere.has(code)) continue;
       const res = await triggers[code]!();
       expect(res.status, code).toBe(row.status);
       const body = await res.json();

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OutcomeIngest } from '../../service/ingest.ts';
+import type { OutcomeJob, OutcomeQueue } from '../../service/outcome-queue.ts';
 import type { OutcomeReport } from '../../decide/outcome.ts';
 
 const MAX_BODY = 256 * 1024;
@@ -50,12 +51,29 @@ export function parseOutcomeItem(item: unknown, index: number): OutcomeReport | 
   };
 }
 
+/** One accepted POST, learned by the outcome queue in its slices like an ALS message. */
+class PostedOutcomes implements OutcomeJob {
+  readonly source = 'webhook' as const;
+  #next = 0;
+  constructor(private readonly items: readonly OutcomeReport[], private readonly ingest: OutcomeIngest) {}
+  step(max: number): number {
+    const end = Math.min(this.items.length, this.#next + max);
+    const did = end - this.#next;
+    for (; this.#next < end; this.#next++) this.ingest.report(this.items[this.#next]!);
+    return did;
+  }
+  remaining(): number {
+    return this.items.length - this.#next;
+  }
+}
+
 /**
  * POST /v1/outcomes — for apps that report sign-in results directly instead of through Envoy's access log.
  * The body, limits and answers are documented in docs/outcomes.md. Usernames are not accepted here: the app would
- * have to send them raw.
+ * have to send them raw. Accepted items go through the same bounded queue as ALS and syslog; HTTP has no flow
+ * control to pause, so while that queue is congested a POST is answered 503 with Retry-After and the app resends.
  */
-export function outcomeEndpoint(ingest: OutcomeIngest, token: string) {
+export function outcomeEndpoint(queue: OutcomeQueue, ingest: OutcomeIngest, token: string) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method !== 'POST') return reply(res, 405, { error: 'method_not_allowed' });
     if (!tokenMatches(req.headers.authorization, token)) return reply(res, 401, { error: 'unauthorized' });
@@ -85,7 +103,12 @@ export function outcomeEndpoint(ingest: OutcomeIngest, token: string) {
       const parsed = items.map(parseOutcomeItem);
       const errors = parsed.filter((p): p is string => typeof p === 'string');
       if (errors.length > 0) return reply(res, 400, { error: 'invalid_outcome', details: errors.slice(0, 20) });
-      for (const p of parsed as OutcomeReport[]) ingest.report(p);
+      const job = new PostedOutcomes(parsed as OutcomeReport[], ingest);
+      if (queue.congested || !queue.offer(job, size)) {
+        if (queue.congested) queue.shed(job);
+        res.setHeader('retry-after', '1');
+        return reply(res, 503, { error: 'backlog_full', retryAfterSeconds: 1 });
+      }
       reply(res, 202, { accepted: parsed.length });
     });
     req.on('error', () => undefined);

@@ -259,6 +259,7 @@ interface Pending {
 export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers, healthServices: readonly string[], options: H2Options = DEFAULT_H2_OPTIONS): Promise<GrpcServerHandle> {
   const health = new Health(healthServices);
   const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
   const maxConnections = listen.limits?.maxConnections ?? Infinity;
   // Calls whose request body is still arriving, checked by one timer rather than a timer per call.
   const pending = new Set<Pending>();
@@ -386,11 +387,16 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
     });
     server.on('stream', onStream);
     // The connection cap counts TCP and Unix-socket connections together; the excess is closed at accept.
+    // Sockets are counted here rather than sessions: node:http2 creates a connection's session in its own
+    // 'connection' listener, before this one, so the session count already includes the one being accepted.
     server.on('connection', (socket: Socket) => {
-      if (sessions.size >= maxConnections) {
+      if (sockets.size >= maxConnections) {
         socket.destroy();
         listen.onRejected?.();
+        return;
       }
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
     });
     server.on('session', (session) => {
       sessions.add(session);
