@@ -213,6 +213,8 @@ const detectionSpec = section(
       aggressiveAttackSources: int(1, 64, 'attackSources while Org Under Attack is declared (at most attackSources).'),
       attackWindow: detectionDuration('Window of attackSources.'),
       attackHold: detectionDuration('How long an account stays under attack after the rule was last met.'),
+      distinctPasswords: int(2, 64, 'Distinct wrong passwords (fingerprints) failing on an account within attackWindow that make it guessed: strangers get 429 (needs passwordSignals).'),
+      staleClient: detectionDuration('A familiar source failing again with the same wrong password within this is a stale client: counted as one failure.'),
     }),
     sprayPasswords: section('Spray passwords (spec.passwordSignals.enabled switches them on or off).', {
       accounts: int(2, 64, 'Distinct accounts failing with one password fingerprint within window that make it a spray password.'),

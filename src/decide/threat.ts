@@ -28,6 +28,8 @@ export interface DetectorFacts {
   readonly familiar?: boolean;
   /** The account is failing from many distinct unfamiliar sources now. */
   readonly accountUnderAttack?: boolean;
+  /** Many distinct wrong passwords failed on the account recently. */
+  readonly accountGuessed?: boolean;
   /** This attempt's password fingerprint is a spray password (failing on many accounts). */
   readonly sprayPassword?: boolean;
   /** The client failed a sign-in with a spray password recently. */
@@ -85,10 +87,11 @@ export function assessThreat(f: DetectorFacts, signIn: boolean, policy: Compiled
   const spraying = stranger && policy.passwordFields !== undefined && f.sprayingSource === true;
   const sprayPassword = stranger && policy.passwordFields !== undefined && f.sprayPassword === true;
   const accountAttacked = stranger && policy.accountProtection && f.accountUnderAttack === true;
+  const accountGuessed = stranger && policy.accountProtection && policy.passwordFields !== undefined && f.accountGuessed === true;
   // While Org Under Attack is declared: strangers never seen to succeed (or, if configured, every stranger).
   const ua = policy.detection.underAttack;
   const orgRefused = stranger && f.orgUnderAttack === true && ((ua.refuseUnproven && f.proven !== true) || ua.refuseUnfamiliar);
-  if (v.level === 'NONE' && v.blockedUntilMs === 0 && f.account === 'NONE' && network === 'NONE' && !spraying && !sprayPassword && !accountAttacked && !orgRefused) return undefined;
+  if (v.level === 'NONE' && v.blockedUntilMs === 0 && f.account === 'NONE' && network === 'NONE' && !spraying && !sprayPassword && !accountAttacked && !accountGuessed && !orgRefused) return undefined;
   const act = policy.action === 'Block';
   let enforce: ThreatAssessment['enforce'] = 'none';
   let retryAfterSeconds: number | undefined;
@@ -97,11 +100,11 @@ export function assessThreat(f: DetectorFacts, signIn: boolean, policy: Compiled
     retryAfterSeconds = Math.ceil((v.blockedUntilMs - nowMs) / 1000);
   } else if (act && (f.account === 'HIGH' || (signIn && network === 'HIGH') || spraying)) {
     enforce = 'block';
-  } else if (act && ((signIn && network === 'MEDIUM') || sprayPassword || accountAttacked || orgRefused)) {
+  } else if (act && ((signIn && network === 'MEDIUM') || sprayPassword || accountAttacked || accountGuessed || orgRefused)) {
     // The client's network is attacking and this client was never seen to succeed, or a stranger brings a spray
     // password, tries an account under attack, or comes unproven while the org is under attack: 429 first.
     enforce = 'rate_limit';
-    retryAfterSeconds = network === 'MEDIUM' ? NETWORK_RETRY_AFTER_SECONDS : sprayPassword || accountAttacked ? ACCOUNT_RETRY_AFTER_SECONDS : Math.ceil(ua.retryAfterMs / 1000);
+    retryAfterSeconds = network === 'MEDIUM' ? NETWORK_RETRY_AFTER_SECONDS : sprayPassword || accountAttacked || accountGuessed ? ACCOUNT_RETRY_AFTER_SECONDS : Math.ceil(ua.retryAfterMs / 1000);
   }
   let level = v.level === 'NONE' ? v.blockLevel : v.level;
   let detections: Readonly<Record<string, ThreatLevel>> = v.detections;
@@ -113,6 +116,7 @@ export function assessThreat(f: DetectorFacts, signIn: boolean, policy: Compiled
   if (network !== 'NONE' && signIn) raise('network_attack', network);
   if (spraying || sprayPassword) raise('spray_password', spraying ? 'HIGH' : 'MEDIUM');
   if (accountAttacked) raise('account_under_attack', 'MEDIUM');
+  if (accountGuessed) raise('account_brute_force', 'MEDIUM');
   if (orgRefused) raise('org_under_attack', 'MEDIUM');
   return { level, detections, enforce, retryAfterSeconds, feeds: undefined };
 }

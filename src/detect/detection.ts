@@ -86,6 +86,8 @@ export function detectionProblems(d: DetectionSettings): ThresholdProblem[] {
   if (!whole(a.attackSources, 1, 64)) bad('accounts.attackSources', 'must be 1..64');
   if (!(a.attackWindowMs >= SEC && a.attackWindowMs <= DAY)) bad('accounts.attackWindowMs', 'must be 1 s..1 day');
   if (!(a.attackHoldMs >= 0 && a.attackHoldMs <= 30 * DAY)) bad('accounts.attackHoldMs', 'must be 0..30 days');
+  if (!whole(a.distinctPasswords, 2, 64)) bad('accounts.distinctPasswords', 'must be 2..64');
+  if (!(a.staleClientMs >= 0 && a.staleClientMs <= 30 * DAY)) bad('accounts.staleClientMs', 'must be 0..30 days');
   const s = d.sprayPasswords;
   if (!whole(s.accounts, 2, 64)) bad('sprayPasswords.accounts', 'must be 2..64');
   if (!(s.windowMs >= SEC && s.windowMs <= DAY)) bad('sprayPasswords.windowMs', 'must be 1 s..1 day');

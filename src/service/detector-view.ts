@@ -14,7 +14,7 @@ import type { AccountSignals } from './account-signals.ts';
 export function detectorView(store: DetectorStore, clock: Clock, signals?: AccountSignals): DetectorView {
   const scratch = {
     verdict: NONE_VERDICT as Verdict, account: 'NONE' as ThreatLevel, network: 'NONE' as ThreatLevel,
-    familiar: false, accountUnderAttack: false, sprayPassword: false, sprayingSource: false, orgUnderAttack: false, proven: false, nowMs: 0,
+    familiar: false, accountUnderAttack: false, accountGuessed: false, sprayPassword: false, sprayingSource: false, orgUnderAttack: false, proven: false, nowMs: 0,
   };
   return {
     facts(client: Address, usernameHash: number | undefined, fingerprint: number | undefined): DetectorFacts {
@@ -29,6 +29,7 @@ export function detectorView(store: DetectorStore, clock: Clock, signals?: Accou
       const known = signals !== undefined && usernameHash !== undefined;
       scratch.familiar = known && signals.accounts.familiar(usernameHash, net, now);
       scratch.accountUnderAttack = known && signals.accounts.underAttack(usernameHash, now);
+      scratch.accountGuessed = known && signals.accounts.guessed(usernameHash, now);
       scratch.sprayPassword = signals !== undefined && fingerprint !== undefined && signals.spray.isSpray(fingerprint, now);
       scratch.sprayingSource = signals !== undefined && signals.spray.sourceSpraying(key, now);
       scratch.orgUnderAttack = store.org.underAttack;

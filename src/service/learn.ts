@@ -124,9 +124,15 @@ export class Learner implements OutcomeIngest {
     const result = classifyOutcome(o, policy.outcomes);
     const unknownUser = o.resultHeader?.trim().toLowerCase() === 'unknown_user';
     observer.outcome(result);
-    store.recordOutcome(key, result, { usernameHash, unknownUser, netKey }, clientText);
-    if (this.#d.signals && usernameHash !== undefined && netKey !== undefined) this.#learnAccount(this.#d.signals, result, usernameHash, fingerprint, key, netKey, now, policy);
-    if (policy.orgUnderAttack) store.recordOrgOutcome(result, { clientKey: key, unknownUser }, now);
+    const signals = this.#d.signals;
+    const account = signals !== undefined && usernameHash !== undefined && netKey !== undefined;
+    // A stale client (the same wrong password again from a familiar source) is one failure, not a guess each time.
+    const stale = account && result === 'failure' && fingerprint !== 0 && policy.passwordFields !== undefined && policy.accountProtection
+      && signals.accounts.recordWrongPassword(usernameHash!, fingerprint, signals.accounts.familiar(usernameHash!, netKey!, now), now);
+    const counted = stale ? 'unknown' : result;
+    store.recordOutcome(key, counted, { usernameHash, unknownUser, netKey }, clientText);
+    if (account && !stale) this.#learnAccount(signals, result, usernameHash!, fingerprint, key, netKey!, now, policy);
+    if (policy.orgUnderAttack) store.recordOrgOutcome(counted, { clientKey: key, unknownUser }, now);
   }
 
   /**
