@@ -74,6 +74,7 @@ export interface DetectionSpec extends DetectionProfileSpec {
   readonly accounts?: Readonly<Record<string, number | string>>;
   readonly sprayPasswords?: Readonly<Record<string, number | string>>;
   readonly underAttack?: Readonly<Record<string, number | string | boolean>>;
+  readonly asn?: Readonly<Record<string, number | string>>;
 }
 
 export interface ThreatFeedSpec {

@@ -229,6 +229,15 @@ const detectionSpec = section(
       refuseUnproven: { type: 'boolean', description: 'Refuse sources never seen to succeed on any account.' },
       retryAfter: detectionDuration('Retry-After of that 429 (whole seconds).'),
     }),
+    asn: section('Failures per autonomous system, with a GeoLite2-ASN database (--geoip-asn); enforced on IPs never seen to succeed.', {
+      window: detectionDuration('Counting window (whole seconds). Applies at start.'),
+      low: int(0, 1_000_000, 'Failures of the ASN in the window at or above which it is LOW (0: off).'),
+      medium: int(0, 1_000_000, 'Failures for MEDIUM (429 with Block; 0: off).'),
+      high: int(0, 1_000_000, 'Failures for HIGH (403 with Block; 0: off).'),
+      minDistinctIps: int(1, 30, 'Distinct failing IPs of the ASN (estimated) before its failures count.'),
+      maxFailureRatio: num(0, 1, 'An ASN with at most this share of its sign-ins failing is not attacking (a residential ISP).'),
+      maxTrackedAsns: int(16, 1_048_576, 'Cap on tracked ASNs (the quietest of 4 sampled is replaced beyond it). Applies at start.'),
+    }),
   },
 );
 

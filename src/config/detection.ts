@@ -90,7 +90,7 @@ export function compileDetection(spec: DetectionSpec | undefined, defaults: Dete
   if (spec === undefined) return { settings: defaults };
   const problems: DetectionProblem[] = [];
   const at = 'spec.detection';
-  const { aggressive: aggressiveSpec, orgUnderAttack, accounts, sprayPasswords, underAttack, ...profile } = spec;
+  const { aggressive: aggressiveSpec, orgUnderAttack, accounts, sprayPasswords, underAttack, asn, ...profile } = spec;
   const thresholds = overlay<Thresholds>(defaults.thresholds, profile, at, problems);
   const aggressive = withShapeOf(overlay<Thresholds>(defaults.aggressive, aggressiveSpec, `${at}.aggressive`, problems), thresholds);
   const settings: DetectionSettings = freeze({
@@ -100,6 +100,7 @@ export function compileDetection(spec: DetectionSpec | undefined, defaults: Dete
     accounts: overlay(defaults.accounts, accounts, `${at}.accounts`, problems),
     sprayPasswords: overlay(defaults.sprayPasswords, sprayPasswords, `${at}.sprayPasswords`, problems),
     underAttack: overlay(defaults.underAttack, underAttack, `${at}.underAttack`, problems),
+    asn: overlay(defaults.asn, asn, `${at}.asn`, problems),
   });
   if (problems.length > 0) return { problems };
   // Messages name other fields the detectors' way ("maxBlockMs"); the spec writes them without the unit.

@@ -24,6 +24,8 @@ export interface DetectorFacts {
   readonly account: ThreatLevel;
   /** Level of the client's network (/24, /48) as it applies to this client; NONE for a client seen to succeed. */
   readonly network?: ThreatLevel;
+  /** Level of the client's autonomous system as it applies to this client; NONE for a client seen to succeed. */
+  readonly asn?: ThreatLevel;
   /** The client's network signed in to this account recently (never refused by the account rules below). */
   readonly familiar?: boolean;
   /** The account is failing from many distinct unfamiliar sources now. */
@@ -79,7 +81,9 @@ export const ACCOUNT_RETRY_AFTER_SECONDS = 60;
  */
 export function assessThreat(f: DetectorFacts, signIn: boolean, policy: CompiledPolicy, nowMs: number): ThreatAssessment | undefined {
   const v = f.verdict;
-  const network = f.network ?? 'NONE';
+  const asn = signIn ? f.asn ?? 'NONE' : 'NONE';
+  // The /24-/48 and the ASN aggregates are enforced alike: the higher of the two.
+  const network = RANK[asn] > RANK[f.network ?? 'NONE'] ? asn : f.network ?? 'NONE';
   const blocked = v.blockedUntilMs > nowMs;
   if (!signIn && !blocked) return undefined;
   // The account rules: never for the account's own familiar networks (its owner goes on during an attack).
@@ -113,7 +117,8 @@ export function assessThreat(f: DetectorFacts, signIn: boolean, policy: Compiled
     if (RANK[l] > RANK[level]) level = l;
   };
   if (RANK[f.account] > RANK[detections.account_targeted ?? 'NONE']) raise('account_targeted', f.account);
-  if (network !== 'NONE' && signIn) raise('network_attack', network);
+  if ((f.network ?? 'NONE') !== 'NONE' && signIn) raise('network_attack', f.network!);
+  if (asn !== 'NONE') raise('asn_attack', asn);
   if (spraying || sprayPassword) raise('spray_password', spraying ? 'HIGH' : 'MEDIUM');
   if (accountAttacked) raise('account_under_attack', 'MEDIUM');
   if (accountGuessed) raise('account_brute_force', 'MEDIUM');

@@ -1,4 +1,5 @@
 import { DEFAULT_ACCOUNT_OPTIONS, type AccountOptions } from './accounts.ts';
+import { DEFAULT_ASN_OPTIONS, type AsnOptions } from './asn.ts';
 import { DEFAULT_ORG_ATTACK } from './org-attack.ts';
 import { DEFAULT_SPRAY_OPTIONS, type SprayOptions } from './spray-passwords.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, thresholdProblems, type ThresholdProblem, type Thresholds } from './thresholds.ts';
@@ -38,6 +39,8 @@ export interface DetectionSettings {
   readonly sprayPasswords: SprayOptions;
   /** The refusal rule while Org Under Attack is declared. */
   readonly underAttack: UnderAttackOptions;
+  /** Failures per ASN (with a GeoLite2-ASN database, --geoip-asn). */
+  readonly asn: AsnOptions;
 }
 
 export const DEFAULT_DETECTION: DetectionSettings = Object.freeze({
@@ -47,6 +50,7 @@ export const DEFAULT_DETECTION: DetectionSettings = Object.freeze({
   accounts: DEFAULT_ACCOUNT_OPTIONS,
   sprayPasswords: DEFAULT_SPRAY_OPTIONS,
   underAttack: DEFAULT_UNDER_ATTACK,
+  asn: DEFAULT_ASN_OPTIONS,
 });
 
 const SEC = 1000;
@@ -94,6 +98,14 @@ export function detectionProblems(d: DetectionSettings): ThresholdProblem[] {
   if (!(s.holdMs >= SEC && s.holdMs <= 30 * DAY)) bad('sprayPasswords.holdMs', 'must be 1 s..30 days');
   if (!whole(s.maxFingerprints, 16, 1 << 20)) bad('sprayPasswords.maxFingerprints', 'must be 16..1048576');
   if (!whole(s.maxSources, 16, 10_000_000)) bad('sprayPasswords.maxSources', 'must be 16..10000000');
+  const n = d.asn;
+  if (!(n.windowMs % SEC === 0 && n.windowMs >= SEC && n.windowMs <= DAY)) bad('asn.windowMs', 'must be whole seconds, 1 s..1 day');
+  for (const k of ['low', 'medium', 'high'] as const) if (!whole(n[k], 0, 1_000_000)) bad(`asn.${k}`, 'must be 0..1000000');
+  const on = [n.low, n.medium, n.high].filter((v) => v !== 0);
+  if (on.some((v, i) => i > 0 && v < on[i - 1]!)) bad('asn', 'low <= medium <= high required (0 switches a level off)');
+  if (!whole(n.minDistinctIps, 1, 30)) bad('asn.minDistinctIps', 'must be 1..30');
+  if (!(n.maxFailureRatio >= 0 && n.maxFailureRatio <= 1)) bad('asn.maxFailureRatio', 'must be 0..1');
+  if (!whole(n.maxTrackedAsns, 16, 1 << 20)) bad('asn.maxTrackedAsns', 'must be 16..1048576');
   const u = d.underAttack;
   if (typeof u.refuseUnfamiliar !== 'boolean') bad('underAttack.refuseUnfamiliar', 'must be true or false');
   if (typeof u.refuseUnproven !== 'boolean') bad('underAttack.refuseUnproven', 'must be true or false');

@@ -1,5 +1,6 @@
 import { AccountSources } from '../detect/accounts.ts';
 import { SprayPasswords } from '../detect/spray-passwords.ts';
+import { AsnAggregates } from '../detect/asn.ts';
 
 /**
  * The per-account and per-password detectors the Check and outcome paths share. Local to each process: in
@@ -8,8 +9,10 @@ import { SprayPasswords } from '../detect/spray-passwords.ts';
 export interface AccountSignals {
   readonly accounts: AccountSources;
   readonly spray: SprayPasswords;
+  /** Failures per ASN, fed only when an ASN database answers (LearnDeps.asnOf). */
+  readonly asn: AsnAggregates;
 }
 
 export function accountSignals(): AccountSignals {
-  return { accounts: new AccountSources(), spray: new SprayPasswords() };
+  return { accounts: new AccountSources(), spray: new SprayPasswords(), asn: new AsnAggregates() };
 }

@@ -40,6 +40,8 @@ export interface LearnDeps {
   readonly verifyClient?: boolean;
   /** Familiar sources and spray passwords, learnt from correlated outcomes (absent: not kept). */
   readonly signals?: AccountSignals;
+  /** The client's autonomous system (a GeoLite2-ASN lookup), for the per-ASN aggregate; absent: none configured. */
+  readonly asnOf?: (clientText: string) => number | undefined;
 }
 
 /**
@@ -80,6 +82,7 @@ export class Learner implements OutcomeIngest {
     if (signals) {
       deferred.push(...signals.accounts.reconfigure(d.accounts).map((f) => `accounts.${f}`));
       deferred.push(...signals.spray.reconfigure(d.sprayPasswords).map((f) => `sprayPasswords.${f}`));
+      deferred.push(...signals.asn.reconfigure(d.asn).map((f) => `asn.${f}`));
     }
     return deferred.map(specFieldOf);
   }
@@ -133,6 +136,8 @@ export class Learner implements OutcomeIngest {
     store.recordOutcome(key, counted, { usernameHash, unknownUser, netKey }, clientText);
     if (account && !stale) this.#learnAccount(signals, result, usernameHash!, fingerprint, key, netKey!, now, policy);
     if (policy.orgUnderAttack) store.recordOrgOutcome(counted, { clientKey: key, unknownUser }, now);
+    const asn = signals && this.#d.asnOf && clientText !== undefined && (counted === 'failure' || counted === 'success') ? this.#d.asnOf(clientText) : undefined;
+    if (asn !== undefined) signals!.asn.record(asn, key, counted === 'failure', now);
   }
 
   /**
@@ -159,6 +164,7 @@ export class Learner implements OutcomeIngest {
   tick(): void {
     const now = this.#d.clock.nowMs();
     this.#d.store.tick(now);
+    this.#d.signals?.asn.sweep(1024, now);
     this.#d.correlator.sweep(now);
   }
 }

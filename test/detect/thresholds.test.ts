@@ -82,7 +82,8 @@ describe('thresholds', () => {
     expect(missing).toEqual([]);
     // Fields that lay out or size tables are the ones documented as waiting for the next start.
     const shape = new Set([...SHAPE_FIELDS.map((p) => specFieldOf(`thresholds.${p}`)), 'spec.detection.orgUnderAttack.bucket', 'spec.detection.orgUnderAttack.sketchBits',
-      'spec.detection.accounts.maxAccounts', 'spec.detection.accounts.familiarPerAccount', 'spec.detection.sprayPasswords.maxFingerprints', 'spec.detection.sprayPasswords.maxSources']);
+      'spec.detection.accounts.maxAccounts', 'spec.detection.accounts.familiarPerAccount', 'spec.detection.sprayPasswords.maxFingerprints', 'spec.detection.sprayPasswords.maxSources',
+      'spec.detection.asn.window', 'spec.detection.asn.maxTrackedAsns']);
     for (const [f, row] of rows) expect(row[2], f).toBe(shape.has(`spec.detection.${f}`) ? 'next start' : 'at once');
   });
 });

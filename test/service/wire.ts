@@ -25,8 +25,8 @@ export const MIN = 60 * SEC;
 export const HOUR = 60 * MIN;
 export const KEY = Buffer.alloc(32, 7);
 
-/** `policy`: extra ThreatPolicy spec fields (e.g. passwordSignals). */
-export function wire(policy: Record<string, unknown> = {}) {
+/** `policy`: extra ThreatPolicy spec fields (e.g. passwordSignals); `asnOf`: an ASN database lookup (geo.ts). */
+export function wire(policy: Record<string, unknown> = {}, asnOf?: (ip: string) => number | undefined) {
   const origin = { source: 'test' };
   const objects: ConfigObject[] = [
     { kind: 'IPZone', name: 'lb', origin, spec: { usage: 'Policy', proxies: ['10.0.0.0/8'] } },
@@ -42,7 +42,7 @@ export function wire(policy: Record<string, unknown> = {}) {
   const blocks: string[] = [];
   const signals = accountSignals();
   const learner = new Learner({
-    store, correlator, clock, signals, snapshot: () => holder.current, maxChainHops: 10,
+    store, correlator, clock, signals, asnOf, snapshot: () => holder.current, maxChainHops: 10,
     observer: { outcome: () => undefined, blockStarted: (_k, _c, v) => blocks.push(`${v.blockLevel}:${Math.round((v.blockedUntilMs - clock.nowMs()) / MIN)}m`), attack: () => undefined },
   });
   learner.applyPolicy(snapshot.policy);
@@ -50,7 +50,7 @@ export function wire(policy: Record<string, unknown> = {}) {
   const events = new MemoryEventSink();
   const gate = new Gate({
     holder, metrics: new Metrics(holder), events, logger: createLogger('silent'), clock,
-    options: { clientIp: { mode: 'xff', maxHops: 10 }, failureMode: 'allow', newId: () => String(++id), detectors: detectorView(store, clock, signals), usernameKey: KEY },
+    options: { clientIp: { mode: 'xff', maxHops: 10 }, failureMode: 'allow', newId: () => String(++id), detectors: detectorView(store, clock, signals, asnOf), usernameKey: KEY },
     attempts: { store, correlator, keyOf: (a) => engine.keyOfAddress(a) },
   });
   /** One sign-in: Check, then (if let through) the app's answer via the outcome path, as Envoy's ALS would. */
