@@ -47,6 +47,7 @@ export interface DetectionProfileSpec {
   readonly bruteForceShort?: DetectorSpec;
   readonly bruteForce?: DetectorSpec;
   readonly bruteForceLong?: DetectorSpec;
+  readonly bruteForceLongUnproven?: { readonly low?: number; readonly medium?: number; readonly high?: number };
   readonly passwordSpray?: DetectorSpec;
   readonly unknownUserSpray?: DetectorSpec;
   readonly credentialStuffing?: DetectorSpec;

@@ -155,6 +155,7 @@ function detectionProfile(windows: boolean): Record<string, object> {
     bruteForceShort: detector('Failed sign-ins per IP, short window (counted exactly).', 'Failures', 250),
     bruteForce: detector('Failed sign-ins per IP, medium window.', 'Failures', 250),
     bruteForceLong: detector('Failed sign-ins per IP, long window.', 'Failures', 250),
+    bruteForceLongUnproven: section('The long window\'s counts for IPs never seen to succeed, where lower than bruteForceLong × unprovenFactor (slow guessers).', levelCounts(250, 'Failures')),
     passwordSpray: detector('Distinct usernames failing from one IP (estimated).', 'Usernames', 60),
     unknownUserSpray: detector('Failed sign-ins for usernames that do not exist, per IP.', 'Failures', 250),
     credentialStuffing: detector('Sign-in attempts per IP across many usernames.', 'Attempts', 250, {

@@ -2,7 +2,7 @@ import { changedDetectionFields, formatDetectionDuration as d } from '../config/
 import { DEFAULT_DETECTION, type DetectionSettings } from '../detect/detection.ts';
 import type { LevelCounts, Thresholds, WindowThresholds } from '../detect/thresholds.ts';
 
-const DETECTORS = ['bruteForceShort', 'bruteForce', 'bruteForceLong', 'passwordSpray', 'unknownUserSpray', 'credentialStuffing', 'accountTargeted', 'persistence', 'network', 'repeatOffender'] as const;
+const DETECTORS = ['bruteForceShort', 'bruteForce', 'bruteForceLong', 'bruteForceLongUnproven', 'passwordSpray', 'unknownUserSpray', 'credentialStuffing', 'accountTargeted', 'persistence', 'network', 'repeatOffender'] as const;
 
 const counts = (c: LevelCounts): string => `${c.low}/${c.medium}/${c.high}`;
 
