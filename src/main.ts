@@ -226,7 +226,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const drainReadiness = { name: 'shutdown', check: () => ({ ok: !draining, detail: draining ? 'draining' : 'not draining' }) };
     const ops: OpsServerHandle = await startOpsServer(settings.http, metrics.registry, [configReadiness(holder), storeReadiness(store), feedsReadiness(feeds), drainReadiness], routes, { limits: settings.httpLimits, onRejected: listenerMetrics.rejected('http') });
     closers.push(() => ops.close());
-    const admin = settings.admin && await startAdminServer(settings.admin, new Map([['/admin/ip', withStoreRefresh(adminIpEndpoint(engine, org), store)]]), {
+    const admin = settings.admin && await startAdminServer(settings.admin, new Map([['/admin/ip', withStoreRefresh(adminIpEndpoint(engine, org, () => holder.current), store)]]), {
       token: settings.adminToken, limits: settings.httpLimits, onRejected: listenerMetrics.rejected('admin'), onUnauthenticated: listenerMetrics.unauthenticated('admin'),
     });
     if (admin) closers.push(() => admin.close());

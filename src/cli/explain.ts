@@ -18,7 +18,7 @@ import { readSettings, settingsParseOptions } from '../settings.ts';
 import { loadPaths } from '../sources/files.ts';
 import { settingsHelp, type CliOptions } from './flags.ts';
 import { describeDetection } from './detection-text.ts';
-import { changedDetectionFields, detectionDefaults, detectionSpecOf } from '../config/detection.ts';
+import { changedDetectionFields, detectionDefaults, detectionSpecLeaves, detectionSpecOf } from '../config/detection.ts';
 
 const MAX_ADMIN_BODY = 64 * 1024;
 
@@ -145,6 +145,7 @@ export async function run(argv: string[]): Promise<number> {
         return 1;
       }
       live = got;
+      warnings.push(...settingsDrift(snapshot.policy.name, snapshot.policy.detection, got.policy));
       // The second run reads the server's detector state: the verdict is what the server would answer now.
       d = decide(facts, snapshot, { ...options, detectors: liveDetectors(got) });
     } else if (!serverUrl) {
@@ -231,6 +232,33 @@ interface LiveState {
     readonly counters: Readonly<Record<string, number>>;
     readonly block: { readonly active: boolean; readonly untilMs: number; readonly level: ThreatLevel };
   } | null;
+  /** The policy the server has in force; undefined from a server too old to say. */
+  readonly policy?: { readonly name: string; readonly configVersion: number; readonly detection: ReadonlyMap<string, string> };
+}
+
+/** Warnings when the server runs another policy, or the same one with other detection settings, than this config. */
+function settingsDrift(name: string, detection: DetectionSettings, server: LiveState['policy']): string[] {
+  if (server === undefined) return ['the server did not say which detection settings it runs (an older Portcullis?): this config\'s are assumed'];
+  const out: string[] = [];
+  if (server.name !== name) out.push(`the server runs ThreatPolicy ${server.name}, this config ${name}`);
+  const here = detectionSpecLeaves(detectionSpecOf(detection));
+  const fields = [...new Set([...here.keys(), ...server.detection.keys()])].filter((k) => here.get(k) !== server.detection.get(k));
+  if (fields.length > 0) {
+    const shown = fields.slice(0, 8).map((k) => `${k} server=${server.detection.get(k) ?? '(none)'} here=${here.get(k) ?? '(none)'}`);
+    out.push(`the server's spec.detection differs from this config in ${fields.length} field(s): ${shown.join('; ')}${fields.length > 8 ? '; …' : ''} — the verdict uses the server's detector state with this config's settings`);
+  }
+  return out;
+}
+
+/** The server's policy block: bounded (it is network input), leaves as text like detectionSpecLeaves gives. */
+function parsePolicy(v: unknown): LiveState['policy'] {
+  if (!v || typeof v !== 'object') return undefined;
+  const p = v as Record<string, unknown>;
+  if (typeof p.name !== 'string' || typeof p.configVersion !== 'number' || !p.detection || typeof p.detection !== 'object') return undefined;
+  const leaves = detectionSpecLeaves(p.detection as Record<string, unknown>);
+  if (leaves.size > 1000) return undefined;
+  const detection = new Map([...leaves].map(([k, val]) => [k.slice(0, 128), val.slice(0, 128)] as const));
+  return { name: p.name.slice(0, 253), configVersion: p.configVersion, detection };
 }
 
 const isLevel = (v: unknown): v is ThreatLevel => typeof v === 'string' && (THREAT_LEVELS as readonly string[]).includes(v);
@@ -265,7 +293,9 @@ function parseLive(body: unknown): LiveState | undefined {
   const org = (b.org ?? {}) as Record<string, unknown>;
   if (typeof b.tracked !== 'boolean' || typeof b.ip !== 'string') return undefined;
   const orgState = { underAttack: org.underAttack === true, score: typeof org.score === 'number' ? org.score : undefined };
-  if (b.detectors === null || b.detectors === undefined) return { ip: b.ip, tracked: b.tracked, org: orgState, detectors: null };
+  const policy = parsePolicy(b.policy);
+  const withPolicy = policy ? { policy } : {};
+  if (b.detectors === null || b.detectors === undefined) return { ip: b.ip, tracked: b.tracked, org: orgState, detectors: null, ...withPolicy };
   const d = b.detectors as Record<string, unknown>;
   const block = (d.block ?? {}) as Record<string, unknown>;
   if (!isLevel(d.level) || typeof block.active !== 'boolean' || typeof block.untilMs !== 'number' || !isLevel(block.level)) return undefined;
@@ -275,7 +305,7 @@ function parseLive(body: unknown): LiveState | undefined {
   }
   const counters: Record<string, number> = {};
   for (const [k, v] of Object.entries((d.counters ?? {}) as Record<string, unknown>).slice(0, 32)) if (typeof v === 'number') counters[k] = v;
-  return { ip: b.ip, tracked: b.tracked, org: orgState, detectors: { level: d.level, detections, counters, block: { active: block.active, untilMs: block.untilMs, level: block.level } } };
+  return { ip: b.ip, tracked: b.tracked, org: orgState, detectors: { level: d.level, detections, counters, block: { active: block.active, untilMs: block.untilMs, level: block.level } }, ...withPolicy };
 }
 
 /** The server's answer as the DetectorView decide() reads, so assessThreat turns it into 403/429 as the server does. */

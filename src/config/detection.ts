@@ -128,6 +128,10 @@ function toSpec(o: object, keep: (key: string) => boolean): Record<string, unkno
 }
 
 /** Leaves of a spec.detection object as path -> value text. */
+export function detectionSpecLeaves(o: Record<string, unknown>): Map<string, string> {
+  return leaves(o);
+}
+
 function leaves(o: Record<string, unknown>, prefix = '', out = new Map<string, string>()): Map<string, string> {
   for (const [k, v] of Object.entries(o)) {
     if (v !== null && typeof v === 'object') leaves(v as Record<string, unknown>, `${prefix}${k}.`, out);

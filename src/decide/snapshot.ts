@@ -48,6 +48,10 @@ export interface CompiledPolicy {
 export interface Snapshot {
   readonly version: number;
   readonly compiledAtMs: number;
+  /**
+   * The objects it was compiled from. When the zone index was built off the event loop (file reloads), IPZone
+   * objects come without their `gateways`/`proxies` lists: the entries are in `index`, their counts in `zones`.
+   */
   readonly objects: readonly ConfigObject[];
   readonly zones: readonly ZoneSummary[];
   readonly entryCount: number;

@@ -1,4 +1,7 @@
 // `explain` as a subprocess against the real server: the same config, the same answer.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
@@ -127,6 +130,27 @@ describe('explain shows the detection settings in force', { timeout: 60_000 }, (
       expect(text.stdout).toMatch(/^ {2}bruteForce {11}10m {5}5\/8\/20 {11}3\/5\/7$/m);
       expect(text.stdout).toContain('blocks: HIGH 1h (under attack 2h)');
     } finally {
+      await inst.stop();
+    }
+  });
+});
+
+describe('explain --server says when the server runs other detection settings', { timeout: 60_000 }, () => {
+  it('no warning with the server\'s own config; a warning naming each differing field with another', async () => {
+    const yaml = (high: number) => `${lbPolicyYaml('Block')}  detection:\n    bruteForce: { high: ${high} }\n`;
+    const inst = await startTestInstance({ 'policy.yaml': yaml(20) });
+    const other = mkdtempSync(join(tmpdir(), 'portcullis-explain-other-'));
+    try {
+      writeFileSync(join(other, 'policy.yaml'), yaml(30));
+      const same = JSON.parse((await explain('--config', inst.dir, '--peer', '10.0.0.5', '--xff', '192.0.2.1', '--server', inst.adminBase, '--json')).stdout);
+      expect(same.warnings.filter((w: string) => w.includes('spec.detection'))).toEqual([]);
+      const r = await explain('--config', other, '--peer', '10.0.0.5', '--xff', '192.0.2.1', '--server', inst.adminBase, '--json');
+      expect(r.code).toBe(0);
+      const drift = JSON.parse(r.stdout).warnings.filter((w: string) => w.includes('spec.detection'));
+      expect(drift).toHaveLength(1);
+      expect(drift[0]).toContain("the server's spec.detection differs from this config in 1 field(s): bruteForce.high server=20 here=30");
+    } finally {
+      rmSync(other, { recursive: true, force: true });
       await inst.stop();
     }
   });

@@ -5,19 +5,19 @@ import { AuthzClient, headerValue } from '../helpers/grpc-client.ts';
 import { envoyCheckRequest } from '../helpers/envoy-request.ts';
 import { eventually, startTestInstance, ZONES_YAML, type TestInstance } from '../helpers/portcullis.ts';
 
-let inst: TestInstance;
-let client: AuthzClient;
+// Both transports: http2 (the default) and grpc-js (the reference implementation behind --grpc-transport).
+for (const transport of ['http2', 'grpc-js'] as const) describe(`ext_authz Check over a real gRPC connection (${transport})`, () => {
+  let inst: TestInstance;
+  let client: AuthzClient;
+  beforeAll(async () => {
+    inst = await startTestInstance({ 'zones.yaml': ZONES_YAML }, { 'grpc-transport': transport });
+    client = new AuthzClient(inst.grpcTarget);
+  });
+  afterAll(async () => {
+    client.close();
+    await inst.stop();
+  });
 
-beforeAll(async () => {
-  inst = await startTestInstance({ 'zones.yaml': ZONES_YAML });
-  client = new AuthzClient(inst.grpcTarget);
-});
-afterAll(async () => {
-  client.close();
-  await inst.stop();
-});
-
-describe('ext_authz Check over a real gRPC connection', () => {
   it('denies a blocklisted client behind a trusted load balancer with a 403 denied_response', async () => {
     const res = await client.check(envoyCheckRequest({ peer: '10.0.1.5', headers: { 'x-forwarded-for': '192.0.2.44' } }));
     expect(res.status?.code).toBe(7);
