@@ -1,4 +1,5 @@
-import { changedDetectionFields, formatDetectionDuration as d } from '../config/detection.ts';
+import { changedDetectionFields } from '../config/detection.ts';
+import { formatDuration as d } from '../duration.ts';
 import { DEFAULT_DETECTION, type DetectionSettings } from '../detect/detection.ts';
 import type { LevelCounts, Thresholds, WindowThresholds } from '../detect/thresholds.ts';
 

@@ -7,11 +7,12 @@
  * A source is a network key (IPv4 /24, IPv6 /48, detect/ip-key.ts networkKey), so an office NAT or a home
  * router's changing address stays familiar. Pure: times are passed in, no timers, no I/O.
  *
- * Bounded: at most `maxAccounts` accounts (least recently touched evicted first, through the Map's insertion
- * order: a touched entry is re-inserted), `familiarPerAccount` networks each, and `attackSources` unfamiliar
+ * Bounded: at most `maxAccounts` accounts (least recently touched evicted first: lru.ts), `familiarPerAccount` networks each, and `attackSources` unfamiliar
  * sources each. Measured (V8 heap, Node 20): ~320 bytes for an account with one familiar network, ~510 with
  * two and one stranger; plain arrays keep this short to read, a typed-array table would be ~3x smaller.
  */
+import { BoundedLru } from './lru.ts';
+
 export interface AccountOptions {
   readonly maxAccounts: number;
   /** Networks remembered per account (most recent success wins a slot). */
@@ -67,11 +68,11 @@ export const ACCOUNT_SHAPE_FIELDS = ['maxAccounts', 'familiarPerAccount'] as con
 
 export class AccountSources {
   #options: AccountOptions;
-  readonly #accounts = new Map<number, Account>();
-  #evicted = 0;
+  #accounts: BoundedLru<number, Account>;
 
   constructor(options: Partial<AccountOptions> = {}) {
     this.#options = { ...DEFAULT_ACCOUNT_OPTIONS, ...options };
+    this.#accounts = new BoundedLru(this.#options.maxAccounts);
   }
 
   get options(): AccountOptions {
@@ -86,6 +87,7 @@ export class AccountSources {
     const deferred = ACCOUNT_SHAPE_FIELDS.filter((k) => options[k] !== this.#options[k]);
     const keep = this.#accounts.size > 0 && deferred.length > 0;
     this.#options = Object.freeze(keep ? { ...options, maxAccounts: this.#options.maxAccounts, familiarPerAccount: this.#options.familiarPerAccount } : { ...options });
+    if (!keep && this.#accounts.max !== this.#options.maxAccounts) this.#accounts = new BoundedLru(this.#options.maxAccounts);
     return keep ? deferred : [];
   }
 
@@ -94,7 +96,7 @@ export class AccountSources {
   }
 
   get evictions(): number {
-    return this.#evicted;
+    return this.#accounts.evictions;
   }
 
   /** The account signed in from this network: it becomes (or stays) familiar. */
@@ -182,17 +184,10 @@ export class AccountSources {
   }
 
   #touch(account: number): Account {
-    let a = this.#accounts.get(account);
-    if (a) {
-      this.#accounts.delete(account);
-    } else {
-      if (this.#accounts.size >= this.options.maxAccounts) {
-        this.#accounts.delete(this.#accounts.keys().next().value!);
-        this.#evicted++;
-      }
-      a = { familiar: [], strangers: [], strangersSinceSec: 0, attackUntilSec: 0, prints: [], printsSinceSec: 0, guessedUntilSec: 0, staleFp: 0, staleSec: 0 };
-    }
-    this.#accounts.set(account, a);
-    return a;
+    return this.#accounts.touch(account, newAccount);
   }
+}
+
+function newAccount(): Account {
+  return { familiar: [], strangers: [], strangersSinceSec: 0, attackUntilSec: 0, prints: [], printsSinceSec: 0, guessedUntilSec: 0, staleFp: 0, staleSec: 0 };
 }

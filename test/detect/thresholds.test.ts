@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runDetectMemory } from '../../bench/detect-memory.ts';
+import { runAccountMemory, runDetectMemory } from '../../bench/detect-memory.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { DetectionEngine } from '../../src/detect/engine.ts';
 import { THREAT_REASONS } from '../../src/detect/levels.ts';
@@ -94,5 +94,16 @@ describe('bench/detect-memory', () => {
     expect(r.tracked).toBe(10_000);
     expect(r.ipv6Keys).toBe(1);
     expect(r.tableBytesPerIp).toBeLessThanOrEqual(68.01); // 59 of counters, ring and index + 9 of eviction queues
+  });
+
+  it('measures the account and password tables per entry', async () => {
+    const r = await runAccountMemory({ n: 5000 });
+    expect(r.accounts).toBe(5000);
+    // Without --expose-gc the heap figures are rough; they are positive and bounded all the same.
+    for (const v of [r.bytesPerAccount, r.bytesPerFingerprint, r.bytesPerMarkedSource]) {
+      expect(v).toBeGreaterThan(0);
+      expect(v).toBeLessThan(2000);
+    }
+    expect(r.asnTableBytesPerAsn).toBeCloseTo(41, 0);
   });
 });
