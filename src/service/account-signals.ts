@@ -3,8 +3,9 @@ import { SprayPasswords } from '../detect/spray-passwords.ts';
 import { AsnAggregates } from '../detect/asn.ts';
 
 /**
- * The per-account and per-password detectors the Check and outcome paths share. Local to each process: in
- * Redis mode every replica learns them from the outcomes it ingests (docs/redis.md says what that costs).
+ * The per-account and per-password detectors the Check and outcome paths share, in each process's memory. In
+ * Redis mode every replica applies every replica's events (DetectorStore.shareSignal, docs/redis.md), so they
+ * agree; the ASN aggregate stays per process.
  */
 export interface AccountSignals {
   readonly accounts: AccountSources;
