@@ -35,7 +35,7 @@ interface Served { readonly proc: ChildProcess; readonly port: number }
 function serve(root: string, extra: string[]): Promise<Served> {
   // bin/portcullis.js runs src/ through tsx in a checkout, in both trees.
   const args = ['bin/portcullis.js', 'serve', '--config', 'deploy/examples', '--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--log-level', 'info', ...extra];
-  const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PORTCULLIS_EVENTS: 'none' } });
+  const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PORTCULLIS_EVENTS: 'none', PORTCULLIS_WORKERS: '1' } }); // one process in both trees (an older tree ignores the variable)
   let err = '';
   return new Promise((resolve, reject) => {
     proc.stderr!.on('data', (c) => {

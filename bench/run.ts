@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only load|micro|redis|http|als|rss|reload]
+// npm run bench [-- --quick] [-- --only load|micro|redis|http|als|rss|reload|workers]
 // Load comparison (bare grpc-js server vs Portcullis with 100k CIDRs, same run) and micro-benchmarks. Prints
 // Markdown tables and writes the raw results as JSON under the OS temp folder (never into the repo).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,10 +13,11 @@ import { renderHttpMode, runHttpMode } from './http-mode.ts';
 import { renderAlsIngest, runAlsIngest } from './als-ingest.ts';
 import { renderIdleRss, runIdleRss } from './idle-rss.ts';
 import { renderReloadUnderLoad, runReloadUnderLoad } from './reload-under-load.ts';
+import { renderWorkersBench, runWorkersBench } from './workers.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const only = values.only;
-const SECTIONS = ['load', 'micro', 'redis', 'http', 'als', 'rss', 'reload'];
+const SECTIONS = ['load', 'micro', 'redis', 'http', 'als', 'rss', 'reload', 'workers'];
 if (only !== undefined && !SECTIONS.includes(only)) {
   console.error(`--only must be one of ${SECTIONS.join(', ')}`);
   process.exit(2);
@@ -41,7 +42,9 @@ const als = runs('als') ? await runAlsIngest(quick, progress) : undefined;
 const rss = runs('rss') ? await runIdleRss(quick, progress) : undefined;
 // Check latency while the 100k-CIDR file reloads: on a worker thread (as served) vs on the event loop.
 const reload = runs('reload') ? await runReloadUnderLoad(quick, progress) : undefined;
-const report: BenchReport & { redis?: unknown; http?: unknown; als?: unknown; rss?: unknown; reload?: unknown } = { startedAt, machine, quick, load, micro, redis, http, als, rss, reload };
+// --workers 2 against --workers 1 through the CLI, h2load at full speed, taking turns.
+const workers = runs('workers') ? await runWorkersBench(quick, progress) : undefined;
+const report: BenchReport & { redis?: unknown; http?: unknown; als?: unknown; rss?: unknown; reload?: unknown; workers?: unknown } = { startedAt, machine, quick, load, micro, redis, http, als, rss, reload, workers };
 
 console.log(renderReport(report));
 if (redis) console.log(`\n${renderRedisBench(redis)}`);
@@ -49,6 +52,7 @@ if (http) console.log(`\n${renderHttpMode(http)}`);
 if (als) console.log(`\n${renderAlsIngest(als)}`);
 if (rss) console.log(`\n## Idle RSS\n\n${renderIdleRss(rss)}`);
 if (reload) console.log(`\n## Reload under load\n\n${renderReloadUnderLoad(reload)}`);
+if (workers) console.log(`\n${renderWorkersBench(workers)}`);
 const dir = join(tmpdir(), 'portcullis-bench');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, 'latest.json');

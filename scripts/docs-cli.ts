@@ -25,7 +25,7 @@ export const GROUPS: readonly { title: string; match: RegExp }[] = [
   { title: 'Syslog outcome listener', match: /^syslog-/ },
   { title: 'Ops and admin HTTP: metrics, health, /admin, POST /v1/outcomes', match: /^(http-.*|admin-.*|outcome-token)$/ },
   { title: 'Decisions and detection', match: /^(client-ip-mode|max-hops|failure-mode|username-key|max-tracked-ips)$/ },
-  { title: 'Logs, events, shutdown', match: /^(log-level|events|drain-seconds)$/ },
+  { title: 'Processes, logs, events, shutdown', match: /^(workers|log-level|events|drain-seconds)$/ },
   { title: 'GeoIP databases (DynamicZones)', match: /^geoip-/ },
   { title: 'Shared detector state (Redis)', match: /^redis-/ },
 ];

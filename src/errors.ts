@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   UNSAFE_LISTEN: 'a listener would be reachable beyond loopback without the credential it needs',
   EVENTS_OUTPUT: 'the --events file cannot be opened for appending',
   KUBECONFIG: 'the kubeconfig cannot be read or names no cluster',
+  WORKER_START: 'a --workers process exited before it was serving (its own error is logged before this one)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

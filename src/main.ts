@@ -42,15 +42,19 @@ import { reloadObserver } from './telemetry/reload-report.ts';
 import { registerStoreMetrics, storeHealthObserver } from './telemetry/store-metrics.ts';
 import { ThreatMetrics, threatObserver } from './telemetry/threat-metrics.ts';
 import type { Settings } from './settings.ts';
+import type { ClusterRole } from './cluster/role.ts';
 
 export interface Overrides {
   readonly clock?: Clock;
   readonly events?: EventSink;
   readonly logger?: Logger;
   readonly source?: ConfigSource;
+  /** --workers N: this process is the cluster's primary or one of its workers (src/cluster/). */
+  readonly cluster?: ClusterRole;
 }
 
 export interface Running {
+  /** 0 on a cluster primary (its workers serve Checks). */
   readonly grpcPort: number;
   readonly httpPort: number;
   /** The /admin/* listener's port; undefined when --admin-address is empty. */
@@ -126,9 +130,12 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
 
     // Detection: one engine and one Org Under Attack detector per process (the one policy in force), built with
     // the defaults and given the policy's spec.detection with the first config (applyPolicy below).
-    const engine = new DetectionEngine({ clock, thresholds: defaults.thresholds, aggressive: defaults.aggressive });
+    const role = overrides.cluster;
+    const engineOptions = { clock, thresholds: defaults.thresholds, aggressive: defaults.aggressive };
+    const engine = role?.createEngine?.(engineOptions) ?? new DetectionEngine(engineOptions);
     const org = new OrgAttackDetector({ clock, ...defaults.orgUnderAttack });
-    const store = await createStore(settings.store, { engine, org, clock, onHealth: storeHealthObserver({ logger, events, clock }) });
+    const signals = role?.signals ?? accountSignals();
+    const store = await createStore(settings.store, { engine, org, clock, onHealth: storeHealthObserver({ logger, events, clock }), ...(role?.outbox ? { worker: { outbox: role.outbox, signals } } : {}) });
     // After the drain (closed first-in, last-out): the last outcomes reach the shared store before it closes.
     closers.push(() => store.close());
     if (store.mode !== 'memory' && !store.health().degraded) logger.info({ store: store.health().detail }, 'store connected');
@@ -145,7 +152,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     // Files are parsed and their zone index built on a worker thread: a 100k-CIDR reload never blocks a Check.
     const source = overrides.source ?? kube ?? new FileSource(settings.configPaths, { offThread: true });
 
-    const correlator = new AttemptCorrelator<IpKey>();
+    const correlator = role?.correlator ?? new AttemptCorrelator<IpKey>();
     // Streamed outcomes (ALS, syslog) are learned from one bounded queue in ~1 ms slices, so Checks never wait
     // behind a large batch. Closed after the listeners (closers run last-in first-out), before the store.
     const outcomes: OutcomeQueue = new OutcomeQueue((source, reason, n) => threatMetrics.shed(source, reason, n));
@@ -161,7 +168,6 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       correlatorDropped: correlator.dropped,
       outcomeBacklogBytes: outcomes.backlogBytes,
     }));
-    const signals = accountSignals();
     // The per-ASN aggregate needs the ASN database; it is read as a fact (geo.ts), never inside detect/.
     const asnOf = geo && g.asn ? (ip: string): number | undefined => geo.lookup(ip).asn : undefined;
     const learner = new Learner({
@@ -170,6 +176,8 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       verifyClient: settings.clientIpMode !== 'forwarded',
       observer: threatObserver({ metrics: threatMetrics, events, logger, clock, newId: randomUUID, onAttack: (p, t, m) => void kube?.orgUnderAttack(p, t, m) }),
     });
+    // Outcomes from every transport; in a cluster they reach the primary's learner (src/cluster/).
+    const ingest = role ? role.ingest(learner) : learner;
     holder.onSwap((s, previous) => {
       // The first config also sets what shapes the tables; later ones leave that for the next start, and say so.
       const deferred = learner.applyPolicy(s.policy, previous === undefined);
@@ -203,34 +211,39 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const alsOptions = { resultHeader: () => holder.current?.policy.outcomes.resultHeader ?? 'x-portcullis-signin-result' };
     const onInFlight = (d: 1 | -1) => { inFlight += d; };
     const als = serviceDefinition(protos, 'envoy.service.accesslog.v3.AccessLogService');
-    const alsIntake = accessLogIntake(outcomes, accessLogEntryLearner(learner, alsOptions, (ok) => threatMetrics.accessLogEntry(ok)));
-    const grpc: GrpcServerHandle = settings.grpcTransport === 'http2'
+    const alsIntake = accessLogIntake(outcomes, accessLogEntryLearner(ingest, alsOptions, (ok) => threatMetrics.accessLogEntry(ok)));
+    // A cluster primary serves no Check (its workers do); a worker serves no ops, admin or syslog listener.
+    const servesChecks = role?.kind !== 'primary';
+    const servesOps = role?.kind !== 'worker';
+    const grpc: GrpcServerHandle | undefined = !servesChecks ? undefined : settings.grpcTransport === 'http2'
       ? await startH2GrpcServer(grpcListen, { check: checkHandler(gate, onInFlight), accessLog: alsIntake, credential: grpcCredential }, HEALTH_SERVICES)
       : await startGrpcServer(grpcListen, [
         { definition: rawAuthorizationDefinition(serviceDefinition(protos, 'envoy.service.auth.v3.Authorization')), implementation: authorizationService(gate, onInFlight, grpcCredential) },
         { definition: rawAccessLogDefinition(als), implementation: accessLogService(alsIntake, grpcCredential) },
       ]);
-    closers.push(async () => {
+    if (grpc) closers.push(async () => {
       for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'NOT_SERVING');
       logger.info({ inFlight }, 'closing the gRPC listener');
       // The drain window is over (or skipped): in-flight calls get a short grace, then streams are cut.
       await grpc.shutdown(Math.min(2000, settings.drainSeconds * 1000));
     });
     holder.onSwap(() => {
-      if (draining) return; // a reload during the drain must not announce SERVING again
+      if (draining || !grpc) return; // a reload during the drain must not announce SERVING again
       for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'SERVING');
     });
 
     const routes = new Map<string, RouteHandler>();
-    if (settings.outcomeToken) routes.set('/v1/outcomes', outcomeEndpoint(outcomes, learner, settings.outcomeToken));
+    if (settings.outcomeToken) routes.set('/v1/outcomes', outcomeEndpoint(outcomes, ingest, settings.outcomeToken));
     const drainReadiness = { name: 'shutdown', check: () => ({ ok: !draining, detail: draining ? 'draining' : 'not draining' }) };
-    const ops: OpsServerHandle = await startOpsServer(settings.http, metrics.registry, [configReadiness(holder), storeReadiness(store), feedsReadiness(feeds), drainReadiness], routes, { limits: settings.httpLimits, onRejected: listenerMetrics.rejected('http') });
-    closers.push(() => ops.close());
-    const admin = settings.admin && await startAdminServer(settings.admin, new Map([['/admin/ip', withStoreRefresh(adminIpEndpoint(engine, org, () => holder.current), store)]]), {
+    const readiness = [configReadiness(holder), storeReadiness(store), feedsReadiness(feeds), drainReadiness, ...(role?.readiness ?? [])];
+    const ops: OpsServerHandle | undefined = servesOps ? await startOpsServer(settings.http, role?.registry?.(metrics.registry) ?? metrics.registry, readiness, routes, { limits: settings.httpLimits, onRejected: listenerMetrics.rejected('http') }) : undefined;
+    if (ops) closers.push(() => ops.close());
+    const admin = servesOps && settings.admin && await startAdminServer(settings.admin, new Map([['/admin/ip', withStoreRefresh(adminIpEndpoint(engine, org, () => holder.current), store)]]), {
       token: settings.adminToken, limits: settings.httpLimits, onRejected: listenerMetrics.rejected('admin'), onUnauthenticated: listenerMetrics.unauthenticated('admin'),
     });
     if (admin) closers.push(() => admin.close());
-    const proxies = await startProxyListeners(settings, { gate, ingest: learner, queue: outcomes, holder, registry: metrics.registry, logger, nowMs: () => clock.nowMs(), onAuthzRejected: listenerMetrics.rejected('authz') });
+    const listen = servesChecks && servesOps ? settings : servesChecks ? { ...settings, syslogUdp: undefined, syslogTcp: undefined } : { ...settings, authz: undefined };
+    const proxies = await startProxyListeners(listen, { gate, ingest, queue: outcomes, holder, registry: metrics.registry, logger, nowMs: () => clock.nowMs(), onAuthzRejected: listenerMetrics.rejected('authz') });
     closers.push(() => proxies.close());
 
     // Releasing the Lease lets another replica take over status at once rather than after it expires.
@@ -238,16 +251,16 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     await source.start((batch) => reloader.apply(batch));
     // Fail fast: without a first good config there is nothing safe to serve (only reloads keep the last good one).
     if (!holder.ready) throw startupConfigError(reloader.lastReport);
-    logger.info({ grpcPort: grpc.port, unixSocket: settings.grpc.unixSocket, httpPort: ops.port, adminPort: admin ? admin.port : undefined, authzPort: proxies.authzPort, syslogUdpPort: proxies.syslogUdpPort, syslogTcpPort: proxies.syslogTcpPort, grpcToken: settings.grpcToken !== '' }, 'portcullis listening');
+    logger.info({ grpcPort: grpc?.port, unixSocket: settings.grpc.unixSocket, httpPort: ops?.port, adminPort: admin ? admin.port : undefined, authzPort: proxies.authzPort, syslogUdpPort: proxies.syslogUdpPort, syslogTcpPort: proxies.syslogTcpPort, grpcToken: settings.grpcToken !== '' }, role ? `cluster ${role.kind} listening` : 'portcullis listening');
 
     return {
-      grpcPort: grpc.port,
-      httpPort: ops.port,
+      grpcPort: grpc?.port ?? 0,
+      httpPort: ops?.port ?? 0,
       adminPort: admin ? admin.port : undefined,
       drain: async () => {
         if (draining) return;
         draining = true;
-        for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'NOT_SERVING');
+        if (grpc) for (const s of HEALTH_SERVICES) grpc.health.setStatus(s, 'NOT_SERVING');
         logger.info({ drainSeconds: settings.drainSeconds, inFlight }, 'draining: health NOT_SERVING, checks still answered');
         await new Promise((r) => setTimeout(r, settings.drainSeconds * 1000));
       },

@@ -6,6 +6,7 @@ import { readStoreSettings, STORE_SETTING_FLAGS, type StoreSettings } from './st
 import { CLIENT_HEADERS, type ClientHeader } from './adapters/http/original-request.ts';
 import type { GrpcLimits } from './adapters/grpc/server.ts';
 import type { HttpLimits } from './adapters/http/limits.ts';
+import { cpuLimit } from './cluster/cpu-limit.ts';
 
 /** Process settings, read once from flags and environment (flags win) and frozen. */
 import type { KubernetesSettings } from './sources/kubernetes/wiring.ts';
@@ -56,6 +57,8 @@ export interface Settings extends ProxyListenerSettings {
   readonly geoip: { readonly asn: string; readonly country: string; readonly anonymous: string };
   /** Where detector state lives: this process or Redis (docs/redis.md). */
   readonly store: StoreSettings;
+  /** Processes serving Checks on the one port (node:cluster; docs/architecture.md, Workers); 1: this process alone. */
+  readonly workers: number;
 }
 
 
@@ -109,6 +112,7 @@ export const SETTING_FLAGS = {
   'geoip-asn': { env: 'PORTCULLIS_GEOIP_ASN', default: '', help: 'GeoLite2-ASN / GeoIP2-ISP .mmdb for DynamicZone asns (reloaded when the file changes).' },
   'geoip-country': { env: 'PORTCULLIS_GEOIP_COUNTRY', default: '', help: 'GeoIP2/GeoLite2 Country or City .mmdb for DynamicZone locations (City for regions).' },
   'geoip-anonymous': { env: 'PORTCULLIS_GEOIP_ANONYMOUS', default: '', help: 'GeoIP2 Anonymous IP .mmdb for DynamicZone proxyType (Tor also works from a Tor exit ThreatFeed).' },
+  workers: { env: 'PORTCULLIS_WORKERS', default: '', help: 'Worker processes serving Checks on the same ports (node:cluster; a primary owns the detector state and the ops, admin and syslog listeners). 1: one process, no cluster. Empty: the CPU limit (cgroup cpu.max, else the CPU count); 1 with --config-source kubernetes.' },
   ...STORE_SETTING_FLAGS,
 } as const;
 
@@ -226,7 +230,20 @@ export function readSettings(values: Record<string, string | string[] | boolean 
     }),
     geoip: Object.freeze({ asn: get('geoip-asn'), country: get('geoip-country'), anonymous: get('geoip-anonymous') }),
     store: readStoreSettings(get, (flag, value) => secretValue(flag, value, 1)),
+    workers: workerCount(get('workers'), get('config-source')),
   });
+}
+
+/**
+ * --workers: a count, or the CPU limit when empty. The Kubernetes source is not split across workers (each
+ * would watch the API and stand for the Lease on its own), so it runs one process.
+ */
+function workerCount(value: string, configSource: string, limit: () => number = cpuLimit): number {
+  if (value === '') return configSource === 'kubernetes' ? 1 : limit();
+  const n = positiveInt('workers', value);
+  if (n > 256) throw new PortcullisError('USAGE', `--workers: at most 256, got ${n}`);
+  if (n > 1 && configSource === 'kubernetes') throw new PortcullisError('USAGE', '--workers above 1 needs --config-source files: the Kubernetes source runs in one process (docs/architecture.md, Workers)');
+  return n;
 }
 
 /** 127.0.0.0/8, ::1 and localhost: reachable from this host (this pod) only. */

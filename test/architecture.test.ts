@@ -82,10 +82,10 @@ describe('architecture', () => {
     expect(users('main').filter((f) => !ENTRY_POINTS.includes(f))).toEqual([]);
   });
 
-  it('only the shared store uses the engine\'s replication surface (detect/replica.ts)', () => {
+  it('only the shared stores use the engine\'s replication surface (detect/replica.ts): Redis and the --workers cluster', () => {
     const calls = /\.(blockUntilSec|exportRow|loadRow|loadAccountFailures|loadBlock|planBlock|forEachActiveBlock)\(/;
     const users = sourceFiles(SRC)
-      .filter((f) => !f.startsWith(path.join(SRC, 'detect')) && !f.startsWith(path.join(SRC, 'store', 'redis')))
+      .filter((f) => !f.startsWith(path.join(SRC, 'detect')) && !f.startsWith(path.join(SRC, 'store', 'redis')) && !f.startsWith(path.join(SRC, 'store', 'cluster')))
       .filter((f) => calls.test(readFileSync(f, 'utf8')))
       .map((f) => path.relative(SRC, f));
     expect(users).toEqual([]);

@@ -60,6 +60,7 @@ export const valuesSchema = {
       logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
       events: { enum: ['stdout', 'none'] },
       drainSeconds: { type: 'integer', minimum: 1, maximum: 600 },
+      workers: { type: 'integer', minimum: 1, maximum: 64 },
       extraArgs: { type: 'array', items: str() },
       extraEnv: { type: 'array', items: { type: 'object', required: ['name'] } },
       resources,

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { readSettings, settingsParseOptions } from '../settings.ts';
 import { startPortcullis } from '../main.ts';
@@ -17,6 +18,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const settings = readSettings(values, process.env);
   if (settings.configPaths.length === 0 && settings.configSource === 'files') throw new PortcullisError('USAGE', 'no config given: pass --config <file|dir> or set PORTCULLIS_CONFIG');
+  if (cluster.isWorker) return (await import('./cluster.ts')).serveWorker(settings);
+  if (settings.workers > 1) return (await import('./cluster.ts')).servePrimary(settings);
   const running = await startPortcullis(settings);
   await new Promise<void>((resolve) => {
     // First signal: drain (health NOT_SERVING, checks still answered for --drain-seconds), then close.

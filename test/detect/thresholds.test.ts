@@ -99,11 +99,9 @@ describe('bench/detect-memory', () => {
   it('measures the account and password tables per entry', async () => {
     const r = await runAccountMemory({ n: 5000 });
     expect(r.accounts).toBe(5000);
-    // Without --expose-gc the heap figures are rough; they are positive and bounded all the same.
-    for (const v of [r.bytesPerAccount, r.bytesPerFingerprint, r.bytesPerMarkedSource]) {
-      expect(v).toBeGreaterThan(0);
-      expect(v).toBeLessThan(2000);
-    }
+    // Without --expose-gc (vitest) a collection may land inside a step, so only an upper bound holds here; the
+    // documented figures come from the script run with --expose-gc.
+    for (const v of [r.bytesPerAccount, r.bytesPerFingerprint, r.bytesPerMarkedSource]) expect(v).toBeLessThan(2000);
     expect(r.asnTableBytesPerAsn).toBeCloseTo(41, 0);
   });
 });

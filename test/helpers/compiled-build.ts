@@ -59,7 +59,8 @@ function rssKb(pid: number): number {
 export function serveEntry(entry: string, cwd: string, config: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): Promise<ServeProcess> {
   const proc = spawn(process.execPath, [
     ...nodeFlags, entry, 'serve', '--config', config,
-    '--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'info', ...args,
+    // One process (the figures are per process; `args` may ask for workers: the last --workers wins).
+    '--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'info', '--workers', '1', ...args,
   ], { cwd, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
   const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   let err = '';

@@ -21,6 +21,9 @@ test/deploy/fixtures/consumer-chart is a working example; docs/deploy.md has the
 {{- $root := .root -}}
 {{- $v := $root.Values -}}
 {{- $p := $v.portcullis -}}
+{{- if and (gt (int $p.workers) 1) (eq $v.config.source "kubernetes") }}
+{{- fail "portcullis.workers above 1 needs config.source=file: the Kubernetes source runs in one process" }}
+{{- end }}
 - name: portcullis
   image: {{ include "portcullis.image" $root }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
@@ -35,6 +38,7 @@ test/deploy/fixtures/consumer-chart is a working example; docs/deploy.md has the
     - { name: PORTCULLIS_LOG_LEVEL, value: {{ $p.logLevel | quote }} }
     - { name: PORTCULLIS_EVENTS, value: {{ $p.events | quote }} }
     - { name: PORTCULLIS_DRAIN_SECONDS, value: {{ $p.drainSeconds | quote }} }
+    - { name: PORTCULLIS_WORKERS, value: {{ $p.workers | quote }} }
     - name: POD_NAME
       valueFrom: { fieldRef: { fieldPath: metadata.name } }
     - name: POD_NAMESPACE
