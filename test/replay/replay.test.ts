@@ -124,6 +124,13 @@ describe('replaying through the detectors', () => {
     usage(() => set('bruteForceLong.high=40')); // medium 60 > high
     expect(set('bruteForceLong.medium=30, bruteForceLong.high=40').snapshot.policy.detection.thresholds.bruteForceLong).toMatchObject({ low: 30, medium: 30, high: 40 });
     expect(() => set('org.bucketMs=10')).toThrow(/orgUnderAttack.bucket: must be whole seconds/);
+    // Booleans (spec.detection.underAttack) take true or false only; the setting reaches the compiled policy.
+    usage(() => parseOverride('underAttack.refuseUnproven=yes'));
+    usage(() => parseOverride('underAttack.refuseUnproven=1'));
+    expect(set('underAttack.refuseUnproven=true').snapshot.policy.detection.underAttack).toMatchObject({ refuseUnproven: true, refuseUnfamiliar: false });
+    expect(set('underAttack.refuseUnproven=true').detection).toEqual({ underAttack: { refuseUnproven: true } });
+    expect(set('asn.medium=30', 'asn.high=60').snapshot.policy.detection.asn).toMatchObject({ medium: 30, high: 60 });
+    usage(() => set('asn.medium=90')); // above high (80)
     // The spec's names (durations as text) and the detectors' own (windowMs, org.) are the same field.
     for (const text of ['accountTargeted.window=12h', 'accountTargeted.windowMs=12h', 'accountTargeted.windowMs=43200000']) {
       const win = set(text).snapshot.policy.detection;
