@@ -2,13 +2,18 @@
  * Memory bound of the per-IP detection table under an address spray:
  *   node --expose-gc --import tsx bench/detect-memory.ts [ipv4Count] [ipv6Count] [cap]
  * Sprays distinct IPv4 keys plus random IPv6 addresses inside one /64 through recordOutcome('failure'),
- * then reports bytes per tracked IP, RSS, and evaluate() cost.
+ * then reports bytes per tracked IP, RSS, and evaluate() cost. Then the per-account and per-password tables
+ * (runAccountMemory): V8 heap bytes per account, per extra familiar network, per fingerprint being counted, per
+ * marked source, and the typed-array bytes per tracked ASN.
  */
 import { pathToFileURL } from 'node:url';
 import { ManualClock } from '../src/clock.ts';
 import { DetectionEngine } from '../src/detect/engine.ts';
 import { ipKey } from '../src/detect/ip-key.ts';
 import { DEFAULT_THRESHOLDS } from '../src/detect/thresholds.ts';
+import { AccountSources } from '../src/detect/accounts.ts';
+import { AsnAggregates } from '../src/detect/asn.ts';
+import { SprayPasswords } from '../src/detect/spray-passwords.ts';
 
 export interface DetectMemoryResult {
   ipv4Sprayed: number;
@@ -114,9 +119,73 @@ export async function runDetectMemory(
   };
 }
 
+export interface AccountMemoryResult {
+  accounts: number;
+  /** V8 heap per account with one familiar network (its first success). */
+  bytesPerAccount: number;
+  /** ... and per further familiar network of it. */
+  bytesPerFamiliarSource: number;
+  /** ... and per account that also has one wrong password counted (stale-client and distinct-password state). */
+  bytesPerAccountPassword: number;
+  /** ... per fingerprint being counted (one account so far). */
+  bytesPerFingerprint: number;
+  /** ... per source marked spraying. */
+  bytesPerMarkedSource: number;
+  /** Typed-array bytes per tracked ASN (allocated up front). */
+  asnTableBytesPerAsn: number;
+}
+
+/** Heap growth of `work` per item, after a full collection on either side. */
+async function heapPer(items: number, work: () => void): Promise<number> {
+  gc();
+  await new Promise((r) => setTimeout(r, 20));
+  const before = process.memoryUsage().heapUsed;
+  work();
+  gc();
+  await new Promise((r) => setTimeout(r, 20));
+  return Math.round((process.memoryUsage().heapUsed - before) / items);
+}
+
+/** Bytes per entry of the account and password tables at `n` entries (default: maxAccounts, 50,000). */
+export async function runAccountMemory(opts: { n?: number } = {}): Promise<AccountMemoryResult> {
+  const n = opts.n ?? 50_000;
+  const now = 1_700_000_000_000;
+  const accounts = new AccountSources({ maxAccounts: n });
+  const perAccount = await heapPer(n, () => {
+    for (let i = 0; i < n; i++) accounts.recordSuccess(i + 1, 0x0a000000 + i, now);
+  });
+  const perFamiliar = await heapPer(n, () => {
+    for (let i = 0; i < n; i++) accounts.recordSuccess(i + 1, 0x0b000000 + i, now + 1000);
+  });
+  const perPassword = await heapPer(n, () => {
+    for (let i = 0; i < n; i++) accounts.recordWrongPassword(i + 1, (i % 1_000_000) + 1, true, now + 2000);
+  });
+  const spray = new SprayPasswords({ maxFingerprints: n, maxSources: n });
+  const perPrint = await heapPer(n, () => {
+    for (let i = 0; i < n; i++) spray.recordFailure(i + 1, i + 7, i + 11, now);
+  });
+  // One fingerprint sprayed over 5 accounts, then n sources failing with it: each is marked.
+  const marked = new SprayPasswords({ maxFingerprints: 16, maxSources: n });
+  for (let a = 0; a < 5; a++) marked.recordFailure(424_242, a + 1, 1, now);
+  const perSource = await heapPer(n, () => {
+    for (let i = 0; i < n; i++) marked.recordFailure(424_242, i % 64, 100 + i, now);
+  });
+  const asn = new AsnAggregates();
+  return {
+    accounts: accounts.size,
+    bytesPerAccount: perAccount,
+    bytesPerFamiliarSource: perFamiliar,
+    bytesPerAccountPassword: perPassword,
+    bytesPerFingerprint: perPrint,
+    bytesPerMarkedSource: perSource,
+    asnTableBytesPerAsn: Math.round((asn.byteLength / asn.options.maxTrackedAsns) * 100) / 100,
+  };
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const [a, b, c] = process.argv.slice(2).map(Number);
   if (!(globalThis as { gc?: unknown }).gc) console.warn('run with --expose-gc for stable RSS figures');
   const r = await runDetectMemory({ ipv4: a || undefined, ipv6: b || undefined, cap: c || undefined });
   console.log(JSON.stringify(r, null, 2));
+  console.log(JSON.stringify(await runAccountMemory(), null, 2));
 }

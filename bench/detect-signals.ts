@@ -9,6 +9,10 @@ import { DetectionEngine } from '../src/detect/engine.ts';
 import { AccountSources } from '../src/detect/accounts.ts';
 import { SprayPasswords } from '../src/detect/spray-passwords.ts';
 import { passwordFingerprint } from '../src/decide/password.ts';
+import { OrgAttackDetector } from '../src/detect/org-attack.ts';
+import { AsnAggregates } from '../src/detect/asn.ts';
+import { detectorView } from '../src/service/detector-view.ts';
+import { MemoryStore } from '../src/store/memory.ts';
 
 export interface SignalsBench {
   readonly baseNsPerCheck: number;
@@ -17,6 +21,15 @@ export interface SignalsBench {
   /** The same plus familiar sources, account under attack, spray password and spraying source (issue 13 items 3-4). */
   readonly withAccountsNsPerCheck: number;
   readonly addedAccountsNsPerCheck: number;
+  /**
+   * The Check path's own read, detectorView().facts() on a memory store, which adds to the above the distinct-
+   * wrong-passwords check, the Org Under Attack state, and the ASN aggregate's "is any ASN hot" test (an ASN
+   * database configured, no ASN attacking: the lookup itself is skipped).
+   */
+  readonly viewNsPerCheck: number;
+  /** withAccounts plus those three reads, the same loop: what this round's signals add. */
+  readonly withUnderAttackNsPerCheck: number;
+  readonly addedUnderAttackNsPerCheck: number;
   /** passwordFingerprint() of a 20-character password, alone. */
   readonly fingerprintNs: number;
   readonly loadAvg: number[];
@@ -73,6 +86,32 @@ export function runDetectSignals(n = 2_000_000): SignalsBench {
     }
     return ((performance.now() - t) * 1e6) / n;
   };
+  const store = new MemoryStore(engine, new OrgAttackDetector({ clock }));
+  const asn = new AsnAggregates();
+  const view = detectorView(store, clock, { accounts, spray, asn }, () => 64_512);
+  const withUnderAttack = (): number => {
+    const t = performance.now();
+    const now = clock.nowMs();
+    for (let i = 0; i < n; i++) {
+      const a = addrs[pick()]!;
+      const k = engine.keyOfAddress(a);
+      const net = engine.networkKeyOf(a);
+      const account = i & 65535;
+      sink += engine.evaluate(k).blockedUntilMs + engine.accountLevel(k, i & 1023).length + engine.networkLevel(net, k).length;
+      if (accounts.familiar(account, net, now) || accounts.underAttack(account, now) || spray.isSpray(0x100000 | (i & 0xfffff), now) || spray.sourceSpraying(k, now)) sink++;
+      if (accounts.guessed(account, now) || store.org.underAttack || asn.hot(now)) sink++;
+    }
+    return ((performance.now() - t) * 1e6) / n;
+  };
+  const clients = addrs.map((a) => ({ ...a, text: '' }));
+  const viaView = (): number => {
+    const t = performance.now();
+    for (let i = 0; i < n; i++) {
+      const f = view.facts(clients[pick()]! as never, i & 1023, 0x100000 | (i & 0xfffff));
+      sink += f.verdict.blockedUntilMs + (f.familiar || f.accountUnderAttack || f.sprayPassword || f.sprayingSource || f.accountGuessed ? 1 : 0);
+    }
+    return ((performance.now() - t) * 1e6) / n;
+  };
   const key = Buffer.from('bench install key, 32 bytes long!');
   const fingerprint = (): number => {
     const m = Math.min(n, 500_000);
@@ -85,7 +124,11 @@ export function runDetectSignals(n = 2_000_000): SignalsBench {
   let w = Infinity;
   let acc = Infinity;
   let fp = Infinity;
+  let vw = Infinity;
+  let ua = Infinity;
   for (let r = 0; r < 5; r++) {
+    vw = Math.min(vw, viaView());
+    ua = Math.min(ua, withUnderAttack());
     b = Math.min(b, base());
     w = Math.min(w, withNet());
     acc = Math.min(acc, withAccounts());
@@ -94,7 +137,8 @@ export function runDetectSignals(n = 2_000_000): SignalsBench {
   if (sink === -1) console.log(sink);
   return {
     baseNsPerCheck: round(b), withNetworkNsPerCheck: round(w), addedNsPerCheck: round(w - b),
-    withAccountsNsPerCheck: round(acc), addedAccountsNsPerCheck: round(acc - w), fingerprintNs: round(fp), loadAvg: loadavg(),
+    withAccountsNsPerCheck: round(acc), addedAccountsNsPerCheck: round(acc - w),
+    viewNsPerCheck: round(vw), withUnderAttackNsPerCheck: round(ua), addedUnderAttackNsPerCheck: round(ua - acc), fingerprintNs: round(fp), loadAvg: loadavg(),
   };
 }
 

@@ -168,8 +168,10 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       correlatorDropped: correlator.dropped,
       outcomeBacklogBytes: outcomes.backlogBytes,
     }));
+    // The per-ASN aggregate needs the ASN database; it is read as a fact (geo.ts), never inside detect/.
+    const asnOf = geo && g.asn ? (ip: string): number | undefined => geo.lookup(ip).asn : undefined;
     const learner = new Learner({
-      store, correlator, clock, feeds, signals, maxChainHops: settings.maxHops, snapshot: () => holder.current,
+      store, correlator, clock, feeds, signals, asnOf, maxChainHops: settings.maxHops, snapshot: () => holder.current,
       // Outcome transports carry X-Forwarded-For, not Forwarded: the client match would fail on every outcome.
       verifyClient: settings.clientIpMode !== 'forwarded',
       observer: threatObserver({ metrics: threatMetrics, events, logger, clock, newId: randomUUID, onAttack: (p, t, m) => void kube?.orgUnderAttack(p, t, m) }),
@@ -192,7 +194,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
         clientIp: { mode: settings.clientIpMode, maxHops: settings.maxHops },
         failureMode: settings.failureMode,
         newId: randomUUID,
-        detectors: detectorView(store, clock, signals),
+        detectors: detectorView(store, clock, signals, asnOf),
         feeds,
         usernameKey: usernameKeyFrom(settings.usernameKey || undefined),
       },

@@ -47,6 +47,7 @@ export interface DetectionProfileSpec {
   readonly bruteForceShort?: DetectorSpec;
   readonly bruteForce?: DetectorSpec;
   readonly bruteForceLong?: DetectorSpec;
+  readonly bruteForceLongUnproven?: { readonly low?: number; readonly medium?: number; readonly high?: number };
   readonly passwordSpray?: DetectorSpec;
   readonly unknownUserSpray?: DetectorSpec;
   readonly credentialStuffing?: DetectorSpec;
@@ -73,6 +74,8 @@ export interface DetectionSpec extends DetectionProfileSpec {
   readonly orgUnderAttack?: Readonly<Record<string, number | string>>;
   readonly accounts?: Readonly<Record<string, number | string>>;
   readonly sprayPasswords?: Readonly<Record<string, number | string>>;
+  readonly underAttack?: Readonly<Record<string, number | string | boolean>>;
+  readonly asn?: Readonly<Record<string, number | string>>;
 }
 
 export interface ThreatFeedSpec {

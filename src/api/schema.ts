@@ -155,6 +155,7 @@ function detectionProfile(windows: boolean): Record<string, object> {
     bruteForceShort: detector('Failed sign-ins per IP, short window (counted exactly).', 'Failures', 250),
     bruteForce: detector('Failed sign-ins per IP, medium window.', 'Failures', 250),
     bruteForceLong: detector('Failed sign-ins per IP, long window.', 'Failures', 250),
+    bruteForceLongUnproven: section('The long window\'s counts for IPs never seen to succeed, where lower than bruteForceLong × unprovenFactor (slow guessers).', levelCounts(250, 'Failures')),
     passwordSpray: detector('Distinct usernames failing from one IP (estimated).', 'Usernames', 60),
     unknownUserSpray: detector('Failed sign-ins for usernames that do not exist, per IP.', 'Failures', 250),
     credentialStuffing: detector('Sign-in attempts per IP across many usernames.', 'Attempts', 250, {
@@ -213,6 +214,8 @@ const detectionSpec = section(
       aggressiveAttackSources: int(1, 64, 'attackSources while Org Under Attack is declared (at most attackSources).'),
       attackWindow: detectionDuration('Window of attackSources.'),
       attackHold: detectionDuration('How long an account stays under attack after the rule was last met.'),
+      distinctPasswords: int(2, 64, 'Distinct wrong passwords (fingerprints) failing on an account within attackWindow that make it guessed: strangers get 429 (needs passwordSignals).'),
+      staleClient: detectionDuration('A familiar source failing again with the same wrong password within this is a stale client: counted as one failure.'),
     }),
     sprayPasswords: section('Spray passwords (spec.passwordSignals.enabled switches them on or off).', {
       accounts: int(2, 64, 'Distinct accounts failing with one password fingerprint within window that make it a spray password.'),
@@ -221,6 +224,20 @@ const detectionSpec = section(
       hold: detectionDuration('How long a fingerprint stays a spray password, and a source stays marked, after the last sighting.'),
       maxFingerprints: int(16, 1_048_576, 'Fingerprints being counted. Applies at start.'),
       maxSources: int(16, 10_000_000, 'Sources marked as spraying. Applies at start.'),
+    }),
+    underAttack: section('While Org Under Attack is declared, sign-ins from these sources are refused (429, Retry-After) unless the source is familiar to the account.', {
+      refuseUnfamiliar: { type: 'boolean', description: 'Refuse every source unfamiliar to the account (the strongest reading; after a fresh start nobody is familiar yet).' },
+      refuseUnproven: { type: 'boolean', description: 'Refuse sources never seen to succeed on any account.' },
+      retryAfter: detectionDuration('Retry-After of that 429 (whole seconds).'),
+    }),
+    asn: section('Failures per autonomous system, with a GeoLite2-ASN database (--geoip-asn); enforced on IPs never seen to succeed.', {
+      window: detectionDuration('Counting window (whole seconds). Applies at start.'),
+      low: int(0, 1_000_000, 'Failures of the ASN in the window at or above which it is LOW (0: off).'),
+      medium: int(0, 1_000_000, 'Failures for MEDIUM (429 with Block; 0: off).'),
+      high: int(0, 1_000_000, 'Failures for HIGH (403 with Block; 0: off).'),
+      minDistinctIps: int(1, 30, 'Distinct failing IPs of the ASN (estimated) before its failures count.'),
+      maxFailureRatio: num(0, 1, 'An ASN with at most this share of its sign-ins failing is not attacking (a residential ISP).'),
+      maxTrackedAsns: int(16, 1_048_576, 'Cap on tracked ASNs (the quietest of 4 sampled is replaced beyond it). Applies at start.'),
     }),
   },
 );

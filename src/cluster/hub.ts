@@ -7,6 +7,7 @@ import type { AttemptCorrelator } from '../service/correlator.ts';
 import type { OutcomeIngest } from '../service/ingest.ts';
 import { applyEvents, isEventBatch, type EventSink } from '../store/cluster/events.ts';
 import { ObservedAccounts, ObservedEngine, ObservedSpray, ViewBuilder, type ViewUpdate } from '../store/cluster/view.ts';
+import { AsnAggregates } from '../detect/asn.ts';
 import type { DetectorStore } from '../store/store.ts';
 import { isOutcomeReport, type PrimaryMessage, type WorkerMessage } from './messages.ts';
 
@@ -63,7 +64,8 @@ export class Hub {
     const spray = new ObservedSpray();
     accounts.view = this.view;
     spray.view = this.view;
-    this.signals = { accounts, spray };
+    // The ASN aggregate is the primary's own (workers read theirs, fed by nothing yet: docs/detection.md).
+    this.signals = { accounts, spray, asn: new AsnAggregates() };
   }
 
   get flushMs(): number {

@@ -8,30 +8,7 @@ export interface DetectionProblem {
   readonly message: string;
 }
 
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "1h30m", "10s", "30d", "500ms" -> ms; undefined when malformed or too large. */
-export function parseDetectionDuration(text: string): number | undefined {
-  const re = /([0-9]+)(ms|s|m|h|d)/y;
-  let total = 0;
-  let at = 0;
-  while (at < text.length) {
-    re.lastIndex = at;
-    const m = re.exec(text);
-    if (!m) return undefined;
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    at = re.lastIndex;
-  }
-  return at > 0 && Number.isSafeInteger(total) ? total : undefined;
-}
-
-/** ms -> the shortest exact text ("10s", "10m", "1d", "1500ms"). */
-export function formatDetectionDuration(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
+import { formatDuration, parseDuration } from '../duration.ts';
 
 /** A settings path ("thresholds.bruteForce.windowMs") as the spec names it ("spec.detection.bruteForce.window"). */
 export function specFieldOf(settingsPath: string): string {
@@ -53,7 +30,7 @@ function overlay<T>(base: T, spec: unknown, path: string, problems: DetectionPro
     if (v !== null && typeof v === 'object') {
       out[k] = overlay(out[k], v, `${path}.${k}`, problems);
     } else if (typeof v === 'string') {
-      const ms = parseDetectionDuration(v);
+      const ms = parseDuration(v);
       if (ms === undefined) problems.push({ field: `${path}.${k}`, message: `${JSON.stringify(v)} is not a duration (e.g. 10s, 15m, 1h, 2d)` });
       else out[`${k}Ms`] = ms;
     } else {
@@ -90,7 +67,7 @@ export function compileDetection(spec: DetectionSpec | undefined, defaults: Dete
   if (spec === undefined) return { settings: defaults };
   const problems: DetectionProblem[] = [];
   const at = 'spec.detection';
-  const { aggressive: aggressiveSpec, orgUnderAttack, accounts, sprayPasswords, ...profile } = spec;
+  const { aggressive: aggressiveSpec, orgUnderAttack, accounts, sprayPasswords, underAttack, asn, ...profile } = spec;
   const thresholds = overlay<Thresholds>(defaults.thresholds, profile, at, problems);
   const aggressive = withShapeOf(overlay<Thresholds>(defaults.aggressive, aggressiveSpec, `${at}.aggressive`, problems), thresholds);
   const settings: DetectionSettings = freeze({
@@ -99,6 +76,8 @@ export function compileDetection(spec: DetectionSpec | undefined, defaults: Dete
     orgUnderAttack: overlay(defaults.orgUnderAttack, orgUnderAttack, `${at}.orgUnderAttack`, problems),
     accounts: overlay(defaults.accounts, accounts, `${at}.accounts`, problems),
     sprayPasswords: overlay(defaults.sprayPasswords, sprayPasswords, `${at}.sprayPasswords`, problems),
+    underAttack: overlay(defaults.underAttack, underAttack, `${at}.underAttack`, problems),
+    asn: overlay(defaults.asn, asn, `${at}.asn`, problems),
   });
   if (problems.length > 0) return { problems };
   // Messages name other fields the detectors' way ("maxBlockMs"); the spec writes them without the unit.
@@ -119,7 +98,7 @@ function toSpec(o: object, keep: (key: string) => boolean): Record<string, unkno
   for (const [k, v] of Object.entries(o)) {
     if (!keep(k)) continue;
     if (v !== null && typeof v === 'object') out[k] = toSpec(v as object, keep);
-    else if (k.endsWith('Ms') && typeof v === 'number') out[k.slice(0, -2)] = formatDetectionDuration(v);
+    else if (k.endsWith('Ms') && typeof v === 'number') out[k.slice(0, -2)] = formatDuration(v);
     else out[k] = v;
   }
   return out;

@@ -24,14 +24,22 @@ export interface DetectorFacts {
   readonly account: ThreatLevel;
   /** Level of the client's network (/24, /48) as it applies to this client; NONE for a client seen to succeed. */
   readonly network?: ThreatLevel;
+  /** Level of the client's autonomous system as it applies to this client; NONE for a client seen to succeed. */
+  readonly asn?: ThreatLevel;
   /** The client's network signed in to this account recently (never refused by the account rules below). */
   readonly familiar?: boolean;
   /** The account is failing from many distinct unfamiliar sources now. */
   readonly accountUnderAttack?: boolean;
+  /** Many distinct wrong passwords failed on the account recently. */
+  readonly accountGuessed?: boolean;
   /** This attempt's password fingerprint is a spray password (failing on many accounts). */
   readonly sprayPassword?: boolean;
   /** The client failed a sign-in with a spray password recently. */
   readonly sprayingSource?: boolean;
+  /** Org Under Attack is declared for the policy (its aggressive rule applies: DetectionSettings.underAttack). */
+  readonly orgUnderAttack?: boolean;
+  /** The client has a recorded success (on any account). */
+  readonly proven?: boolean;
   /** The time these facts are true at (ms since epoch): blocks are compared with it. */
   readonly nowMs: number;
 }
@@ -73,7 +81,9 @@ export const ACCOUNT_RETRY_AFTER_SECONDS = 60;
  */
 export function assessThreat(f: DetectorFacts, signIn: boolean, policy: CompiledPolicy, nowMs: number): ThreatAssessment | undefined {
   const v = f.verdict;
-  const network = f.network ?? 'NONE';
+  const asn = signIn ? f.asn ?? 'NONE' : 'NONE';
+  // The /24-/48 and the ASN aggregates are enforced alike: the higher of the two.
+  const network = RANK[asn] > RANK[f.network ?? 'NONE'] ? asn : f.network ?? 'NONE';
   const blocked = v.blockedUntilMs > nowMs;
   if (!signIn && !blocked) return undefined;
   // The account rules: never for the account's own familiar networks (its owner goes on during an attack).
@@ -81,7 +91,11 @@ export function assessThreat(f: DetectorFacts, signIn: boolean, policy: Compiled
   const spraying = stranger && policy.passwordFields !== undefined && f.sprayingSource === true;
   const sprayPassword = stranger && policy.passwordFields !== undefined && f.sprayPassword === true;
   const accountAttacked = stranger && policy.accountProtection && f.accountUnderAttack === true;
-  if (v.level === 'NONE' && v.blockedUntilMs === 0 && f.account === 'NONE' && network === 'NONE' && !spraying && !sprayPassword && !accountAttacked) return undefined;
+  const accountGuessed = stranger && policy.accountProtection && policy.passwordFields !== undefined && f.accountGuessed === true;
+  // While Org Under Attack is declared: strangers never seen to succeed (or, if configured, every stranger).
+  const ua = policy.detection.underAttack;
+  const orgRefused = stranger && f.orgUnderAttack === true && ((ua.refuseUnproven && f.proven !== true) || ua.refuseUnfamiliar);
+  if (v.level === 'NONE' && v.blockedUntilMs === 0 && f.account === 'NONE' && network === 'NONE' && !spraying && !sprayPassword && !accountAttacked && !accountGuessed && !orgRefused) return undefined;
   const act = policy.action === 'Block';
   let enforce: ThreatAssessment['enforce'] = 'none';
   let retryAfterSeconds: number | undefined;
@@ -90,11 +104,11 @@ export function assessThreat(f: DetectorFacts, signIn: boolean, policy: Compiled
     retryAfterSeconds = Math.ceil((v.blockedUntilMs - nowMs) / 1000);
   } else if (act && (f.account === 'HIGH' || (signIn && network === 'HIGH') || spraying)) {
     enforce = 'block';
-  } else if (act && ((signIn && network === 'MEDIUM') || sprayPassword || accountAttacked)) {
+  } else if (act && ((signIn && network === 'MEDIUM') || sprayPassword || accountAttacked || accountGuessed || orgRefused)) {
     // The client's network is attacking and this client was never seen to succeed, or a stranger brings a spray
-    // password or tries an account under attack: 429 first.
+    // password, tries an account under attack, or comes unproven while the org is under attack: 429 first.
     enforce = 'rate_limit';
-    retryAfterSeconds = network === 'MEDIUM' ? NETWORK_RETRY_AFTER_SECONDS : ACCOUNT_RETRY_AFTER_SECONDS;
+    retryAfterSeconds = network === 'MEDIUM' ? NETWORK_RETRY_AFTER_SECONDS : sprayPassword || accountAttacked || accountGuessed ? ACCOUNT_RETRY_AFTER_SECONDS : Math.ceil(ua.retryAfterMs / 1000);
   }
   let level = v.level === 'NONE' ? v.blockLevel : v.level;
   let detections: Readonly<Record<string, ThreatLevel>> = v.detections;
@@ -103,9 +117,12 @@ export function assessThreat(f: DetectorFacts, signIn: boolean, policy: Compiled
     if (RANK[l] > RANK[level]) level = l;
   };
   if (RANK[f.account] > RANK[detections.account_targeted ?? 'NONE']) raise('account_targeted', f.account);
-  if (network !== 'NONE' && signIn) raise('network_attack', network);
+  if ((f.network ?? 'NONE') !== 'NONE' && signIn) raise('network_attack', f.network!);
+  if (asn !== 'NONE') raise('asn_attack', asn);
   if (spraying || sprayPassword) raise('spray_password', spraying ? 'HIGH' : 'MEDIUM');
   if (accountAttacked) raise('account_under_attack', 'MEDIUM');
+  if (accountGuessed) raise('account_brute_force', 'MEDIUM');
+  if (orgRefused) raise('org_under_attack', 'MEDIUM');
   return { level, detections, enforce, retryAfterSeconds, feeds: undefined };
 }
 

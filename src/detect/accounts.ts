@@ -7,11 +7,12 @@
  * A source is a network key (IPv4 /24, IPv6 /48, detect/ip-key.ts networkKey), so an office NAT or a home
  * router's changing address stays familiar. Pure: times are passed in, no timers, no I/O.
  *
- * Bounded: at most `maxAccounts` accounts (least recently touched evicted first, through the Map's insertion
- * order: a touched entry is re-inserted), `familiarPerAccount` networks each, and `attackSources` unfamiliar
+ * Bounded: at most `maxAccounts` accounts (least recently touched evicted first: lru.ts), `familiarPerAccount` networks each, and `attackSources` unfamiliar
  * sources each. Measured (V8 heap, Node 20): ~320 bytes for an account with one familiar network, ~510 with
  * two and one stranger; plain arrays keep this short to read, a typed-array table would be ~3x smaller.
  */
+import { BoundedLru } from './lru.ts';
+
 export interface AccountOptions {
   readonly maxAccounts: number;
   /** Networks remembered per account (most recent success wins a slot). */
@@ -25,6 +26,13 @@ export interface AccountOptions {
   readonly attackWindowMs: number;
   /** How long an account stays under attack after the last time the rule was met. */
   readonly attackHoldMs: number;
+  /**
+   * Distinct wrong-password fingerprints failing on the account within attackWindowMs that make it guessed (brute
+   * force on the account, from however many sources); held attackHoldMs. Needs password signals.
+   */
+  readonly distinctPasswords: number;
+  /** A familiar source failing again with the same wrong password within this is a stale client, counted once. */
+  readonly staleClientMs: number;
 }
 
 export const DEFAULT_ACCOUNT_OPTIONS: AccountOptions = Object.freeze({
@@ -35,6 +43,8 @@ export const DEFAULT_ACCOUNT_OPTIONS: AccountOptions = Object.freeze({
   aggressiveAttackSources: 5,
   attackWindowMs: 10 * 60_000,
   attackHoldMs: 30 * 60_000,
+  distinctPasswords: 10,
+  staleClientMs: 24 * 3600_000,
 });
 
 interface Account {
@@ -44,6 +54,13 @@ interface Account {
   readonly strangers: number[];
   strangersSinceSec: number;
   attackUntilSec: number;
+  /** Distinct wrong-password fingerprints in the current window (at most distinctPasswords). */
+  readonly prints: number[];
+  printsSinceSec: number;
+  guessedUntilSec: number;
+  /** The last wrong password from a familiar source, and when it was last seen (0: none). */
+  staleFp: number;
+  staleSec: number;
 }
 
 /** Options that bound the table (AccountSources.reconfigure keeps them while it holds accounts). */
@@ -51,11 +68,11 @@ export const ACCOUNT_SHAPE_FIELDS = ['maxAccounts', 'familiarPerAccount'] as con
 
 export class AccountSources {
   #options: AccountOptions;
-  readonly #accounts = new Map<number, Account>();
-  #evicted = 0;
+  #accounts: BoundedLru<number, Account>;
 
   constructor(options: Partial<AccountOptions> = {}) {
     this.#options = { ...DEFAULT_ACCOUNT_OPTIONS, ...options };
+    this.#accounts = new BoundedLru(this.#options.maxAccounts);
   }
 
   get options(): AccountOptions {
@@ -70,6 +87,7 @@ export class AccountSources {
     const deferred = ACCOUNT_SHAPE_FIELDS.filter((k) => options[k] !== this.#options[k]);
     const keep = this.#accounts.size > 0 && deferred.length > 0;
     this.#options = Object.freeze(keep ? { ...options, maxAccounts: this.#options.maxAccounts, familiarPerAccount: this.#options.familiarPerAccount } : { ...options });
+    if (!keep && this.#accounts.max !== this.#options.maxAccounts) this.#accounts = new BoundedLru(this.#options.maxAccounts);
     return keep ? deferred : [];
   }
 
@@ -78,7 +96,7 @@ export class AccountSources {
   }
 
   get evictions(): number {
-    return this.#evicted;
+    return this.#accounts.evictions;
   }
 
   /** The account signed in from this network: it becomes (or stays) familiar. */
@@ -116,6 +134,39 @@ export class AccountSources {
     if (a.strangers.length >= needed) a.attackUntilSec = now + Math.ceil(o.attackHoldMs / 1000);
   }
 
+  /**
+   * A failed sign-in's password fingerprint (never 0) on the account. Returns true when it is a stale client: the
+   * same wrong password, from a source familiar to the account, as that source's last one within staleClientMs
+   * (a phone still holding an old password), which the caller counts as no failure. Otherwise the fingerprint
+   * counts towards distinctPasswords.
+   */
+  recordWrongPassword(account: number, fingerprint: number, familiar: boolean, nowMs: number): boolean {
+    const a = this.#touch(account);
+    const now = Math.floor(nowMs / 1000);
+    const o = this.options;
+    if (familiar) {
+      if (a.staleFp === fingerprint && (now - a.staleSec) * 1000 < o.staleClientMs) {
+        a.staleSec = now;
+        return true;
+      }
+      a.staleFp = fingerprint;
+      a.staleSec = now;
+    }
+    if ((now - a.printsSinceSec) * 1000 >= o.attackWindowMs) {
+      a.prints.length = 0;
+      a.printsSinceSec = now;
+    }
+    if (!a.prints.includes(fingerprint) && a.prints.length < o.distinctPasswords) a.prints.push(fingerprint);
+    if (a.prints.length >= o.distinctPasswords) a.guessedUntilSec = now + Math.ceil(o.attackHoldMs / 1000);
+    return false;
+  }
+
+  /** Many distinct wrong passwords failed on the account recently. Read-only, allocation-free. */
+  guessed(account: number, nowMs: number): boolean {
+    const a = this.#accounts.get(account);
+    return a !== undefined && a.guessedUntilSec * 1000 > nowMs;
+  }
+
   /** This network succeeded on the account within familiarMs. Read-only, allocation-free. */
   familiar(account: number, network: number, nowMs: number): boolean {
     const a = this.#accounts.get(account);
@@ -133,17 +184,10 @@ export class AccountSources {
   }
 
   #touch(account: number): Account {
-    let a = this.#accounts.get(account);
-    if (a) {
-      this.#accounts.delete(account);
-    } else {
-      if (this.#accounts.size >= this.options.maxAccounts) {
-        this.#accounts.delete(this.#accounts.keys().next().value!);
-        this.#evicted++;
-      }
-      a = { familiar: [], strangers: [], strangersSinceSec: 0, attackUntilSec: 0 };
-    }
-    this.#accounts.set(account, a);
-    return a;
+    return this.#accounts.touch(account, newAccount);
   }
+}
+
+function newAccount(): Account {
+  return { familiar: [], strangers: [], strangersSinceSec: 0, attackUntilSec: 0, prints: [], printsSinceSec: 0, guessedUntilSec: 0, staleFp: 0, staleSec: 0 };
 }

@@ -1,9 +1,30 @@
 import { DEFAULT_ACCOUNT_OPTIONS, type AccountOptions } from './accounts.ts';
+import { DEFAULT_ASN_OPTIONS, type AsnOptions } from './asn.ts';
 import { DEFAULT_ORG_ATTACK } from './org-attack.ts';
 import { DEFAULT_SPRAY_OPTIONS, type SprayOptions } from './spray-passwords.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS, thresholdProblems, type ThresholdProblem, type Thresholds } from './thresholds.ts';
 
 export type OrgAttackSettings = Readonly<Record<keyof typeof DEFAULT_ORG_ATTACK, number>>;
+
+/**
+ * What "block suspicious IPs aggressively" means while Org Under Attack is declared: sign-ins from such sources
+ * are refused (429 first; persistence then escalates those that carry on), while sources familiar to the account
+ * always pass. A spray password is refused from a stranger whether or not an attack is declared.
+ */
+export interface UnderAttackOptions {
+  /** Refuse sign-ins to an account from sources unfamiliar to it (the strongest reading; off by default). */
+  readonly refuseUnfamiliar: boolean;
+  /** Refuse sign-ins from sources never seen to succeed, on any account (unless familiar to this one). */
+  readonly refuseUnproven: boolean;
+  /** Retry-After of that 429. */
+  readonly retryAfterMs: number;
+}
+
+export const DEFAULT_UNDER_ATTACK: UnderAttackOptions = Object.freeze({
+  refuseUnfamiliar: false,
+  refuseUnproven: false,
+  retryAfterMs: 60_000,
+});
 
 /**
  * Every detection setting of one policy (ThreatPolicy spec.detection, compiled): the normal and aggressive
@@ -16,6 +37,10 @@ export interface DetectionSettings {
   readonly orgUnderAttack: OrgAttackSettings;
   readonly accounts: AccountOptions;
   readonly sprayPasswords: SprayOptions;
+  /** The refusal rule while Org Under Attack is declared. */
+  readonly underAttack: UnderAttackOptions;
+  /** Failures per ASN (with a GeoLite2-ASN database, --geoip-asn). */
+  readonly asn: AsnOptions;
 }
 
 export const DEFAULT_DETECTION: DetectionSettings = Object.freeze({
@@ -24,6 +49,8 @@ export const DEFAULT_DETECTION: DetectionSettings = Object.freeze({
   orgUnderAttack: DEFAULT_ORG_ATTACK,
   accounts: DEFAULT_ACCOUNT_OPTIONS,
   sprayPasswords: DEFAULT_SPRAY_OPTIONS,
+  underAttack: DEFAULT_UNDER_ATTACK,
+  asn: DEFAULT_ASN_OPTIONS,
 });
 
 const SEC = 1000;
@@ -63,11 +90,25 @@ export function detectionProblems(d: DetectionSettings): ThresholdProblem[] {
   if (!whole(a.attackSources, 1, 64)) bad('accounts.attackSources', 'must be 1..64');
   if (!(a.attackWindowMs >= SEC && a.attackWindowMs <= DAY)) bad('accounts.attackWindowMs', 'must be 1 s..1 day');
   if (!(a.attackHoldMs >= 0 && a.attackHoldMs <= 30 * DAY)) bad('accounts.attackHoldMs', 'must be 0..30 days');
+  if (!whole(a.distinctPasswords, 2, 64)) bad('accounts.distinctPasswords', 'must be 2..64');
+  if (!(a.staleClientMs >= 0 && a.staleClientMs <= 30 * DAY)) bad('accounts.staleClientMs', 'must be 0..30 days');
   const s = d.sprayPasswords;
   if (!whole(s.accounts, 2, 64)) bad('sprayPasswords.accounts', 'must be 2..64');
   if (!(s.windowMs >= SEC && s.windowMs <= DAY)) bad('sprayPasswords.windowMs', 'must be 1 s..1 day');
   if (!(s.holdMs >= SEC && s.holdMs <= 30 * DAY)) bad('sprayPasswords.holdMs', 'must be 1 s..30 days');
   if (!whole(s.maxFingerprints, 16, 1 << 20)) bad('sprayPasswords.maxFingerprints', 'must be 16..1048576');
   if (!whole(s.maxSources, 16, 10_000_000)) bad('sprayPasswords.maxSources', 'must be 16..10000000');
+  const n = d.asn;
+  if (!(n.windowMs % SEC === 0 && n.windowMs >= SEC && n.windowMs <= DAY)) bad('asn.windowMs', 'must be whole seconds, 1 s..1 day');
+  for (const k of ['low', 'medium', 'high'] as const) if (!whole(n[k], 0, 1_000_000)) bad(`asn.${k}`, 'must be 0..1000000');
+  const on = [n.low, n.medium, n.high].filter((v) => v !== 0);
+  if (on.some((v, i) => i > 0 && v < on[i - 1]!)) bad('asn', 'low <= medium <= high required (0 switches a level off)');
+  if (!whole(n.minDistinctIps, 1, 30)) bad('asn.minDistinctIps', 'must be 1..30');
+  if (!(n.maxFailureRatio >= 0 && n.maxFailureRatio <= 1)) bad('asn.maxFailureRatio', 'must be 0..1');
+  if (!whole(n.maxTrackedAsns, 16, 1 << 20)) bad('asn.maxTrackedAsns', 'must be 16..1048576');
+  const u = d.underAttack;
+  if (typeof u.refuseUnfamiliar !== 'boolean') bad('underAttack.refuseUnfamiliar', 'must be true or false');
+  if (typeof u.refuseUnproven !== 'boolean') bad('underAttack.refuseUnproven', 'must be true or false');
+  if (!(u.retryAfterMs % SEC === 0 && u.retryAfterMs >= SEC && u.retryAfterMs <= DAY)) bad('underAttack.retryAfterMs', 'must be whole seconds, 1 s..1 day');
   return out;
 }

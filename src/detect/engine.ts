@@ -241,6 +241,12 @@ export class DetectionEngine implements ReplicatedRows {
     return ipKey(a.family, a.w0, a.w1, a.w2, a.w3, this.thresholds.ipv6PrefixLength);
   }
 
+  /** The key has a recorded success (its "seen to succeed" mark). Read-only, allocation-free. */
+  proven(key: IpKey): boolean {
+    const id = this.table.index.find(key);
+    return id >= 0 && (this.table.flags(id) & T.F_PROVEN) !== 0;
+  }
+
   /** Current verdict for a key; does not record. Allocates only when the key is blocked. */
   evaluate(key: IpKey, nowMs?: number): Verdict {
     const id = this.table.index.find(key);

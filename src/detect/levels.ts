@@ -18,6 +18,9 @@ export const THREAT_REASONS = [
   'network_attack', // failures per /24 (IPv4) or /48 (IPv6) from many IPs: a botnet concentrated in a few networks
   'spray_password', // the attempt carries a password failing on many accounts, or its source failed with one
   'account_under_attack', // the account fails from many distinct unfamiliar sources; this source is one more
+  'account_brute_force', // many distinct wrong passwords failed on the account (password signals); this source is a stranger
+  'asn_attack', // failures per autonomous system (GeoLite2-ASN) from many IPs; enforced on its IPs never seen to succeed
+  'org_under_attack', // Org Under Attack is declared and this source is unproven (or unfamiliar) to the account
 ] as const;
 export type ThreatReason = (typeof THREAT_REASONS)[number];
 

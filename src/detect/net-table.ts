@@ -22,13 +22,16 @@ export interface NetworkCounts {
 export class NetTable {
   readonly index: KeyIndex;
   private readonly u32: Uint32Array;
-  private readonly u8: Uint8Array;
+  /** The four counters per entry: one byte each (saturating at 255), or four with `wide` (an ASN's counts). */
+  private readonly u8: Uint8Array | Uint32Array;
+  private readonly max: number;
   private readonly w: number;
   private rng = 0x6a09e667;
 
-  constructor(capacity: number, windowSec: number) {
+  constructor(capacity: number, windowSec: number, wide = false) {
     this.u32 = new Uint32Array(capacity * U32);
-    this.u8 = new Uint8Array(capacity * U8);
+    this.u8 = wide ? new Uint32Array(capacity * U8) : new Uint8Array(capacity * U8);
+    this.max = wide ? 0xffffffff : 255;
     this.index = new KeyIndex(capacity, (from, to) => {
       this.u32.copyWithin(to * U32, from * U32, (from + 1) * U32);
       this.u8.copyWithin(to * U8, from * U8, (from + 1) * U8);
@@ -44,7 +47,7 @@ export class NetTable {
   record(net: number, ipKey: number, failure: boolean, nowSec: number): void {
     const id = this.upsert(net, nowSec);
     const o = id * U8 + (failure ? 0 : 2);
-    if (this.u8[o]! < 255) this.u8[o]!++;
+    if (this.u8[o]! < this.max) this.u8[o]!++;
     if (failure) {
       const r = id * U32 + 1;
       const h = fmix32(((ipKey >>> 0) ^ Math.imul((ipKey / 4294967296) | 0, 0x9e3779b1)) ^ IP_SALT);

@@ -5,7 +5,8 @@ import { keyHash } from './hash.ts';
 /**
  * Org Under Attack, one instance per policy. Outcomes go into fixed buckets; each closed bucket gives four
  * signals, scored against a baseline learned online (EWMA mean and variance). An attack starts after
- * `consecutiveBuckets` anomalous buckets above an absolute failure floor, and ends only after `cooldownMs`
+ * `consecutiveBuckets` anomalous buckets above an absolute failure floor (on average over those buckets, each at
+ * least half of it), and ends only after `cooldownMs`
  * without an anomalous bucket (a lower `clearScore` during the attack gives hysteresis). The baseline never
  * learns from anomalous or attack buckets. Cold start: before any baseline (the first coldStartMs) only an
  * absolute rule applies (enough failures, mostly failing, from many IPs); after it a provisional baseline scores,
@@ -130,6 +131,8 @@ export interface OrgAttackSnapshot {
   readonly mean: readonly number[];
   readonly variance: readonly number[];
   readonly learned: readonly number[];
+  /** Failures of the last consecutiveBuckets closed buckets, by closed-bucket index modulo their number. */
+  readonly recent?: readonly number[];
 }
 
 /** Options that shape the buckets (OrgAttackDetector.reconfigure keeps them on a running detector). */
@@ -177,6 +180,8 @@ export class OrgAttackDetector {
   private lastScore = 0;
   private last: (AttackSignals & { readonly startMs: number }) | undefined;
   private pending: AttackTransition[] = [];
+  /** Failures of the last consecutiveBuckets buckets, for the streak's floor. */
+  private recent = new Float64Array(0);
 
   constructor(opts: OrgAttackOptions) {
     const { clock, ...rest } = opts;
@@ -207,6 +212,7 @@ export class OrgAttackDetector {
       this.variance.fill(0);
       this.learned.fill(0);
       this.closed = 0;
+      this.recent = new Float64Array(0);
       this.attack = false;
       this.sinceMs = 0;
       this.streak = this.quiet = 0;
@@ -290,6 +296,7 @@ export class OrgAttackDetector {
       mean: [...this.mean],
       variance: [...this.variance],
       learned: [...this.learned],
+      recent: [...this.recent],
     };
   }
 
@@ -307,6 +314,7 @@ export class OrgAttackDetector {
     this.mean.set(s.mean);
     this.variance.set(s.variance);
     this.learned.set(s.learned);
+    this.recent = new Float64Array(s.recent ?? []);
     this.pending = [];
     this.setOpenBucket(0, 0, 0);
   }
@@ -372,9 +380,12 @@ export class OrgAttackDetector {
     // No baseline yet: absolute rules only (a mostly failing bucket from many IPs is anomalous for any org).
     const cold = !warm && floor && valid[2] && signals.failureRatio >= o.coldStartRatio && signals.distinctFailingIps >= o.coldStartDistinctIps;
     if (!this.attack) {
-      const anomalous = (warm && floor && score > o.scoreThreshold) || cold;
+      // The floor holds for the streak on average (its last consecutiveBuckets buckets), not for each bucket:
+      // a surge just above the floor is Poisson-noisy, and one bucket dipping under it used to restart the streak.
+      const recent = this.recentFailures(signals.failures);
+      const anomalous = (warm && score > o.scoreThreshold && 2 * signals.failures >= o.minFailures) || cold;
       this.streak = anomalous ? this.streak + 1 : 0;
-      if (this.streak >= o.consecutiveBuckets) {
+      if (this.streak >= o.consecutiveBuckets && recent >= o.minFailures * o.consecutiveBuckets) {
         this.attack = true;
         this.sinceMs = endMs;
         this.quiet = 0;
@@ -399,6 +410,16 @@ export class OrgAttackDetector {
     this.successes = 0;
     this.unknown = 0;
     this.sketch.fill(0);
+  }
+
+  /** Failures of the last consecutiveBuckets closed buckets (this one included). */
+  private recentFailures(failures: number): number {
+    const n = this.o.consecutiveBuckets;
+    const ring = this.recent.length === n ? this.recent : (this.recent = new Float64Array(n));
+    ring[this.closed % n] = failures;
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += ring[i]!;
+    return sum;
   }
 
   /** One-sided z-score of signal i, gated so that small relative changes never score. */

@@ -70,6 +70,11 @@ export class Profile {
         this.unproven[i * 3 + j] = off ? Infinity : scaled;
       });
     });
+    // Slow guessers never seen to succeed: the long window's own counts for them, where lower.
+    const slow = t.bruteForceLongUnproven;
+    [slow.low, slow.medium, slow.high].forEach((v, j) => {
+      if (v !== 0) this.unproven[D_LONG + j] = Math.min(this.unproven[D_LONG + j]!, v);
+    });
     this.minDistinct = t.credentialStuffing.minDistinctUsernames;
     this.tolMinSuccesses = t.successTolerance.minSuccesses;
     this.tolMaxFailureRatio = t.successTolerance.maxFailureRatio;

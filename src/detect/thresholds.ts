@@ -50,6 +50,11 @@ export interface Thresholds {
   readonly bruteForce: WindowThresholds;
   /** Failed sign-ins per IP, long window. */
   readonly bruteForceLong: WindowThresholds;
+  /**
+   * The long window's counts for IPs never seen to succeed, where they are lower than bruteForceLong × unprovenFactor:
+   * a slow guesser (one attempt every few minutes, below every short window) that never once succeeds.
+   */
+  readonly bruteForceLongUnproven: LevelCounts;
   /** Distinct usernames with a failed sign-in from the IP (estimated; keep high <= 60). */
   readonly passwordSpray: WindowThresholds;
   /** Failed sign-ins for usernames that do not exist. */
@@ -103,6 +108,8 @@ export const DEFAULT_THRESHOLDS: Thresholds = deepFreeze({
   bruteForce: { windowMs: 10 * MIN, low: 5, medium: 8, high: 11 },
   // Auth0 brute-force protection: 100 failed logins per IP per day.
   bruteForceLong: { windowMs: DAY, low: 30, medium: 60, high: 100 },
+  // fail2ban's recidive-style memory for the slow: 7 failures in a day and not one success is not a person.
+  bruteForceLongUnproven: { low: 5, medium: 7, high: 9 },
   // Spraying: one password over many accounts; a person rarely fails on more than 2 usernames.
   passwordSpray: { windowMs: 10 * MIN, low: 4, medium: 6, high: 10 },
   // Unknown usernames mean a list, not a forgetful user.
@@ -134,8 +141,8 @@ export const DEFAULT_THRESHOLDS: Thresholds = deepFreeze({
 /** Org under attack: roughly half the counts, IPs never seen to succeed held to 0.6 of that, longer blocks. */
 export const DEFAULT_AGGRESSIVE_THRESHOLDS: Thresholds = deepFreeze({
   ...DEFAULT_THRESHOLDS,
-  bruteForceShort: { windowMs: 10_000, low: 2, medium: 3, high: 6 },
-  bruteForce: { windowMs: 10 * MIN, low: 3, medium: 5, high: 7 },
+  bruteForceShort: { windowMs: 10_000, low: 2, medium: 4, high: 6 },
+  bruteForce: { windowMs: 10 * MIN, low: 3, medium: 6, high: 7 },
   bruteForceLong: { windowMs: DAY, low: 15, medium: 30, high: 50 },
   passwordSpray: { windowMs: 10 * MIN, low: 3, medium: 4, high: 6 },
   unknownUserSpray: { windowMs: 10 * MIN, low: 2, medium: 3, high: 5 },
@@ -229,6 +236,7 @@ export function thresholdProblems(t: Thresholds, normal?: Thresholds): Threshold
   for (const name of BYTE_COUNTERS) levels(name, t[name], 250);
   levels('passwordSpray', t.passwordSpray, 60);
   levels('repeatOffender', t.repeatOffender, 15);
+  levels('bruteForceLongUnproven', t.bruteForceLongUnproven, 250);
   const nd = t.network.minDistinctIps;
   if (!(Number.isInteger(nd) && nd >= 1 && nd <= 30)) bad('network.minDistinctIps', 'must be 1..30');
   const nc = t.maxTrackedNetworks;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 // ThreatFeed and DynamicZone objects compiled into what the feed manager runs. Called from
 // src/config/compile.ts, so files and Kubernetes get the same checks; contents are fetched later.
+import { parseDuration as parseDurationText } from '../duration.ts';
 import { parseRange, type AddressRange } from '../net/address.ts';
 import type { ConfigIssue, DynamicZoneObject, ThreatFeedObject } from '../api/objects.ts';
 import type { DynamicZoneCriteria } from './dynamic-zone.ts';
@@ -57,21 +58,9 @@ export const DEFAULT_MAX_BYTES = 67_108_864;
 /** Feed operators (Spamhaus, FireHOL) ask for hourly pulls at most; below a minute is always a mistake. */
 export const MIN_INTERVAL_MS = 60_000;
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** "1h30m", "45s", "500ms" -> ms; undefined when malformed. */
+/** "1h30m", "45s", "500ms" -> ms; undefined when malformed (no days: feed intervals are hours at most). */
 export function parseDuration(text: string): number | undefined {
-  const re = /([0-9]+)(ms|s|m|h)/y;
-  let total = 0;
-  let at = 0;
-  while (at < text.length) {
-    re.lastIndex = at;
-    const m = re.exec(text);
-    if (!m) return undefined;
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    at = re.lastIndex;
-  }
-  return at > 0 && Number.isSafeInteger(total) ? total : undefined;
+  return parseDurationText(text, false);
 }
 
 /** RFC 3339 -> ms, NaN when not a real time. Date.parse alone rolls 2026-02-30 over to March 2. */

@@ -1,7 +1,8 @@
 import type { ConfigObject, DetectionSpec, ThreatPolicyObject } from '../api/objects.ts';
 import { API_VERSION, SPEC_SCHEMAS } from '../api/schema.ts';
 import { compile } from '../config/compile.ts';
-import { detectionSpecOf, formatDetectionDuration } from '../config/detection.ts';
+import { detectionSpecOf } from '../config/detection.ts';
+import { formatDuration, UNIT_MS } from '../duration.ts';
 import { formatIssues } from '../config/reloader.ts';
 import { validateObject } from '../config/validate.ts';
 import type { Snapshot } from '../decide/snapshot.ts';
@@ -93,7 +94,7 @@ export interface Override {
   readonly text: string;
   /** Path in spec.detection. */
   readonly path: readonly string[];
-  readonly value: number | string;
+  readonly value: number | string | boolean;
 }
 
 interface SchemaNode {
@@ -102,7 +103,6 @@ interface SchemaNode {
 }
 
 const DETECTION_SCHEMA = (SPEC_SCHEMAS.ThreatPolicy as SchemaNode).properties!.detection!;
-const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 function nodeAt(path: readonly string[]): SchemaNode | undefined {
   let n: SchemaNode | undefined = DETECTION_SCHEMA;
@@ -127,15 +127,19 @@ export function parseOverride(text: string): Override {
   if (path[last]!.endsWith('Ms') && nodeAt([...path.slice(0, last), path[last]!.slice(0, -2)])?.type === 'string') path[last] = path[last]!.slice(0, -2);
   const node = nodeAt(path);
   if (!node || node.type === 'object' || node.type === undefined) throw usage(`no field ${JSON.stringify(key)} in ThreatPolicy spec.detection (docs/detection.md lists them)`);
+  if (node.type === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw usage('value must be true or false');
+    return { text: `${key}=${raw}`, path, value: raw === 'true' };
+  }
   const m = /^(-?\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw);
   if (!m) throw usage(node.type === 'string' ? 'value must be a duration (90s, 15m, 1h, 2d) or a number of ms' : 'value must be a number');
   if (node.type !== 'string') {
     if (m[2]) throw usage('a unit only applies to durations');
     return { text: `${key}=${raw}`, path, value: Number(m[1]) };
   }
-  const ms = Number(m[1]) * UNITS[m[2] ?? 'ms']!;
+  const ms = Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!;
   if (!Number.isSafeInteger(ms) || ms < 0) throw usage('a duration must be a whole number of milliseconds');
-  return { text: `${key}=${raw}`, path, value: formatDetectionDuration(ms) };
+  return { text: `${key}=${raw}`, path, value: formatDuration(ms) };
 }
 
 /** One --set: `key=value`, or several joined by commas that only make sense together (`a.medium=30,a.high=40`). */

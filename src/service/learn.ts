@@ -8,7 +8,7 @@ import type { IpKey } from '../detect/ip-key.ts';
 import type { AttackTransition } from '../detect/org-attack.ts';
 import { parseAddress, type Address } from '../net/address.ts';
 import { resolveClientChain } from '../net/chain.ts';
-import type { DetectorStore } from '../store/store.ts';
+import type { DetectorStore, SignalEvent } from '../store/store.ts';
 import type { AttemptCorrelator } from './correlator.ts';
 import type { OutcomeIngest } from './ingest.ts';
 import type { AccountSignals } from './account-signals.ts';
@@ -40,7 +40,12 @@ export interface LearnDeps {
   readonly verifyClient?: boolean;
   /** Familiar sources and spray passwords, learnt from correlated outcomes (absent: not kept). */
   readonly signals?: AccountSignals;
+  /** The client's autonomous system (a GeoLite2-ASN lookup), for the per-ASN aggregate; absent: none configured. */
+  readonly asnOf?: (clientText: string) => number | undefined;
 }
+
+/** Bound on the account-signal events kept until the first policy arrives (RedisStore's stream cap). */
+const MAX_EARLY_SIGNALS = 100_000;
 
 /**
  * The outcome path: an outcome from any transport (Envoy ALS, the webhook, syslog) becomes a detector update.
@@ -51,6 +56,8 @@ export interface LearnDeps {
  */
 export class Learner implements OutcomeIngest {
   readonly #d: LearnDeps;
+  /** Other replicas' account signals that arrived before the first policy (the shared stream read at start). */
+  #early: SignalEvent[] | undefined = [];
 
   constructor(deps: LearnDeps) {
     this.#d = deps;
@@ -64,6 +71,12 @@ export class Learner implements OutcomeIngest {
         const policy = deps.snapshot()?.policy;
         if (policy) deps.observer.attack(t, policy);
       },
+    });
+    // Other replicas' account signals (Redis mode), applied with the same rules as our own.
+    deps.store.setSignalListener((e) => {
+      const policy = deps.snapshot()?.policy;
+      if (policy && deps.signals) this.#apply(deps.signals, e, policy);
+      else if (this.#early && this.#early.length < MAX_EARLY_SIGNALS) this.#early.push(e);
     });
   }
 
@@ -80,6 +93,11 @@ export class Learner implements OutcomeIngest {
     if (signals) {
       deferred.push(...signals.accounts.reconfigure(d.accounts).map((f) => `accounts.${f}`));
       deferred.push(...signals.spray.reconfigure(d.sprayPasswords).map((f) => `sprayPasswords.${f}`));
+      deferred.push(...signals.asn.reconfigure(d.asn).map((f) => `asn.${f}`));
+      // The first policy: the shared events that came before it apply now, with its rules.
+      const early = this.#early;
+      this.#early = undefined;
+      if (early) for (const e of early) this.#apply(signals, e, policy);
     }
     return deferred.map(specFieldOf);
   }
@@ -124,22 +142,43 @@ export class Learner implements OutcomeIngest {
     const result = classifyOutcome(o, policy.outcomes);
     const unknownUser = o.resultHeader?.trim().toLowerCase() === 'unknown_user';
     observer.outcome(result);
-    store.recordOutcome(key, result, { usernameHash, unknownUser, netKey }, clientText);
-    if (this.#d.signals && usernameHash !== undefined && netKey !== undefined) this.#learnAccount(this.#d.signals, result, usernameHash, fingerprint, key, netKey, now, policy);
-    if (policy.orgUnderAttack) store.recordOrgOutcome(result, { clientKey: key, unknownUser }, now);
+    const signals = this.#d.signals;
+    let stale = false;
+    if (signals !== undefined && usernameHash !== undefined && netKey !== undefined && (result === 'success' || result === 'failure')) {
+      const e: SignalEvent = result === 'success'
+        ? { kind: 'success', account: usernameHash, net: netKey, atMs: now }
+        : { kind: 'failure', account: usernameHash, net: netKey, fingerprint, source: key, atMs: now };
+      stale = this.#apply(signals, e, policy);
+      store.shareSignal(e);
+    }
+    // A stale client (the same wrong password again from a familiar source) is one failure, not a guess each time.
+    const counted = stale ? 'unknown' : result;
+    store.recordOutcome(key, counted, { usernameHash, unknownUser, netKey }, clientText);
+    if (policy.orgUnderAttack) store.recordOrgOutcome(counted, { clientKey: key, unknownUser }, now);
+    const asn = signals && this.#d.asnOf && clientText !== undefined && (counted === 'failure' || counted === 'success') ? this.#d.asnOf(clientText) : undefined;
+    if (asn !== undefined) signals!.asn.record(asn, key, counted === 'failure', now);
   }
 
   /**
-   * Familiar sources from successes; unfamiliar failures towards account-under-attack and, with a password
-   * fingerprint, towards spray passwords. An owner's failure from a familiar network counts for neither.
+   * One account-signal event, ours or another replica's: familiar sources from successes; failures towards
+   * distinct wrong passwords (a familiar source repeating its last wrong password is a stale client: returns
+   * true, and it counts nowhere), and unfamiliar ones towards account-under-attack and spray passwords. An
+   * owner's failure from a familiar network counts for neither of those.
    */
-  #learnAccount(signals: AccountSignals, result: string, account: number, fingerprint: number, key: IpKey, net: number, now: number, policy: CompiledPolicy): void {
-    if (result === 'success') return signals.accounts.recordSuccess(account, net, now);
-    if (result !== 'failure' || signals.accounts.familiar(account, net, now)) return;
+  #apply(signals: AccountSignals, e: SignalEvent, policy: CompiledPolicy): boolean {
+    if (e.kind === 'success') {
+      signals.accounts.recordSuccess(e.account, e.net, e.atMs);
+      return false;
+    }
+    const familiar = signals.accounts.familiar(e.account, e.net, e.atMs);
+    const passwords = e.fingerprint !== 0 && policy.passwordFields !== undefined;
+    if (passwords && policy.accountProtection && signals.accounts.recordWrongPassword(e.account, e.fingerprint, familiar, e.atMs)) return true;
+    if (familiar) return false;
     // Org Under Attack declared: the aggressive profile needs fewer strangers and fewer accounts.
     const aggressive = this.#d.store.org.underAttack;
-    if (policy.accountProtection) signals.accounts.recordFailure(account, net, now, aggressive);
-    if (fingerprint !== 0 && policy.passwordFields !== undefined) signals.spray.recordFailure(fingerprint, account, key, now, aggressive);
+    if (policy.accountProtection) signals.accounts.recordFailure(e.account, e.net, e.atMs, aggressive);
+    if (passwords) signals.spray.recordFailure(e.fingerprint, e.account, e.source, e.atMs, aggressive);
+    return false;
   }
 
   /** The client as the Check path resolves it: the transport's peer, X-Forwarded-For walked with the trusted proxies. */
@@ -153,6 +192,7 @@ export class Learner implements OutcomeIngest {
   tick(): void {
     const now = this.#d.clock.nowMs();
     this.#d.store.tick(now);
+    this.#d.signals?.asn.sweep(1024, now);
     this.#d.correlator.sweep(now);
   }
 }

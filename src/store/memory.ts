@@ -2,7 +2,7 @@ import type { AttemptFacts, DetectionEngine, Outcome, OutcomeFacts } from '../de
 import type { IpKey } from '../detect/ip-key.ts';
 import type { OrgAttackDetector, OrgOutcomeFacts } from '../detect/org-attack.ts';
 import type { DetectionSettings } from '../detect/detection.ts';
-import type { DetectorStore, StoreHealth, StoreListener } from './store.ts';
+import type { DetectorStore, SignalEvent, StoreHealth, StoreListener } from './store.ts';
 import { configureDetectors } from './configure.ts';
 
 const HEALTH: StoreHealth = Object.freeze({ mode: 'memory', degraded: false, degradedSinceMs: 0, detail: 'memory (this process only)', buffered: 0 });
@@ -48,6 +48,11 @@ export class MemoryStore implements DetectorStore {
   recordOrgOutcome(outcome: Outcome, facts: OrgOutcomeFacts, nowMs: number): void {
     this.org.record(outcome, facts, nowMs);
   }
+
+  /** One process: nothing to share. */
+  shareSignal(_e: SignalEvent): void {}
+
+  setSignalListener(_fn: (e: SignalEvent) => void): void {}
 
   tick(nowMs: number): void {
     for (const t of this.org.tick(nowMs)) {

@@ -9,6 +9,16 @@ export interface StoreListener {
   attack(t: AttackTransition): void;
 }
 
+/**
+ * What one correlated outcome teaches the per-account and per-password detectors (service/account-signals.ts):
+ * a success makes the network familiar to the account; a failure counts towards accounts under attack, spray
+ * passwords and distinct wrong passwords. In Redis mode every replica applies every replica's events, so they
+ * agree (docs/redis.md). `fingerprint` 0: no password was read.
+ */
+export type SignalEvent =
+  | { readonly kind: 'success'; readonly account: number; readonly net: number; readonly atMs: number }
+  | { readonly kind: 'failure'; readonly account: number; readonly net: number; readonly fingerprint: number; readonly source: IpKey; readonly atMs: number };
+
 export const STORE_MODES = ['memory', 'redis'] as const;
 export type StoreMode = (typeof STORE_MODES)[number];
 
@@ -66,6 +76,10 @@ export interface DetectorStore {
   recordRefused(key: IpKey, clientText: string | undefined): void;
   /** One sign-in outcome for Org Under Attack. */
   recordOrgOutcome(outcome: Outcome, facts: OrgOutcomeFacts, nowMs: number): void;
+  /** An account-signal event this process learnt (already applied locally): shared with the other replicas. */
+  shareSignal(e: SignalEvent): void;
+  /** Where other replicas' events go (and, at start, those the shared store kept); memory: never called. */
+  setSignalListener(fn: (e: SignalEvent) => void): void;
   /** From one shared 1 s interval: closes attack buckets, sweeps, retries the shared store. */
   tick(nowMs: number): void;
   /** Brings the local view of one key up to date (admin endpoint); never rejects. */

@@ -109,13 +109,14 @@ describe('explain runs the server decision (feeds, live detectors)', { timeout: 
 
 describe('explain shows the detection settings in force', { timeout: 60_000 }, () => {
   it('the policy\'s spec.detection, as the running server applied them', async () => {
-    const yaml = `${lbPolicyYaml('Block')}  detection:\n    bruteForce: { high: 20 }\n    block: 1h\n    aggressive: { block: 2h }\n    orgUnderAttack: { minFailures: 10 }\n`;
+    const yaml = `${lbPolicyYaml('Block')}  detection:\n    bruteForce: { high: 20 }\n    block: 1h\n    aggressive: { block: 2h }\n    orgUnderAttack: { minFailures: 10 }\n    underAttack: { refuseUnproven: true }\n`;
     const inst = await startTestInstance({ 'policy.yaml': yaml });
     try {
       const r = await explain('--config', inst.dir, '--peer', '10.0.0.5', '--xff', '192.0.2.1', '--json');
       expect(r.code).toBe(0);
       const { detection } = JSON.parse(r.stdout) as { detection: { changed: string[]; settings: Record<string, any> } };
-      expect(detection.changed).toEqual(['bruteForce.high=20', 'block=1h', 'aggressive.block=2h', 'orgUnderAttack.minFailures=10']);
+      expect(detection.changed).toEqual(['bruteForce.high=20', 'block=1h', 'aggressive.block=2h', 'orgUnderAttack.minFailures=10', 'underAttack.refuseUnproven=true']);
+      expect(detection.settings.underAttack).toEqual({ refuseUnfamiliar: false, refuseUnproven: true, retryAfter: '1m' });
       // Every field, as the server runs it.
       const { engine, org } = inst.running;
       expect(detection.settings.bruteForce).toEqual({ window: '10m', low: engine.thresholds.bruteForce.low, medium: engine.thresholds.bruteForce.medium, high: engine.thresholds.bruteForce.high });
@@ -124,7 +125,8 @@ describe('explain shows the detection settings in force', { timeout: 60_000 }, (
       expect(engine.aggressiveThresholds.blockMs).toBe(7_200_000);
       expect(org.options.minFailures).toBe(10);
       const text = await explain('--config', inst.dir, '--peer', '10.0.0.5', '--xff', '192.0.2.1');
-      expect(text.stdout).toContain('detection: spec.detection sets bruteForce.high=20, block=1h, aggressive.block=2h, orgUnderAttack.minFailures=10');
+      expect(text.stdout).toContain('detection: spec.detection sets bruteForce.high=20, block=1h, aggressive.block=2h, orgUnderAttack.minFailures=10, underAttack.refuseUnproven=true');
+      expect(text.stdout).toContain('underAttack: while declared, refused (429, Retry-After 1m) unless familiar to the account: sources never seen to succeed');
       expect(text.stdout).toMatch(/^ {2}bruteForce {11}10m {5}5\/8\/20 {11}3\/5\/7$/m);
       expect(text.stdout).toContain('blocks: HIGH 1h (under attack 2h)');
     } finally {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/config/compile.ts';
-import { compileDetection, detectionDefaults, detectionSpecOf, formatDetectionDuration, parseDetectionDuration } from '../../src/config/detection.ts';
+import { compileDetection, detectionDefaults, detectionSpecOf, } from '../../src/config/detection.ts';
+import { formatDuration as formatDetectionDuration, parseDuration as parseDetectionDuration } from '../../src/duration.ts';
 import { validateObject } from '../../src/config/validate.ts';
 import { DEFAULT_DETECTION } from '../../src/detect/detection.ts';
 import { DEFAULT_AGGRESSIVE_THRESHOLDS, DEFAULT_THRESHOLDS } from '../../src/detect/thresholds.ts';

@@ -221,9 +221,9 @@ describe('NAT tolerance and IPs never seen to succeed', () => {
     const { engine, clock } = setup();
     engine.setAggressive(true);
     engine.recordOutcome(IP, 'success');
-    fail(engine, clock, 5, 30 * SEC, IP);
+    fail(engine, clock, 6, 30 * SEC, IP);
     fail(engine, clock, 5, 30 * SEC, IP2);
-    // aggressive 10-min HIGH = 7; unproven: ceil(7 x 0.6) = 5.
+    // aggressive 10-min MEDIUM = 6, HIGH = 7; unproven: ceil(7 x 0.6) = 5.
     expect(engine.inspect(IP)!.levels.brute_force).toBe('MEDIUM');
     expect(engine.inspect(IP2)!.levels.brute_force).toBe('HIGH');
     expect(engine.inspect(IP)!.proven).toBe(true);

@@ -25,6 +25,7 @@ export function isolated(over: Partial<Thresholds>, base: Thresholds = DEFAULT_T
     repeatOffender: OFF,
     persistence: { ...base.persistence, ...OFF },
     network: { ...base.network, ...OFF },
+    bruteForceLongUnproven: OFF,
     ...over,
   };
 }

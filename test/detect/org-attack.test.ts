@@ -143,6 +143,28 @@ describe('Org Under Attack', () => {
     expect(maxScore).toBeGreaterThan(6); // anomalous, but under the floor
   });
 
+  it('the floor holds on average over the streak: a surge right at it is declared in 30 s, one at half of it never', () => {
+    // The simulator's cold-start: ~2.3 failures a bucket, then ~21 (10x), Poisson-noisy around the floor of 20.
+    const base: Traffic = { failures: 2.3, successes: 58, ipPool: 8000, unknownShare: 0.05 };
+    let declaredIn = 0;
+    for (const seed of [31, 32, 33, 34, 35, 36, 37, 38]) {
+      const clock = new ManualClock(T0);
+      const det = new OrgAttackDetector({ clock });
+      run(det, clock, rng(seed), 1 * MIN, () => base);
+      const attackAt = clock.nowMs();
+      const during = run(det, clock, rng(seed + 100), 3 * MIN, () => ({ failures: 23, successes: 58, ipPool: 600, unknownShare: 0.2 }));
+      if (during[0]?.type === 'start' && during[0].atMs - attackAt <= 30 * SEC) declaredIn++;
+    }
+    // Every bucket above the floor used to be needed: P(3 Poisson(23) >= 20 in a row) is about 0.5.
+    expect(declaredIn).toBeGreaterThanOrEqual(7);
+    for (const seed of [41, 42, 43]) {
+      const clock = new ManualClock(T0);
+      const det = new OrgAttackDetector({ clock });
+      run(det, clock, rng(seed), 1 * HOUR, () => base);
+      expect(run(det, clock, rng(seed + 100), 10 * MIN, () => ({ failures: 10, successes: 58, ipPool: 600, unknownShare: 0.2 }))).toEqual([]);
+    }
+  });
+
   it('exposes its state and closes idle buckets as zeros', () => {
     const clock = new ManualClock(T0);
     const det = new OrgAttackDetector({ clock });

@@ -37,8 +37,8 @@ afterEach(async () => {
   group = [];
 });
 
-async function start(n: number, flags: Record<string, string>): Promise<Replica[]> {
-  const ps = await Promise.all(Array.from({ length: n }, () => startProcessInstance({ 'p.yaml': POLICY }, { 'username-key': 'k'.repeat(32), ...flags }, T)));
+async function start(n: number, flags: Record<string, string>, policy = POLICY): Promise<Replica[]> {
+  const ps = await Promise.all(Array.from({ length: n }, () => startProcessInstance({ 'p.yaml': policy }, { 'username-key': 'k'.repeat(32), ...flags }, T)));
   group = ps.map((p) => ({ p, authz: new AuthzClient(p.grpcTarget), als: new AlsClient(p.grpcTarget) }));
   return group;
 }
@@ -47,11 +47,11 @@ const redisFlags = (): Record<string, string> => ({ 'redis-url': redis.url, 'red
 let seq = 0;
 
 /** Check, then (if allowed) the app's answer on the access log, as Envoy carries one sign-in. */
-async function signIn(r: Replica, client: string, username: string, status: number) {
+async function signIn(r: Replica, client: string, username: string, status: number, password = 'x') {
   const requestId = `req-${++seq}`;
   const res = await r.authz.check(envoyCheckRequest({
     peer: '10.0.0.5',
-    body: `username=${encodeURIComponent(username)}&password=x`,
+    body: `username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`,
     headers: { 'x-forwarded-for': client, 'x-request-id': requestId, 'content-type': 'application/x-www-form-urlencoded' },
   }));
   const denied = res.status?.code !== 0;
@@ -159,5 +159,57 @@ describe('three replicas sharing one Redis', () => {
     const starts = events.map((es) => es.filter((e) => e.eventType === 'security.attack.start').length);
     expect(starts.reduce((x, y) => x + y)).toBe(1);
     for (const r of rs) expect(await r.p.metric('portcullis_org_under_attack')).toBe(1);
+  });
+});
+
+/** Check only (no outcome follows): what the replica answers now. */
+async function checkOnly(r: Replica, client: string, username: string, password: string): Promise<number> {
+  const res = await r.authz.check(envoyCheckRequest({
+    peer: '10.0.0.5',
+    body: `username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`,
+    headers: { 'x-forwarded-for': client, 'x-request-id': `req-${++seq}`, 'content-type': 'application/x-www-form-urlencoded' },
+  }));
+  if (res.status?.code === 0) return 200;
+  return res.deniedResponse?.status?.code === 'Forbidden' ? 403 : 429;
+}
+
+describe('account signals shared by two replicas (Redis)', () => {
+  const policy = `${POLICY}  passwordSignals: { enabled: true }\n`;
+
+  it('a spray password failing through A is one on B, and marks its sources there; familiar networks learnt on A pass on B', { timeout: 90_000 }, async () => {
+    const [a, b] = (await start(2, redisFlags(), policy)) as [Replica, Replica];
+    await signIn(a, '203.0.113.10', 'ceo@example.com', 200, 'own-secret');
+    // Five strangers, five accounts, one password, all through A: a spray password (sprayPasswords.accounts 5).
+    for (let i = 0; i < 5; i++) await signIn(a, `198.51.${i}.20`, `victim${i}@example.com`, 401, 'Winter2026!');
+    await settle([a], [5]);
+    // B saw none of those outcomes. A new stranger carrying it is refused there (429), and the fifth source
+    // (marked on A as it failed with a spray password) is refused on B whatever it sends (403).
+    await eventually(async () => (await checkOnly(b, '192.0.2.99', 'someone@example.com', 'Winter2026!')) === 429, 10_000);
+    expect(await checkOnly(b, '198.51.4.20', 'other@example.com', 'different')).toBe(403);
+    // The same on a process alone with B's view: a password that is not sprayed goes on.
+    expect(await checkOnly(b, '192.0.2.98', 'someone@example.com', 'not-sprayed')).toBe(200);
+    expect(await b.p.metric('portcullis_outcomes_total{result="failure"}')).toBeFalsy();
+
+    // An account failing from five unfamiliar networks through A is under attack on B: strangers get 429 there,
+    // while its owner's network (learnt on A from the first success) signs in through B.
+    for (let i = 0; i < 5; i++) await signIn(a, `100.${64 + i}.1.7`, 'ceo@example.com', 401, `guess-${i}`);
+    await settle([a], [10]);
+    await eventually(async () => (await checkOnly(b, '192.0.2.55', 'ceo@example.com', 'guess')) === 429, 10_000);
+    expect(await checkOnly(b, '203.0.113.10', 'ceo@example.com', 'own-secret')).toBe(200);
+    expect(await b.p.metric('portcullis_store_rows_received_total')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a replica started later reads the familiar networks from the shared stream', { timeout: 90_000 }, async () => {
+    const flags = redisFlags();
+    const [a] = (await start(1, flags, policy)) as [Replica];
+    await signIn(a, '203.0.113.10', 'ceo@example.com', 200, 'own-secret');
+    for (let i = 0; i < 5; i++) await signIn(a, `100.${64 + i}.1.7`, 'ceo@example.com', 401, `guess-${i}`);
+    await settle([a], [5]);
+    const late = await startProcessInstance({ 'p.yaml': policy }, { 'username-key': 'k'.repeat(32), ...flags }, T);
+    const b: Replica = { p: late, authz: new AuthzClient(late.grpcTarget), als: new AlsClient(late.grpcTarget) };
+    group.push(b);
+    // From the stream alone: the account is under attack (strangers 429), its owner's network is familiar (200).
+    expect(await checkOnly(b, '192.0.2.55', 'ceo@example.com', 'guess')).toBe(429);
+    expect(await checkOnly(b, '203.0.113.10', 'ceo@example.com', 'own-secret')).toBe(200);
   });
 });

@@ -73,9 +73,9 @@ describe('replaying through the detectors', () => {
     const f = replay(await read(CSV), profile('default'));
     expect(f.blocked.map((b) => b.source)).toEqual(['198.51.100.7', '2001:db8:1:2::/64', '198.18.0.9']);
     const [brute, v6, spray] = f.blocked;
-    // One account hammered from one IP: IP-wide it is the 8th failure in 10 min (AWS WAF ATP's MEDIUM, a 60 s 429)
-    // that limits it; the per-account signal is only LOW for the IP as a whole.
-    expect(brute).toMatchObject({ firstBlockMs: at('09:01:35'), firstBlockLevel: 'MEDIUM', allowedBeforeBlock: 8, denied: 5, successesDenied: 1 });
+    // One account hammered from one IP never seen to succeed: IP-wide it is the 7th failure without a success
+    // (bruteForceLongUnproven's MEDIUM, a 60 s 429) that limits it; the per-account signal is only LOW for the IP.
+    expect(brute).toMatchObject({ firstBlockMs: at('09:01:30'), firstBlockLevel: 'MEDIUM', allowedBeforeBlock: 7, denied: 6, successesDenied: 1 });
     expect(brute!.reasons).toMatchObject({ brute_force: 'MEDIUM', account_targeted: 'LOW' });
     // Rotating inside one /64 is one source: 5 failures in 10 s (CrowdSec) rate-limits it.
     expect(v6).toMatchObject({ firstBlockMs: at('09:02:04'), allowedBeforeBlock: 5, denied: 3 });
@@ -84,7 +84,7 @@ describe('replaying through the detectors', () => {
     expect(spray!.reasons).toMatchObject({ unknown_user_spray: 'MEDIUM' });
     // The office NAT is not blocked; the colleague behind the brute-forcing IP is the one false positive. The
     // brute-forcing IP and the /64 keep sending into their rate limit: persistence makes them HIGH (403).
-    expect(f).toMatchObject({ records: 45, successes: 17, successesDenied: 1, sourcesWithDeniedSuccess: 1, denied: 8 + 1, sourcesBlocked: 3, sourcesBlockedHigh: 2, labels: null });
+    expect(f).toMatchObject({ records: 45, successes: 17, successesDenied: 1, sourcesWithDeniedSuccess: 1, denied: 9 + 1, sourcesBlocked: 3, sourcesBlockedHigh: 2, labels: null });
     expect(brute!.highBlock && v6!.highBlock && !spray!.highBlock).toBe(true);
     expect(f.falsePositiveShare).toBeCloseTo(1 / 17);
     expect(f.attacks).toEqual([]);
@@ -98,12 +98,12 @@ describe('replaying through the detectors', () => {
 
   it('each --set override changes what is blocked, compared side by side', async () => {
     const records = await read(CSV);
-    const { settings, selected } = comparisonSettings(builtInBase(), 'default', [parseVariant('bruteForce.medium=9'), parseVariant('bruteForceShort.medium=6')]);
-    expect(settings.map((s) => s.name)).toEqual(['default', 'aggressive', 'default + bruteForce.medium=9', 'default + bruteForceShort.medium=6', 'default + all 2 --set']);
+    const { settings, selected } = comparisonSettings(builtInBase(), 'default', [parseVariant('bruteForceLongUnproven.medium=0'), parseVariant('bruteForceShort.medium=6')]);
+    expect(settings.map((s) => s.name)).toEqual(['default', 'aggressive', 'default + bruteForceLongUnproven.medium=0', 'default + bruteForceShort.medium=6', 'default + all 2 --set']);
     expect(selected).toBe(4);
     const [, aggressive, laterMedium, , both] = settings.map((s) => replay(records, s));
-    // With AWS WAF's MEDIUM raised to 9, 198.51.100.7 gets one more guess through before the 429.
-    expect(laterMedium!.blocked[0]).toMatchObject({ source: '198.51.100.7', firstBlockMs: at('09:01:40'), firstBlockLevel: 'MEDIUM', allowedBeforeBlock: 9 });
+    // Without the unproven day window's MEDIUM, AWS WAF's 8 in 10 min limits 198.51.100.7: one more guess first.
+    expect(laterMedium!.blocked[0]).toMatchObject({ source: '198.51.100.7', firstBlockMs: at('09:01:35'), firstBlockLevel: 'MEDIUM', allowedBeforeBlock: 8 });
     expect(laterMedium!.blocked[0]!.reasons).toMatchObject({ brute_force: 'MEDIUM' });
     // With CrowdSec's 5-in-10-s raised to 6, the /64 gets one more guess through.
     expect(both!.blocked.find((b) => b.source === '2001:db8:1:2::/64')).toMatchObject({ firstBlockMs: at('09:02:05'), allowedBeforeBlock: 6, denied: 2 });
@@ -124,6 +124,13 @@ describe('replaying through the detectors', () => {
     usage(() => set('bruteForceLong.high=40')); // medium 60 > high
     expect(set('bruteForceLong.medium=30, bruteForceLong.high=40').snapshot.policy.detection.thresholds.bruteForceLong).toMatchObject({ low: 30, medium: 30, high: 40 });
     expect(() => set('org.bucketMs=10')).toThrow(/orgUnderAttack.bucket: must be whole seconds/);
+    // Booleans (spec.detection.underAttack) take true or false only; the setting reaches the compiled policy.
+    usage(() => parseOverride('underAttack.refuseUnproven=yes'));
+    usage(() => parseOverride('underAttack.refuseUnproven=1'));
+    expect(set('underAttack.refuseUnproven=true').snapshot.policy.detection.underAttack).toMatchObject({ refuseUnproven: true, refuseUnfamiliar: false });
+    expect(set('underAttack.refuseUnproven=true').detection).toEqual({ underAttack: { refuseUnproven: true } });
+    expect(set('asn.medium=30', 'asn.high=60').snapshot.policy.detection.asn).toMatchObject({ medium: 30, high: 60 });
+    usage(() => set('asn.medium=90')); // above high (80)
     // The spec's names (durations as text) and the detectors' own (windowMs, org.) are the same field.
     for (const text of ['accountTargeted.window=12h', 'accountTargeted.windowMs=12h', 'accountTargeted.windowMs=43200000']) {
       const win = set(text).snapshot.policy.detection;
@@ -145,13 +152,13 @@ describe('replaying through the detectors', () => {
     expect(out).toContain('5 bad lines skipped');
     expect(out).toContain('line 40: unterminated quoted field');
     expect(out).toContain('| **default + bruteForce.high=20** |');
-    expect(out).toMatch(/198\.51\.100\.7\s+2026-03-02T09:01:35\.000Z MEDIUM/);
+    expect(out).toMatch(/198\.51\.100\.7\s+2026-03-02T09:01:30\.000Z MEDIUM/);
     expect(out).not.toMatch(/@example\.com|alice|bob|carol|nobody/);
     out = '';
     expect(await run([JSONL, '--json'])).toBe(0);
     const doc = JSON.parse(out);
     expect(doc.input.badLines).toHaveLength(5);
-    expect(doc.settings[0].blocked[0]).toMatchObject({ source: '198.51.100.7', firstBlock: '2026-03-02T09:01:35.000Z' });
+    expect(doc.settings[0].blocked[0]).toMatchObject({ source: '198.51.100.7', firstBlock: '2026-03-02T09:01:30.000Z' });
     expect(out).not.toMatch(/@example\.com/);
   });
 });
@@ -159,7 +166,7 @@ describe('replaying through the detectors', () => {
 describe('replay models the per-account refusal', () => {
   it('with the IP-wide windows off, the pair alone refuses the 10th attempt on one account', async () => {
     const records = await read(CSV);
-    const { settings } = comparisonSettings(builtInBase(), 'default', [parseVariant('bruteForce.low=0,bruteForce.medium=0,bruteForce.high=0,bruteForceShort.low=0,bruteForceShort.medium=0,bruteForceShort.high=0')]);
+    const { settings } = comparisonSettings(builtInBase(), 'default', [parseVariant('bruteForce.low=0,bruteForce.medium=0,bruteForce.high=0,bruteForceShort.low=0,bruteForceShort.medium=0,bruteForceShort.high=0,bruteForceLongUnproven.low=0,bruteForceLongUnproven.medium=0,bruteForceLongUnproven.high=0')]);
     const f = replay(records, settings[2]!);
     const brute = f.blocked.find((b) => b.source === '198.51.100.7');
     expect(brute).toMatchObject({ firstBlockLevel: 'HIGH', allowedBeforeBlock: 9 });

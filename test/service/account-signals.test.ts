@@ -96,3 +96,59 @@ describe('account under attack through Gate + Learner', () => {
     expect(answers.every((s) => s === 200)).toBe(true);
   });
 });
+
+describe('password signals on one account through Gate + Learner', () => {
+  it('a stale client (the same wrong password again from a familiar network) is one failure, not a guess each time', () => {
+    const t = wire({ passwordSignals: { enabled: true } });
+    expect(t.signIn('203.0.113.10', 'pat', 200, 'new-secret').verdict).toBe('allow');
+    t.clock.advance(MIN);
+    // A phone at home still holding the old password retries every 5 s for ten minutes.
+    const answers = new Set<number>();
+    for (let i = 0; i < 120; i++) {
+      answers.add(t.signIn('203.0.113.10', 'pat', 401, 'old-secret').httpStatus);
+      t.clock.advance(5000);
+    }
+    expect([...answers]).toEqual([200]);
+    const c = t.engine.inspect(t.keyOf('203.0.113.10'))!.counters;
+    expect(c.failuresMedium).toBeLessThanOrEqual(1);
+    expect(c.maxAccountFailures).toBe(1);
+    // A different wrong password from there is counted as usual; the same one from a stranger too.
+    t.signIn('203.0.113.10', 'pat', 401, 'another-guess');
+    expect(t.engine.inspect(t.keyOf('203.0.113.10'))!.counters.maxAccountFailures).toBe(2);
+    for (let i = 0; i < 3; i++) t.signIn('198.51.100.9', 'pat', 401, 'old-secret');
+    expect(t.engine.inspect(t.keyOf('198.51.100.9'))!.counters.maxAccountFailures).toBe(3);
+  });
+
+  it('many distinct wrong passwords on one account (account_brute_force): strangers get 429, the owner goes on', () => {
+    const t = wire({ passwordSignals: { enabled: true }, detection: { accounts: { distinctPasswords: 8 } } });
+    expect(t.signIn('203.0.113.10', 'cfo', 200, 'own').verdict).toBe('allow');
+    t.clock.advance(MIN);
+    // Two strangers in two networks (too few for account_under_attack), 4 guesses each, 30 s apart.
+    const answers: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      answers.push(t.signIn(i % 2 ? '198.51.100.9' : '192.0.2.44', 'cfo', 401, `guess-${i}`).httpStatus);
+      t.clock.advance(30_000);
+    }
+    expect(answers).toEqual([200, 200, 200, 200, 200, 200, 200, 200]);
+    // The 8th distinct wrong password made the account guessed: a third stranger is refused at once.
+    const next = t.signIn('100.64.7.7', 'cfo', 401, 'guess-9');
+    expect(next.httpStatus).toBe(429);
+    expect(next.retryAfterSeconds).toBe(60);
+    expect(next.threat?.detections.account_brute_force).toBe('MEDIUM');
+    // The owner at home, mistyping then succeeding, is never refused; other accounts are judged as usual.
+    expect(t.signIn('203.0.113.10', 'cfo', 401, 'typo').httpStatus).toBe(200);
+    expect(t.signIn('203.0.113.10', 'cfo', 200, 'own').httpStatus).toBe(200);
+    expect(t.signIn('100.64.7.8', 'intern', 401, 'x').httpStatus).toBe(200);
+    // The same wrong password eight times is not eight guesses.
+    const u = wire({ passwordSignals: { enabled: true }, detection: { accounts: { distinctPasswords: 8 } } });
+    for (let i = 0; i < 8; i++) u.signIn(`198.51.${100 + (i % 2)}.9`, 'cfo', 401, 'same');
+    expect(u.signIn('100.64.7.7', 'cfo', 401, 'other').httpStatus).toBe(200);
+  });
+
+  it('without passwordSignals neither rule applies (no fingerprints): every failure counts', () => {
+    const t = wire();
+    t.signIn('203.0.113.10', 'pat', 200);
+    for (let i = 0; i < 4; i++) t.signIn('203.0.113.10', 'pat', 401, 'old-secret');
+    expect(t.engine.inspect(t.keyOf('203.0.113.10'))!.counters.maxAccountFailures).toBe(4);
+  });
+});

@@ -16,6 +16,7 @@ import { detectorView } from '../../src/service/detector-view.ts';
 import { accountSignals } from '../../src/service/account-signals.ts';
 import { Learner } from '../../src/service/learn.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
+import type { DetectorStore } from '../../src/store/store.ts';
 import { MemoryEventSink } from '../../src/telemetry/events.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
@@ -25,8 +26,16 @@ export const MIN = 60 * SEC;
 export const HOUR = 60 * MIN;
 export const KEY = Buffer.alloc(32, 7);
 
-/** `policy`: extra ThreatPolicy spec fields (e.g. passwordSignals). */
-export function wire(policy: Record<string, unknown> = {}) {
+/**
+ * `policy`: extra ThreatPolicy spec fields (e.g. passwordSignals); `asnOf`: an ASN database lookup (geo.ts);
+ * `makeStore`: another store over the same engine and org detector (a RedisStore; the caller starts it).
+ */
+export function wire(
+  policy: Record<string, unknown> = {},
+  asnOf?: (ip: string) => number | undefined,
+  makeStore?: (engine: DetectionEngine, org: OrgAttackDetector, clock: ManualClock) => DetectorStore,
+  clock = new ManualClock(1_800_000_000_000),
+) {
   const origin = { source: 'test' };
   const objects: ConfigObject[] = [
     { kind: 'IPZone', name: 'lb', origin, spec: { usage: 'Policy', proxies: ['10.0.0.0/8'] } },
@@ -35,22 +44,23 @@ export function wire(policy: Record<string, unknown> = {}) {
   const { snapshot } = compile(objects, 1, 0);
   const holder = new SnapshotHolder();
   holder.swap(snapshot);
-  const clock = new ManualClock(1_800_000_000_000);
   const engine = new DetectionEngine({ clock });
-  const store = new MemoryStore(engine, new OrgAttackDetector({ clock }));
+  const org = new OrgAttackDetector({ clock });
+  const store = makeStore ? makeStore(engine, org, clock) : new MemoryStore(engine, org);
   const correlator = new AttemptCorrelator<IpKey>();
   const blocks: string[] = [];
   const signals = accountSignals();
   const learner = new Learner({
-    store, correlator, clock, signals, snapshot: () => holder.current, maxChainHops: 10,
+    store, correlator, clock, signals, asnOf, snapshot: () => holder.current, maxChainHops: 10,
     observer: { outcome: () => undefined, blockStarted: (_k, _c, v) => blocks.push(`${v.blockLevel}:${Math.round((v.blockedUntilMs - clock.nowMs()) / MIN)}m`), attack: () => undefined },
   });
   learner.applyPolicy(snapshot.policy);
   let id = 0;
   const events = new MemoryEventSink();
+  const view = detectorView(store, clock, signals, asnOf);
   const gate = new Gate({
     holder, metrics: new Metrics(holder), events, logger: createLogger('silent'), clock,
-    options: { clientIp: { mode: 'xff', maxHops: 10 }, failureMode: 'allow', newId: () => String(++id), detectors: detectorView(store, clock, signals), usernameKey: KEY },
+    options: { clientIp: { mode: 'xff', maxHops: 10 }, failureMode: 'allow', newId: () => String(++id), detectors: view, usernameKey: KEY },
     attempts: { store, correlator, keyOf: (a) => engine.keyOfAddress(a) },
   });
   /** One sign-in: Check, then (if let through) the app's answer via the outcome path, as Envoy's ALS would. */
@@ -66,6 +76,6 @@ export function wire(policy: Record<string, unknown> = {}) {
     return d;
   };
   const keyOf = (text: string) => engine.keyOfAddress(parseAddress(text)!);
-  return { clock, engine, learner, signIn, keyOf, blocks, signals, events };
+  return { clock, engine, learner, signIn, keyOf, blocks, signals, events, store, view };
 }
 

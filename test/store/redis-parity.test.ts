@@ -9,6 +9,10 @@ import { RedisKeys } from '../../src/store/redis/keys.ts';
 import { RedisStore } from '../../src/store/redis/store.ts';
 import { IP, IP2, rng, T0, v4 } from '../detect/helpers.ts';
 import { redisAvailable, redisStoreSettings, startRedisServer, type RedisServer } from '../helpers/redis.ts';
+import { KEY, wire } from '../service/wire.ts';
+import { parseAddress } from '../../src/net/address.ts';
+import { usernameHash } from '../../src/decide/username.ts';
+import { passwordFingerprint } from '../../src/decide/password.ts';
 
 let server: RedisServer;
 beforeAll(async () => {
@@ -78,6 +82,64 @@ describe('Redis store parity with the in-memory engine', () => {
       }
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('Redis store parity: account signals', () => {
+  it('a replica that saw none of the outcomes has the same account and password facts as one process that saw them all', async () => {
+    const clock = new ManualClock(1_800_000_000_000);
+    const settings = redisStoreSettings([server.url]);
+    const redisStore = (engine: DetectionEngine, org: OrgAttackDetector, c: ManualClock) => new RedisStore({ settings, engine, org, clock: c });
+    const policy = { passwordSignals: { enabled: true } };
+    const memory = wire(policy, undefined, undefined, clock);
+    const a = wire(policy, undefined, redisStore, clock);
+    const b = wire(policy, undefined, redisStore, clock);
+    await (a.store as RedisStore).start();
+    await (b.store as RedisStore).start();
+    const rand = rng(7);
+    const users = Array.from({ length: 12 }, (_, i) => `user${i}`);
+    const homes = users.map((_, i) => `203.0.${113 + (i % 3)}.${10 + i}`);
+    const strangers = Array.from({ length: 30 }, (_, i) => `198.${18 + (i % 6)}.${i}.9`);
+    const passwords = ['Winter2026!', 'Password1', 'Welcome123'];
+    const probes: [string, string, string][] = [];
+    for (const u of users) for (const ip of [...homes.slice(0, 3), ...strangers.slice(0, 4)]) probes.push([ip, u, passwords[0]!]);
+    for (const ip of strangers) probes.push([ip, 'someone-new', 'not-sprayed']);
+    const facts = (t: ReturnType<typeof wire>, [ip, user, pw]: [string, string, string]) => {
+      const f = t.view.facts(parseAddress(ip)!, usernameHash(KEY, user), passwordFingerprint(KEY, pw));
+      return { familiar: f.familiar, accountUnderAttack: f.accountUnderAttack, accountGuessed: f.accountGuessed, sprayPassword: f.sprayPassword, sprayingSource: f.sprayingSource };
+    };
+    let interesting = 0;
+    try {
+      for (let i = 0; i < 400; i++) {
+        clock.advance(Math.floor(rand() * 8000));
+        const u = Math.floor(rand() * users.length);
+        const x = rand();
+        // Owners at home (successes, typos, a stale password), strangers guessing, and a spray of three passwords.
+        const [ip, status, pw] = x < 0.25 ? [homes[u]!, 200, 'own'] : x < 0.35 ? [homes[u]!, 401, 'old-password'] : x < 0.6
+          ? [strangers[Math.floor(rand() * strangers.length)]!, 401, `guess-${i}`]
+          : [strangers[Math.floor(rand() * strangers.length)]!, 401, passwords[Math.floor(rand() * 3)]!];
+        memory.signIn(ip, users[u]!, status, pw);
+        a.signIn(ip, users[u]!, status, pw);
+        // A's blocks come back with its writes: settled, it decides as the memory process does.
+        await a.store.settled();
+        if (i % 20 !== 19) continue;
+        await b.store.settled();
+        for (const p of probes) {
+          const want = facts(memory, p);
+          expect(facts(a, p), `step ${i}: A ${p.join(' ')}`).toEqual(want);
+          expect(facts(b, p), `step ${i}: B ${p.join(' ')}`).toEqual(want);
+          if (want.familiar || want.accountUnderAttack || want.sprayPassword || want.sprayingSource || want.accountGuessed) interesting++;
+        }
+      }
+      // The sequence exercised the rules: spray passwords, marked sources, accounts under attack, familiar networks.
+      expect(interesting).toBeGreaterThan(50);
+      expect(memory.signals.spray.fingerprints).toBeGreaterThan(0);
+      expect(b.signals.spray.markedSources).toBe(memory.signals.spray.markedSources);
+      expect(b.signals.accounts.size).toBe(memory.signals.accounts.size);
+    } finally {
+      await a.store.close();
+      await b.store.close();
     }
   });
 });

@@ -5,7 +5,7 @@ import type { DetectionSettings } from '../../detect/detection.ts';
 import type { AccountSources } from '../../detect/accounts.ts';
 import type { SprayPasswords } from '../../detect/spray-passwords.ts';
 import { configureDetectors } from '../configure.ts';
-import type { DetectorStore, StoreHealth, StoreMode } from '../store.ts';
+import type { DetectorStore, SignalEvent, StoreHealth, StoreMode } from '../store.ts';
 import type { Outbox } from './outbox.ts';
 import { applyView, isViewUpdate } from './view.ts';
 
@@ -67,6 +67,12 @@ export class WorkerStore implements DetectorStore {
   recordOrgOutcome(): void {
     // As recordOutcome: Org Under Attack is counted on the primary; its transitions arrive in ViewUpdates.
   }
+
+  shareSignal(_e: SignalEvent): void {
+    // Account signals are learnt on the primary, whose store shares them; this view gets them in ViewUpdates.
+  }
+
+  setSignalListener(_fn: (e: SignalEvent) => void): void {}
 
   tick(nowMs: number): void {
     this.engine.sweep(4096, nowMs);

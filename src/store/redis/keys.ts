@@ -9,11 +9,16 @@ export class RedisKeys {
   readonly blocks: string;
   readonly channel: string;
   readonly orgState: string;
+  /** Account-signal events: a capped stream and the channel they are published on. */
+  readonly signalLog: string;
+  readonly signalChannel: string;
 
   constructor(readonly prefix: string) {
     this.blocks = `${prefix}{blocks}:active`;
     this.channel = `${prefix}blocks`;
     this.orgState = `${prefix}{org}:state`;
+    this.signalLog = `${prefix}{signals}:log`;
+    this.signalChannel = `${prefix}signals`;
   }
 
   /** The client's counters, block and offences: a 46-byte string (the engine's row). */

@@ -4,7 +4,8 @@ import type { AttemptFacts, BlockPlan, DetectionEngine, Outcome, OutcomeFacts } 
 import type { IpKey } from '../../detect/ip-key.ts';
 import { ROW_BYTES } from '../../detect/ip-table.ts';
 import type { OrgAttackDetector, OrgOutcomeFacts } from '../../detect/org-attack.ts';
-import type { DetectorStore, StoreCounters, StoreHealth, StoreListener } from '../store.ts';
+import type { DetectorStore, SignalEvent, StoreCounters, StoreHealth, StoreListener } from '../store.ts';
+import { SignalChannel } from './signals.ts';
 import type { DetectionSettings } from '../../detect/detection.ts';
 import { configureDetectors } from '../configure.ts';
 import { BlockChannel, rowUntilSec } from './blocks.ts';
@@ -26,6 +27,8 @@ export interface RedisStoreOptions {
   readonly maxPairsPerIp?: number;
   /** How long start() waits for Redis before starting degraded. */
   readonly startTimeoutMs?: number;
+  /** Account-signal events kept in the shared stream (about; XADD MAXLEN ~). */
+  readonly maxSignalEvents?: number;
 }
 
 const NO_LISTENER: StoreListener = { blockStarted: () => undefined, attack: () => undefined };
@@ -53,6 +56,9 @@ export class RedisStore implements DetectorStore {
   readonly #writer: RowWriter;
   readonly #blocks: BlockChannel;
   readonly #org: SharedOrg;
+  readonly #signals: SignalChannel;
+  /** Longest a shared account signal matters: the stream's TTL (familiar networks, spray holds). */
+  #signalTtlMs = 30 * 86_400_000;
   readonly #params: () => ReturnType<typeof recordParams>;
   readonly #pending = new Set<Promise<unknown>>();
   #listener = NO_LISTENER;
@@ -82,6 +88,7 @@ export class RedisStore implements DetectorStore {
     const origin = `${process.pid.toString(36)}-${randomBytes(4).toString('hex')}`;
     this.#blocks = new BlockChannel(this.#client, this.#sub, this.#keys, o.engine, origin, nowMs);
     this.#org = new SharedOrg(this.#client, this.#scripts, this.#keys, o.org);
+    this.#signals = new SignalChannel(this.#client, this.#sub, this.#keys, origin, o.maxSignalEvents ?? 100_000, () => this.#signalTtlMs);
     // Errors surface through commands; the connection's last error explains a lost link (auth, TLS, refused).
     this.#client.on('error', (err: Error) => {
       this.#lastError = err.message;
@@ -98,12 +105,14 @@ export class RedisStore implements DetectorStore {
       await withTimeout(Promise.all([this.#client.connect(), this.#sub.connect()]), budget);
       await this.#scripts.load();
       await this.#blocks.start();
+      await this.#signals.start();
       await this.#org.tick(this.#o.clock.nowMs(), (t) => this.#listener.attack(t));
       this.#adoptAttackState();
     } catch (err) {
       this.#degrade(`Redis unreachable at start: ${message(err)}`);
       // The subscription is queued until the subscriber connects; blocks are re-read on recovery.
       this.#blocks.start().catch(() => undefined);
+      this.#signals.start().catch(() => undefined);
     }
   }
 
@@ -117,6 +126,7 @@ export class RedisStore implements DetectorStore {
 
   /** As in memory; the record script's windows follow the engine. A reshaped view re-adopts the shared org state. */
   configure(detection: DetectionSettings, reshape: boolean): string[] {
+    this.#signalTtlMs = Math.max(detection.accounts.familiarMs, detection.sprayPasswords.holdMs, detection.accounts.attackHoldMs);
     const r = configureDetectors(this.engine, this.org, detection, reshape);
     if (r.orgReshaped) this.#org.resync();
     return r.deferred;
@@ -136,6 +146,16 @@ export class RedisStore implements DetectorStore {
 
   recordRefused(key: IpKey, clientText: string | undefined): void {
     this.#submit({ key, kind: EV_REFUSED, sec: this.#nowSec(), usernameHash: undefined, clientText });
+  }
+
+  shareSignal(e: SignalEvent): void {
+    // Not buffered through an outage: the local view has it, and account signals are hints, not counters.
+    if (this.degraded) return;
+    this.#track(this.#signals.share(e));
+  }
+
+  setSignalListener(fn: (e: SignalEvent) => void): void {
+    this.#signals.setListener(fn);
   }
 
   recordOrgOutcome(outcome: Outcome, facts: OrgOutcomeFacts, nowMs: number): void {
