@@ -15,11 +15,14 @@ export interface Verdict {
 }
 
 export const EMPTY_DETECTIONS: Detections = Object.freeze({});
+export const NONE_VERDICT: Verdict = Object.freeze({ level: 'NONE' as ThreatLevel, detections: EMPTY_DETECTIONS, blockedUntilMs: 0, blockLevel: 'NONE' as ThreatLevel });
 
 // Levels of the reasons pack into 2 bits each in THREAT_REASONS order ("combo"; threat_feed's bits stay 0 here);
-// verdicts without a block are interned per combo, so evaluate() allocates only for blocked keys.
-const detectionsCache: (Detections | undefined)[] = new Array(1 << (2 * COMBO_REASONS));
-const verdictCache: (Verdict | undefined)[] = new Array(1 << (2 * COMBO_REASONS));
+// verdicts without a block are interned per combo, so evaluate() allocates only for blocked keys. The two
+// tables (2^18 slots, 2 MB each) are made at the first detection, not at import: an idle sidecar never needs them.
+const SLOTS = 1 << (2 * COMBO_REASONS);
+let detectionsCache: (Detections | undefined)[] | undefined;
+let verdictCache: (Verdict | undefined)[] | undefined;
 
 export function comboLevel(combo: number): number {
   let m = 0;
@@ -28,6 +31,8 @@ export function comboLevel(combo: number): number {
 }
 
 export function detectionsOf(combo: number): Detections {
+  if (combo === 0) return EMPTY_DETECTIONS;
+  detectionsCache ??= new Array(SLOTS);
   let d = detectionsCache[combo];
   if (d === undefined) {
     const o: Partial<Record<ThreatReason, ThreatLevel>> = {};
@@ -35,13 +40,15 @@ export function detectionsOf(combo: number): Detections {
       const lv = (combo >>> (2 * i)) & 3;
       if (lv > 0) o[r] = levelName(lv);
     });
-    d = combo === 0 ? EMPTY_DETECTIONS : Object.freeze(o);
+    d = Object.freeze(o);
     detectionsCache[combo] = d;
   }
   return d;
 }
 
 export function unblockedVerdict(combo: number): Verdict {
+  if (combo === 0) return NONE_VERDICT;
+  verdictCache ??= new Array(SLOTS);
   let v = verdictCache[combo];
   if (v === undefined) {
     v = Object.freeze({
@@ -54,6 +61,3 @@ export function unblockedVerdict(combo: number): Verdict {
   }
   return v;
 }
-
-export const NONE_VERDICT: Verdict = unblockedVerdict(0);
-
