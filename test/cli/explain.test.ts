@@ -127,7 +127,7 @@ describe('explain shows the detection settings in force', { timeout: 60_000 }, (
       const text = await explain('--config', inst.dir, '--peer', '10.0.0.5', '--xff', '192.0.2.1');
       expect(text.stdout).toContain('detection: spec.detection sets bruteForce.high=20, block=1h, aggressive.block=2h, orgUnderAttack.minFailures=10, underAttack.refuseUnproven=true');
       expect(text.stdout).toContain('underAttack: while declared, refused (429, Retry-After 1m) unless familiar to the account: sources never seen to succeed');
-      expect(text.stdout).toMatch(/^ {2}bruteForce {11}10m {5}5\/8\/20 {11}3\/5\/7$/m);
+      expect(text.stdout).toMatch(/^ {2}bruteForce {11}10m {5}5\/8\/20 {11}3\/6\/7$/m); // aggressive medium 6 (docs/detection.md)
       expect(text.stdout).toContain('blocks: HIGH 1h (under attack 2h)');
     } finally {
       await inst.stop();

@@ -26,14 +26,17 @@ describe('simulate exit status', () => {
     expect(met.stdout).toMatch(/\| brute-force \|.*\| met, met, met \|/);
     expect(met.code).toBe(0);
 
-    expect(missed.stdout).toMatch(/\| brute-force \|.*\| MISSED, met, met \|/);
-    expect(missed.stderr).toMatch(/^portcullis simulate: 1 target\(s\) missed:\n {2}brute-force: attack IPs blocked by their 10th attempt ≥ 95% \(\d+\.\d% \(\d+\/\d+ IPs with ≥ 10 attempts\)\)\n$/);
+    // A minute late, no success has made any source familiar yet either: the owners of the accounts being
+    // guessed are strangers to them (account_brute_force), so the legitimate-denied target may miss as well.
+    expect(missed.stdout).toMatch(/\| brute-force \|.*\| MISSED, (met|MISSED), met \|/);
+    expect(missed.stderr).toMatch(/^portcullis simulate: [12] target\(s\) missed:\n/);
+    expect(missed.stderr).toMatch(/\n {2}brute-force: attack IPs blocked by their 10th attempt ≥ 95% \(\d+\.\d% \(\d+\/\d+ IPs with ≥ 10 attempts\)\)\n/);
     expect(missed.code).toBe(1);
 
     const json = JSON.parse(tolerated.stdout);
-    expect(json.missed).toHaveLength(1);
+    expect(json.missed.length).toBeGreaterThanOrEqual(1);
     expect(json.missed[0]).toMatch(/^brute-force: attack IPs blocked by their 10th attempt/);
-    expect(json.scenarios[0].targets.filter((t: { met: boolean }) => t.met === false)).toHaveLength(1);
+    expect(json.scenarios[0].targets.filter((t: { met: boolean }) => t.met === false)).toHaveLength(json.missed.length);
     expect(tolerated.stderr).toContain('--no-fail-on-miss: exit 0');
     expect(tolerated.code).toBe(0);
   }, 240_000);
