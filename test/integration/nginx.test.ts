@@ -150,7 +150,8 @@ describe('Portcullis behind a real nginx (auth_request + access_log syslog)', ()
     expect(statuses.indexOf(429)).toBeLessThanOrEqual(6);
     const events = inst.events.events.filter((e) => e.client?.ipAddress === sprayer && e.eventType === 'security.threat.detected');
     const detections = events.map((e) => JSON.parse(e.debugContext.debugData.threatDetections ?? '{}') as Record<string, string>);
-    expect(detections.some((d) => d.password_spray !== undefined)).toBe(true);
+    // Which detector refuses first depends on timing (see above): the refusal names one of the two.
+    expect(detections.some((d) => d.password_spray !== undefined || d.brute_force !== undefined), JSON.stringify(detections)).toBe(true);
   });
 
   it('every nginx line was understood; denials are never counted as failed sign-ins', async () => {
