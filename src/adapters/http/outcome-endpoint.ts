@@ -104,8 +104,10 @@ export function outcomeEndpoint(queue: OutcomeQueue, ingest: OutcomeIngest, toke
       const errors = parsed.filter((p): p is string => typeof p === 'string');
       if (errors.length > 0) return reply(res, 400, { error: 'invalid_outcome', details: errors.slice(0, 20) });
       const job = new PostedOutcomes(parsed as OutcomeReport[], ingest);
-      if (queue.congested || !queue.offer(job, size)) {
-        if (queue.congested) queue.shed(job);
+      // Congested: refused here and counted as shed; otherwise offer() counts its own refusal (full, closed).
+      const congested = queue.congested;
+      if (congested) queue.shed(job);
+      if (congested || !queue.offer(job, size)) {
         res.setHeader('retry-after', '1');
         return reply(res, 503, { error: 'backlog_full', retryAfterSeconds: 1 });
       }
