@@ -4,11 +4,10 @@ import type { OutcomeQueue } from '../../service/outcome-queue.ts';
 import type { ClientHeader } from './original-request.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Registry } from 'prom-client';
-import { SyslogMetrics } from '../../telemetry/syslog-metrics.ts';
 import type { Gate } from '../../service/check.ts';
-import { startSyslogListener, trustedProxySource, type SyslogHandle } from '../syslog/syslog-server.ts';
+import type { SyslogHandle } from '../syslog/syslog-server.ts';
 import type { HttpLimits } from './limits.ts';
-import { startDecisionServer, type DecisionServerHandle } from './decision-server.ts';
+import type { DecisionServerHandle } from './decision-server.ts';
 
 /** The --authz-* and --syslog-* settings slice (read by src/settings.ts). */
 export interface ProxyListenerSettings {
@@ -43,7 +42,10 @@ export async function startProxyListeners(
   let authz: DecisionServerHandle | undefined;
   let syslog: SyslogHandle | undefined;
   try {
+    // Each listener's modules are imported only when its address is set: a sidecar behind Envoy runs neither,
+    // and their code (with node:dgram) would be kept for the life of the process (docs/benchmarks.md, Idle RSS).
     if (settings.authz) {
+      const { startDecisionServer } = await import('./decision-server.ts');
       authz = await startDecisionServer(deps.gate, {
         address: settings.authz,
         clientHeader: settings.authzClientHeader,
@@ -55,6 +57,7 @@ export async function startProxyListeners(
       });
     }
     if (settings.syslogUdp || settings.syslogTcp) {
+      const [{ startSyslogListener, trustedProxySource }, { SyslogMetrics }] = await Promise.all([import('../syslog/syslog-server.ts'), import('../../telemetry/syslog-metrics.ts')]);
       syslog = await startSyslogListener(
         {
           udp: settings.syslogUdp,
