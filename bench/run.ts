@@ -12,6 +12,7 @@ import { renderRedisBench, runRedisBench } from './redis-check.ts';
 import { renderHttpMode, runHttpMode } from './http-mode.ts';
 import { renderAlsIngest, runAlsIngest } from './als-ingest.ts';
 import { renderIdleRss, runIdleRss } from './idle-rss.ts';
+import { renderSprayRss, runSprayRss } from './spray-rss.ts';
 import { renderReloadUnderLoad, runReloadUnderLoad } from './reload-under-load.ts';
 import { renderWorkersBench, runWorkersBench } from './workers.ts';
 
@@ -40,17 +41,20 @@ const http = runs('http') ? await runHttpMode(quick, progress) : undefined;
 const als = runs('als') ? await runAlsIngest(quick, progress) : undefined;
 // Idle RSS of the compiled build (what the image runs) against tsx and a bare Node process.
 const rss = runs('rss') ? await runIdleRss(quick, progress) : undefined;
+// RSS once 100k-500k distinct client IPs have sent failed sign-ins, against 80 MB + 64 B per tracked IP.
+const spray = runs('rss') ? await runSprayRss(quick, progress) : undefined;
 // Check latency while the 100k-CIDR file reloads: on a worker thread (as served) vs on the event loop.
 const reload = runs('reload') ? await runReloadUnderLoad(quick, progress) : undefined;
 // --workers 2 against --workers 1 through the CLI, h2load at full speed, taking turns.
 const workers = runs('workers') ? await runWorkersBench(quick, progress) : undefined;
-const report: BenchReport & { redis?: unknown; http?: unknown; als?: unknown; rss?: unknown; reload?: unknown; workers?: unknown } = { startedAt, machine, quick, load, micro, redis, http, als, rss, reload, workers };
+const report: BenchReport & { redis?: unknown; http?: unknown; als?: unknown; rss?: unknown; spray?: unknown; reload?: unknown; workers?: unknown } = { startedAt, machine, quick, load, micro, redis, http, als, rss, spray, reload, workers };
 
 console.log(renderReport(report));
 if (redis) console.log(`\n${renderRedisBench(redis)}`);
 if (http) console.log(`\n${renderHttpMode(http)}`);
 if (als) console.log(`\n${renderAlsIngest(als)}`);
 if (rss) console.log(`\n## Idle RSS\n\n${renderIdleRss(rss)}`);
+if (spray) console.log(`\n## RSS under an address spray\n\n${renderSprayRss(spray)}`);
 if (reload) console.log(`\n## Reload under load\n\n${renderReloadUnderLoad(reload)}`);
 if (workers) console.log(`\n${renderWorkersBench(workers)}`);
 const dir = join(tmpdir(), 'portcullis-bench');
