@@ -214,7 +214,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const servesChecks = role?.kind !== 'primary';
     const servesOps = role?.kind !== 'worker';
     const grpc: GrpcServerHandle | undefined = !servesChecks ? undefined : settings.grpcTransport === 'http2'
-      ? await startH2GrpcServer(grpcListen, { check: checkHandler(gate, onInFlight), accessLog: alsIntake, credential: grpcCredential }, HEALTH_SERVICES)
+      ? await startH2GrpcServer(grpcListen, { check: checkHandler(gate, onInFlight, true), accessLog: alsIntake, credential: grpcCredential }, HEALTH_SERVICES)
       : await startGrpcServer(grpcListen, [
         { definition: AUTHORIZATION_DEFINITION, implementation: authorizationService(gate, onInFlight, grpcCredential) },
         { definition: ACCESS_LOG_DEFINITION, implementation: accessLogService(alsIntake, grpcCredential) },

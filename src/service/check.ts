@@ -41,6 +41,11 @@ export interface GateDeps {
 export class Gate {
   constructor(private readonly deps: GateDeps) {}
 
+  /** The header the policy in force reads the username from, if any: a decoder keeps it with HEADERS_READ. */
+  usernameHeader(): string | undefined {
+    return this.deps.holder.current?.policy.username.header;
+  }
+
   check(facts: RequestFacts, transport: Transport): Decision {
     const started = performance.now();
     const { holder, options, metrics } = this.deps;

@@ -1,5 +1,5 @@
 import { parseAddress } from '../../../net/address.ts';
-import type { RequestFacts } from '../../../decide/decision.ts';
+import { HEADERS_READ, type RequestFacts } from '../../../decide/decision.ts';
 import { isPortcullisHeader } from '../portcullis-headers.ts';
 
 /**
@@ -387,45 +387,127 @@ function peer(b: Buffer, end: number): string | undefined {
   return addr;
 }
 
+// Header names whose values become strings: what decide() reads (HEADERS_READ) and, per call, the policy's
+// username header. Every other header is walked, not copied: a browser request carries a dozen (cookies,
+// user-agent hints, accept-*), and turning each into a key and a value string was the decoder's largest cost.
+const READ = HEADERS_READ.map((n) => Buffer.from(n, 'latin1'));
+let extra: Buffer | undefined;
+let extraText: string | undefined;
+
+/** b[s, s + len) equals the lower-case ASCII name; `fold` lower-cases ASCII letters of b first. */
+function sameName(b: Buffer, s: number, len: number, name: Buffer, fold: boolean): boolean {
+  if (name.length !== len) return false;
+  for (let i = 0; i < len; i++) {
+    let c = b[s + i]!;
+    if (fold && c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== name[i]) return false;
+  }
+  return true;
+}
+
+function isRead(b: Buffer, s: number, e: number, fold: boolean): boolean {
+  const len = e - s;
+  for (let i = 0; i < READ.length; i++) if (sameName(b, s, len, READ[i]!, fold)) return true;
+  return extra !== undefined && sameName(b, s, len, extra, fold);
+}
+
+function isReadText(k: string): boolean {
+  return HEADERS_READ.includes(k) || k === extraText;
+}
+
+const PORTCULLIS = Buffer.from('x-portcullis-', 'latin1');
+
+/** isPortcullisHeader over the key's bytes (ASCII prefix, any case). */
+function isPortcullisKey(b: Buffer, s: number, e: number): boolean {
+  if (e - s <= PORTCULLIS.length) return false;
+  for (let i = 0; i < PORTCULLIS.length; i++) {
+    const c = b[s + i]!;
+    if ((c === 0x2d ? c : c | 0x20) !== PORTCULLIS[i]) return false;
+  }
+  return true;
+}
+
+function ascii(b: Buffer, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) if (b[i]! >= 0x80) return false;
+  return true;
+}
+
+/** String field at p: its bounds into sStart/sEnd (cut at the enclosing end, as str() does). */
+let sStart = 0;
+let sEnd = 0;
+function strBounds(b: Buffer, end: number): void {
+  const len = u32(b, end);
+  sStart = p;
+  p = Math.min(p + len, end);
+  sEnd = p;
+}
+
 function headerMapEntry(b: Buffer, end: number, h: Http): void {
   const c = open(b, end);
-  let key = '';
-  let value = '';
+  let ks = 0;
+  let ke = 0;
+  let vs = 0;
+  let ve = 0;
   while (p < c) {
     const t = u32(b, c);
     const f = t >>> 3;
-    if (f === 1) key = str(b, c);
-    else if (f === 2) value = str(b, c);
-    else skipType(b, c, t & 7, 3);
+    if (f === 1) {
+      strBounds(b, c);
+      ks = sStart;
+      ke = sEnd;
+    } else if (f === 2) {
+      strBounds(b, c);
+      vs = sStart;
+      ve = sEnd;
+    } else skipType(b, c, t & 7, 3);
   }
   close(c);
   const map = (h.map ??= {});
-  if (isPortcullisHeader(key) && !Object.hasOwn(map, key)) (h.mapForged ??= []).push(key);
-  setOwn(map, key, value);
+  // Map keys are compared as sent (Envoy lower-cases them); a non-ASCII key can equal no ASCII name.
+  if (isPortcullisKey(b, ks, ke)) {
+    const key = utf8Slice.call(b, ks, ke);
+    if (!(h.mapForged ??= []).includes(key)) h.mapForged.push(key);
+    if (!isRead(b, ks, ke, false)) return;
+    setOwn(map, key, ve > vs ? utf8Slice.call(b, vs, ve) : '');
+  } else if (isRead(b, ks, ke, false)) {
+    setOwn(map, utf8Slice.call(b, ks, ke), ve > vs ? utf8Slice.call(b, vs, ve) : '');
+  }
 }
 
 function headerValue(b: Buffer, end: number, h: Http): void {
-  let key = '';
-  let value = '';
+  let ks = 0;
+  let ke = 0;
+  let vs = 0;
+  let ve = 0;
   let rawStart = 0;
   let rawEnd = 0;
   while (p < end) {
     const t = u32(b, end);
     switch (t >>> 3) {
-      case 1: key = str(b, end); break;
-      case 2: value = str(b, end); break;
+      case 1: strBounds(b, end); ks = sStart; ke = sEnd; break;
+      case 2: strBounds(b, end); vs = sStart; ve = sEnd; break;
       case 3: rawStart = bytesAt(b, end); rawEnd = p; break;
       default: skipType(b, end, t & 7, 5);
     }
   }
   const list = (h.list ??= {});
-  if (key === '') return;
-  const k = key.toLowerCase();
-  const v = rawEnd > rawStart ? utf8Slice.call(b, rawStart, rawEnd) : value;
-  if (!Object.hasOwn(list, k)) {
-    if (isPortcullisHeader(k)) (h.listForged ??= []).push(k);
-    setOwn(list, k, v);
-  } else setOwn(list, k, `${list[k]},${v}`);
+  if (ke === ks) return;
+  let k: string;
+  if (ascii(b, ks, ke)) {
+    const forged = isPortcullisKey(b, ks, ke);
+    if (!forged && !isRead(b, ks, ke, true)) return;
+    k = utf8Slice.call(b, ks, ke).toLowerCase();
+    if (forged && !(h.listForged ??= []).includes(k)) h.listForged.push(k);
+    if (forged && !isReadText(k)) return;
+  } else {
+    // Full Unicode lower-casing, as the reference does ("\u212a" becomes an ASCII "k").
+    k = utf8Slice.call(b, ks, ke).toLowerCase();
+    if (isPortcullisHeader(k) && !(h.listForged ??= []).includes(k)) h.listForged.push(k);
+    if (!isReadText(k)) return;
+  }
+  const v = rawEnd > rawStart ? utf8Slice.call(b, rawStart, rawEnd) : ve > vs ? utf8Slice.call(b, vs, ve) : '';
+  if (!Object.hasOwn(list, k)) setOwn(list, k, v);
+  else setOwn(list, k, `${list[k]},${v}`);
 }
 
 function headerMap(b: Buffer, end: number, h: Http): void {
@@ -525,8 +607,16 @@ function attributes(b: Buffer, end: number): Attributes {
   return a;
 }
 
-/** Decodes one CheckRequest message (no gRPC frame). Throws MalformedCheckRequest for bytes protobufjs refuses. */
-export function decodeCheckRequest(b: Buffer): DecodedCheck {
+/**
+ * Decodes one CheckRequest message (no gRPC frame). Throws MalformedCheckRequest for bytes protobufjs refuses.
+ * facts.headers holds the headers decide() reads (HEADERS_READ, and `usernameHeader` when the policy names one);
+ * `forged` lists every client-sent x-portcullis-* header.
+ */
+export function decodeCheckRequest(b: Buffer, usernameHeader?: string): DecodedCheck {
+  if (usernameHeader !== extraText) {
+    extraText = usernameHeader;
+    extra = usernameHeader === undefined ? undefined : Buffer.from(usernameHeader, 'latin1');
+  }
   p = 0;
   const end = b.length;
   let attrs: Attributes | undefined;
