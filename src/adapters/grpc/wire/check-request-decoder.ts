@@ -391,6 +391,9 @@ function peer(b: Buffer, end: number): string | undefined {
 // username header. Every other header is walked, not copied: a browser request carries a dozen (cookies,
 // user-agent hints, accept-*), and turning each into a key and a value string was the decoder's largest cost.
 const READ = HEADERS_READ.map((n) => Buffer.from(n, 'latin1'));
+/** READ by name length: most header lengths match none of them, and are passed over with one lookup. */
+const READ_BY_LENGTH: Array<Buffer[] | undefined> = [];
+for (const name of READ) (READ_BY_LENGTH[name.length] ??= []).push(name);
 let extra: Buffer | undefined;
 let extraText: string | undefined;
 
@@ -407,7 +410,8 @@ function sameName(b: Buffer, s: number, len: number, name: Buffer, fold: boolean
 
 function isRead(b: Buffer, s: number, e: number, fold: boolean): boolean {
   const len = e - s;
-  for (let i = 0; i < READ.length; i++) if (sameName(b, s, len, READ[i]!, fold)) return true;
+  const names = len < READ_BY_LENGTH.length ? READ_BY_LENGTH[len] : undefined;
+  if (names !== undefined) for (let i = 0; i < names.length; i++) if (sameName(b, s, len, names[i]!, fold)) return true;
   return extra !== undefined && sameName(b, s, len, extra, fold);
 }
 
