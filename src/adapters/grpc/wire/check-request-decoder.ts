@@ -319,11 +319,11 @@ interface Http {
   body: string;
   rawStart: number;
   rawEnd: number;
-  /** The headers map: undefined until an entry is seen. */
-  map: Record<string, string> | undefined;
+  /** Values of the read headers from the headers map, by HEADERS_READ index (EXTRA: the username header); undefined until an entry is seen. */
+  map: Array<string | undefined> | undefined;
   mapForged: string[] | undefined;
   /** header_map merged like factsFromCheckRequest merges it; undefined when it had no entries. */
-  list: Record<string, string> | undefined;
+  list: Array<string | undefined> | undefined;
   listForged: string[] | undefined;
 }
 
@@ -392,8 +392,8 @@ function peer(b: Buffer, end: number): string | undefined {
 // user-agent hints, accept-*), and turning each into a key and a value string was the decoder's largest cost.
 const READ = HEADERS_READ.map((n) => Buffer.from(n, 'latin1'));
 /** READ by name length: most header lengths match none of them, and are passed over with one lookup. */
-const READ_BY_LENGTH: Array<Buffer[] | undefined> = [];
-for (const name of READ) (READ_BY_LENGTH[name.length] ??= []).push(name);
+const READ_BY_LENGTH: Array<number[] | undefined> = [];
+READ.forEach((name, i) => (READ_BY_LENGTH[name.length] ??= []).push(i));
 let extra: Buffer | undefined;
 let extraText: string | undefined;
 
@@ -408,16 +408,35 @@ function sameName(b: Buffer, s: number, len: number, name: Buffer, fold: boolean
   return true;
 }
 
-function isRead(b: Buffer, s: number, e: number, fold: boolean): boolean {
+/** Index of the read header b[s, e) names (EXTRA for the username header), or -1. */
+function readIndex(b: Buffer, s: number, e: number, fold: boolean): number {
   const len = e - s;
   const names = len < READ_BY_LENGTH.length ? READ_BY_LENGTH[len] : undefined;
-  if (names !== undefined) for (let i = 0; i < names.length; i++) if (sameName(b, s, len, names[i]!, fold)) return true;
-  return extra !== undefined && sameName(b, s, len, extra, fold);
+  if (names !== undefined) for (let i = 0; i < names.length; i++) if (sameName(b, s, len, READ[names[i]!]!, fold)) return names[i]!;
+  return extra !== undefined && sameName(b, s, len, extra, fold) ? EXTRA : -1;
 }
 
-function isReadText(k: string): boolean {
-  return HEADERS_READ.includes(k) || k === extraText;
+function readIndexText(k: string): number {
+  const i = HEADERS_READ.indexOf(k);
+  return i !== -1 ? i : k === extraText ? EXTRA : -1;
 }
+
+/** Slot of the username header in the values array, after HEADERS_READ's. */
+const EXTRA = HEADERS_READ.length;
+
+/**
+ * The headers object: one literal with HEADERS_READ's keys (absent ones undefined), so it is made with one
+ * shape in one allocation rather than grown key by key; the username header is added to it when present.
+ */
+function headersObject(v: Array<string | undefined>): Record<string, string> {
+  const o = {
+    'x-forwarded-for': v[0], forwarded: v[1], 'x-envoy-external-address': v[2], ':method': v[3], ':path': v[4],
+    ':authority': v[5], host: v[6], 'x-request-id': v[7], 'user-agent': v[8], 'content-type': v[9],
+  } as Record<string, string>;
+  if (v[EXTRA] !== undefined) setOwn(o, extraText!, v[EXTRA]);
+  return o;
+}
+if (HEADERS_READ.join() !== Object.keys(headersObject([])).join()) throw new Error('headersObject() must list HEADERS_READ in order');
 
 const PORTCULLIS = Buffer.from('x-portcullis-', 'latin1');
 
@@ -466,16 +485,15 @@ function headerMapEntry(b: Buffer, end: number, h: Http): void {
     } else skipType(b, c, t & 7, 3);
   }
   close(c);
-  const map = (h.map ??= {});
-  // Map keys are compared as sent (Envoy lower-cases them); a non-ASCII key can equal no ASCII name.
+  const values = (h.map ??= []);
+  // Map keys are compared as sent (Envoy lower-cases them); a non-ASCII key can equal no ASCII name. A later
+  // entry for a key replaces the earlier one, as in protobufjs.
   if (isPortcullisKey(b, ks, ke)) {
     const key = utf8Slice.call(b, ks, ke);
     if (!(h.mapForged ??= []).includes(key)) h.mapForged.push(key);
-    if (!isRead(b, ks, ke, false)) return;
-    setOwn(map, key, ve > vs ? utf8Slice.call(b, vs, ve) : '');
-  } else if (isRead(b, ks, ke, false)) {
-    setOwn(map, utf8Slice.call(b, ks, ke), ve > vs ? utf8Slice.call(b, vs, ve) : '');
   }
+  const i = readIndex(b, ks, ke, false);
+  if (i !== -1) values[i] = ve > vs ? utf8Slice.call(b, vs, ve) : '';
 }
 
 function headerValue(b: Buffer, end: number, h: Http): void {
@@ -494,24 +512,25 @@ function headerValue(b: Buffer, end: number, h: Http): void {
       default: skipType(b, end, t & 7, 5);
     }
   }
-  const list = (h.list ??= {});
+  const values = (h.list ??= []);
   if (ke === ks) return;
-  let k: string;
+  let i: number;
   if (ascii(b, ks, ke)) {
-    const forged = isPortcullisKey(b, ks, ke);
-    if (!forged && !isRead(b, ks, ke, true)) return;
-    k = utf8Slice.call(b, ks, ke).toLowerCase();
-    if (forged && !(h.listForged ??= []).includes(k)) h.listForged.push(k);
-    if (forged && !isReadText(k)) return;
+    if (isPortcullisKey(b, ks, ke)) {
+      const k = utf8Slice.call(b, ks, ke).toLowerCase();
+      if (!(h.listForged ??= []).includes(k)) h.listForged.push(k);
+    }
+    i = readIndex(b, ks, ke, true);
   } else {
     // Full Unicode lower-casing, as the reference does ("\u212a" becomes an ASCII "k").
-    k = utf8Slice.call(b, ks, ke).toLowerCase();
+    const k = utf8Slice.call(b, ks, ke).toLowerCase();
     if (isPortcullisHeader(k) && !(h.listForged ??= []).includes(k)) h.listForged.push(k);
-    if (!isReadText(k)) return;
+    i = readIndexText(k);
   }
+  if (i === -1) return;
   const v = rawEnd > rawStart ? utf8Slice.call(b, rawStart, rawEnd) : ve > vs ? utf8Slice.call(b, vs, ve) : '';
-  if (!Object.hasOwn(list, k)) setOwn(list, k, v);
-  else setOwn(list, k, `${list[k]},${v}`);
+  // Repeated header_map keys are joined with ",", as the plain map would carry them.
+  values[i] = values[i] === undefined ? v : `${values[i]},${v}`;
 }
 
 function headerMap(b: Buffer, end: number, h: Http): void {
@@ -637,10 +656,10 @@ export function decodeCheckRequest(b: Buffer, usernameHeader?: string): DecodedC
   let headers: Readonly<Record<string, string>> = NO_HEADERS;
   let forged: readonly string[] = NONE;
   if (http?.map !== undefined) {
-    headers = http.map;
+    headers = headersObject(http.map);
     forged = http.mapForged ?? NONE;
   } else if (http?.list !== undefined) {
-    headers = http.list;
+    headers = headersObject(http.list);
     forged = http.listForged ?? NONE;
   }
   const peerText = attrs?.peer;
