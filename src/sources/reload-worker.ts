@@ -2,14 +2,13 @@
 // and compile the zone index, then post the objects and the index back (the index's typed arrays transferred,
 // not copied). The main thread only assembles the snapshot and swaps it. The thread ends after one reload, so
 // the garbage of a large parse (hundreds of MB for 100k YAML lines) leaves with it.
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { compile, zoneIndexParts } from '../config/compile.ts';
 import { RangeIndex } from '../net/range-index.ts';
 import type { ConfigObject } from '../api/objects.ts';
 import type { SourceBatch } from '../config/source.ts';
 import { loadPaths } from './files.ts';
+import { lowerThreadPriority } from './thread-priority.ts';
 
 /** An IPZone without its entry lists (their counts stay in the index's zone summaries). */
 function withoutZoneEntries(o: ConfigObject): ConfigObject {
@@ -18,22 +17,7 @@ function withoutZoneEntries(o: ConfigObject): ConfigObject {
   return { ...o, spec };
 }
 
-/**
- * Lowest CPU priority for this thread alone (Linux: setpriority on a thread id affects that thread): a reload
- * is no hurry, and on a sidecar with one or two cores a parse at full priority takes the core from the thread
- * answering Checks, which then stall for tens of ms. Raising nice needs no privilege; where there is no
- * /proc/thread-self (not Linux) the thread keeps the process's priority.
- */
-function yieldToChecks(): void {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
-  } catch {
-    // not Linux, or /proc not mounted: nothing to do
-  }
-}
-
-yieldToChecks();
+lowerThreadPriority(); // a reload is no hurry: the Check thread keeps the core
 const { paths } = workerData as { paths: readonly string[] };
 const batch = loadPaths(paths);
 let reply: SourceBatch = batch;
