@@ -14,6 +14,8 @@ import { markdownTable } from './lib/table.ts';
 
 export interface SprayRow {
   readonly node: string;
+  /** Node flags of the run ('' for none). */
+  readonly flags: string;
   /** portcullis_tracked_ips when sampled. */
   readonly trackedIps: number;
   readonly rssMb: number;
@@ -90,9 +92,9 @@ async function spray(port: number, from: number, to: number): Promise<void> {
   await Promise.all([worker(), worker()]);
 }
 
-async function sprayNode(layout: CompiledLayout, node: string, steps: readonly number[], log: (l: string) => void): Promise<SprayRow[]> {
+async function sprayNode(layout: CompiledLayout, node: string, flags: readonly string[], steps: readonly number[], log: (l: string) => void): Promise<SprayRow[]> {
   const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
-  const s: ServeProcess = await serveCompiled(layout, EXAMPLES, ['--drain-seconds', '1', '--outcome-token', TOKEN], [], node);
+  const s: ServeProcess = await serveCompiled(layout, EXAMPLES, ['--drain-seconds', '1', '--outcome-token', TOKEN], flags, node);
   const rows: SprayRow[] = [];
   try {
     let sent = 0;
@@ -108,8 +110,8 @@ async function sprayNode(layout: CompiledLayout, node: string, steps: readonly n
       const trackedIps = await gauge(s.httpPort, 'portcullis_tracked_ips');
       const tablesMb = Math.round((await gauge(s.httpPort, 'portcullis_detector_memory_bytes')) / 104857.6) / 10;
       const st = status(s.proc.pid!);
-      rows.push({ node: version, trackedIps, rssMb: st.rss, anonMb: st.anon, fileMb: st.file, peakMb: st.hwm, targetMb: Math.round((80 + (64 * trackedIps) / 2 ** 20) * 10) / 10, tablesMb });
-      log(`spray RSS (${version}): ${trackedIps} tracked IPs, ${st.rss} MB (target ${rows.at(-1)!.targetMb} MB)`);
+      rows.push({ node: version, flags: flags.join(' '), trackedIps, rssMb: st.rss, anonMb: st.anon, fileMb: st.file, peakMb: st.hwm, targetMb: Math.round((80 + (64 * trackedIps) / 2 ** 20) * 10) / 10, tablesMb });
+      log(`spray RSS (${version} ${flags.join(' ')}): ${trackedIps} tracked IPs, ${st.rss} MB (target ${rows.at(-1)!.targetMb} MB)`);
     }
   } finally {
     await s.stop();
@@ -122,7 +124,13 @@ export async function runSprayRss(quick: boolean, log: (line: string) => void = 
   const steps = quick ? [20_000] : [100_000, 250_000, 500_000];
   const image = execFileSync(process.execPath, [join(REPO, 'scripts/node.mjs'), 'path', 'image'], { encoding: 'utf8' }).trim();
   try {
-    const rows = [...await sprayNode(own, image, steps, log), ...await sprayNode(own, process.execPath, steps, log)];
+    // The young generation is what grows most under a spray on Node 24 (its cap is 4x Node 20's): the same run
+    // with it capped shows how much (docs/benchmarks.md has the Check CPU it costs).
+    const rows = [
+      ...await sprayNode(own, image, [], steps, log),
+      ...await sprayNode(own, image, ['--max-semi-space-size=8'], steps, log),
+      ...await sprayNode(own, process.execPath, [], steps, log),
+    ];
     return { loadAvg: loadavg().map((x) => Math.round(x * 100) / 100), rows };
   } finally {
     if (!layout) own.remove();
@@ -132,8 +140,8 @@ export async function runSprayRss(quick: boolean, log: (line: string) => void = 
 
 export function renderSprayRss(r: SprayReport): string {
   return `load average at the end: ${r.loadAvg.join(', ')}\n\n${markdownTable(
-    ['Node', 'tracked IPs', 'RSS, MB', 'target 80 MB + 64 B/IP, MB', 'RSS − target, MB', 'private (anon), MB', 'file-backed, MB', 'peak RSS so far, MB', 'detector tables allocated, MB'],
-    r.rows.map((x) => [x.node, x.trackedIps, x.rssMb, x.targetMb, Math.round((x.rssMb - x.targetMb) * 10) / 10, x.anonMb, x.fileMb, x.peakMb, x.tablesMb]),
+    ['Node', 'flags', 'tracked IPs', 'RSS, MB', 'target 80 MB + 64 B/IP, MB', 'RSS − target, MB', 'private (anon), MB', 'file-backed, MB', 'peak RSS so far, MB', 'detector tables allocated, MB'],
+    r.rows.map((x) => [x.node, x.flags || '–', x.trackedIps, x.rssMb, x.targetMb, Math.round((x.rssMb - x.targetMb) * 10) / 10, x.anonMb, x.fileMb, x.peakMb, x.tablesMb]),
   )}`;
 }
 
