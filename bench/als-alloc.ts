@@ -1,4 +1,9 @@
-// Allocation sampling (collected objects included) of Portcullis learning an ALS stream, in this process.
+// Where the ALS learning path allocates: Portcullis in this process learns an access-log stream (a grpc-js
+// sender in its own process) under V8's sampling heap profiler, and the sampled bytes are printed per entry by
+// allocating function and by stack. `all` counts every allocation; `promoted` only what outlived a scavenge
+// (what fills old space and brings the mark-compacts). `first` samples the first pass (rows created, every
+// client blocked), `second` (default) a second pass over the same clients (steady state). No Checks are sent.
+// Run: node --import tsx bench/als-alloc.ts [http2|grpc-js] [entries] [all|promoted] [first|second]
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';

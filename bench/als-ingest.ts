@@ -3,7 +3,7 @@
 // (its own process) streaming `entries` ALS entries in messages of 50k, and h2load sending Checks at a fixed
 // rate (--rps). Each transport first gets the same Checks with no ingestion: the two rows are same-run figures,
 // and the load average is printed with them.
-// Run alone: node --import tsx bench/als-ingest.ts [--quick] [--transport http2] [--server-args '--cpu-prof --cpu-prof-dir=/tmp/p']
+// Run alone: node --import tsx bench/als-ingest.ts [--quick] [--transport http2] [--server-args='--cpu-prof --cpu-prof-dir=/tmp/p']
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
