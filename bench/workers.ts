@@ -1,4 +1,4 @@
-// --workers 2 against --workers 1 (issue 15 item 5), same run: `portcullis serve` through the CLI with 100k
+// --workers 2 against --workers 1 (issue 15 item 5), same run: `portcullis serve` through the CLI (compiled, build/bench) with 100k
 // blocklisted CIDRs, driven by h2load at full speed (8 connections x 32 streams, so round-robin gives each worker
 // several), the two settings taking turns so neighbours' noise lands on both. The target (>= 1.7x) assumes 2
 // free cores; on this 2-core machine h2load and the primary share them with the workers, so the load average
@@ -9,7 +9,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { bigConfig, writeBigConfig } from './lib/big-config.ts';
-import { REPO_ROOT } from './lib/child.ts';
+import { buildBench } from './lib/child.ts';
 import { h2loadAvailable, runH2load } from './lib/h2load.ts';
 import { CHECK_PATH, grpcFrame, requestPool } from './lib/requests.ts';
 
@@ -32,7 +32,7 @@ export interface WorkersReport {
 const BODIES = ['POST /login (username body)', 'GET /app (not a sign-in route)'] as const;
 
 async function serve(workers: number, config: string): Promise<{ port: number; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [join(REPO_ROOT, 'bin/portcullis.js'), 'serve', '--config', config, '--workers', String(workers), '--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '', '--events', 'none', '--log-level', 'info', '--drain-seconds', '1', '--username-key', 'bench-username-key-0123456'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [join(buildBench(), 'src/cli/bin.js'), 'serve', '--config', config, '--workers', String(workers), '--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '', '--events', 'none', '--log-level', 'info', '--drain-seconds', '1', '--username-key', 'bench-username-key-0123456'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const port = await new Promise<number>((resolve, reject) => {
     proc.stderr!.on('data', (d) => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUuid } from './uuid.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { ConfigSource } from './config/source.ts';
 import { Reloader, startupConfigError } from './config/reloader.ts';
@@ -121,12 +121,12 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       : undefined;
     if (geo) closers.push(() => geo.close());
     // GeoDatabases.open reports its first status only after it resolves, so `feeds` exists by then.
-    const feeds: FeedManager = new FeedManager({ clock, geo, observer: feedObserver({ metrics: feedMetrics, logger, events, clock, newId: randomUUID }) });
+    const feeds: FeedManager = new FeedManager({ clock, geo, observer: feedObserver({ metrics: feedMetrics, logger, events, clock, newId: randomUuid }) });
     closers.push(() => feeds.stop());
 
     // --max-tracked-ips is the cap unless the policy's spec.detection sets one.
     const defaults = detectionDefaults(settings.maxTrackedIps);
-    const reloader = new Reloader(holder, () => clock.nowMs(), reloadObserver({ metrics, logger, events, newId: randomUUID, nowMs: () => clock.nowMs(), current: () => holder.current }), (f) => feeds.apply(f), defaults);
+    const reloader = new Reloader(holder, () => clock.nowMs(), reloadObserver({ metrics, logger, events, newId: randomUuid, nowMs: () => clock.nowMs(), current: () => holder.current }), (f) => feeds.apply(f), defaults);
 
     // Detection: one engine and one Org Under Attack detector per process (the one policy in force), built with
     // the defaults and given the policy's spec.detection with the first config (applyPolicy below).
@@ -174,7 +174,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       store, correlator, clock, feeds, signals, asnOf, maxChainHops: settings.maxHops, snapshot: () => holder.current,
       // Outcome transports carry X-Forwarded-For, not Forwarded: the client match would fail on every outcome.
       verifyClient: settings.clientIpMode !== 'forwarded',
-      observer: threatObserver({ metrics: threatMetrics, events, logger, clock, newId: randomUUID, onAttack: (p, t, m) => void kube?.orgUnderAttack(p, t, m) }),
+      observer: threatObserver({ metrics: threatMetrics, events, logger, clock, newId: randomUuid, onAttack: (p, t, m) => void kube?.orgUnderAttack(p, t, m) }),
     });
     // Outcomes from every transport; in a cluster they reach the primary's learner (src/cluster/).
     const ingest = role ? role.ingest(learner) : learner;
@@ -193,7 +193,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
       options: {
         clientIp: { mode: settings.clientIpMode, maxHops: settings.maxHops },
         failureMode: settings.failureMode,
-        newId: randomUUID,
+        newId: randomUuid,
         detectors: detectorView(store, clock, signals, asnOf),
         feeds,
         usernameKey: usernameKeyFrom(settings.usernameKey || undefined),
@@ -214,7 +214,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const servesChecks = role?.kind !== 'primary';
     const servesOps = role?.kind !== 'worker';
     const grpc: GrpcServerHandle | undefined = !servesChecks ? undefined : settings.grpcTransport === 'http2'
-      ? await startH2GrpcServer(grpcListen, { check: checkHandler(gate, onInFlight), accessLog: alsIntake, credential: grpcCredential }, HEALTH_SERVICES)
+      ? await startH2GrpcServer(grpcListen, { check: checkHandler(gate, onInFlight, true), accessLog: alsIntake, credential: grpcCredential }, HEALTH_SERVICES)
       : await startGrpcServer(grpcListen, [
         { definition: AUTHORIZATION_DEFINITION, implementation: authorizationService(gate, onInFlight, grpcCredential) },
         { definition: ACCESS_LOG_DEFINITION, implementation: accessLogService(alsIntake, grpcCredential) },

@@ -35,7 +35,10 @@ export interface RequestFacts {
   readonly host: string;
   readonly requestId: string | undefined;
   readonly userAgent: string | undefined;
-  /** All request headers, lower-case keys (for the username header and content-type). */
+  /**
+   * Request headers, lower-case keys. decide() reads content-type and the policy's username header from it; a
+   * transport may give only HEADERS_READ and that header (the gRPC decoder does), or all of them.
+   */
   readonly headers?: Readonly<Record<string, string>>;
   /** Request body as Envoy sent it with with_request_body (sign-in routes only, usually). */
   readonly body?: string;
@@ -64,6 +67,12 @@ export interface Decision {
   /** 20-bit keyed password fingerprint (decide/password.ts), when the policy reads passwords; never the password. */
   readonly passwordFingerprint?: number;
 }
+
+/** Every header the facts above and decide() read, besides the policy's own username header. */
+export const HEADERS_READ: readonly string[] = Object.freeze([
+  'x-forwarded-for', 'forwarded', 'x-envoy-external-address', ':method', ':path', ':authority', 'host', 'x-request-id',
+  'user-agent', 'content-type',
+]);
 
 /** Facts of a request that could not be read: decide() answers it as malformed_request (the failure mode). */
 export const MALFORMED_FACTS: RequestFacts = Object.freeze({

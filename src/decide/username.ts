@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sipKey, siphash24 } from '../detect/hash.ts';
+import { firstFormValues } from './form.ts';
 
 /** Where a sign-in request carries the username. */
 export interface UsernameSource {
@@ -49,9 +50,8 @@ export function readSignInFields(source: UsernameSource, headers: Readonly<Recor
     return fields;
   }
   if (type.includes('x-www-form-urlencoded') || type === '') {
-    const form = new URLSearchParams(body);
-    fields.username ??= formField(form, source.fields);
-    if (wantPassword) fields.password = formField(form, passwordFields);
+    if (fields.username === undefined) fields.username = formField(body, source.fields);
+    if (wantPassword) fields.password = formField(body, passwordFields);
   }
   return fields;
 }
@@ -70,11 +70,13 @@ function jsonField(doc: unknown, names: readonly string[]): string | undefined {
   return undefined;
 }
 
-function formField(form: URLSearchParams, names: readonly string[]): string | undefined {
-  for (const f of names) {
-    const v = form.get(f);
-    if (v) return v;
-  }
+/** One scratch list of found values (synchronous use). */
+const found: Array<string | undefined> = [];
+
+/** The first of `names` whose first occurrence in the form has a non-empty value (URLSearchParams.get order). */
+function formField(body: string, names: readonly string[]): string | undefined {
+  firstFormValues(body, names, found);
+  for (let i = 0; i < names.length; i++) if (found[i]) return found[i];
   return undefined;
 }
 

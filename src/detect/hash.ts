@@ -66,63 +66,67 @@ export function sipKey(key: Uint8Array): Uint32Array {
   return Uint32Array.of(dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true));
 }
 
-// State: v0..v3 as hi/lo halves, always kept unsigned (>>> 0) so the carry test `lo < a` holds. Module-level
-// so a hash allocates nothing (synchronous use only).
-let v0h = 0, v0l = 0, v1h = 0, v1l = 0, v2h = 0, v2l = 0, v3h = 0, v3l = 0;
+// State: v0..v3 as hi/lo halves (v0h v0l v1h v1l v2h v2l v3h v3l) in a typed array: module-level `let`s
+// holding uint32 values above 2^30 are boxed as heap numbers on every store, which made a hash ~1 µs.
+// Rounds run on locals, loaded and stored once per call. Synchronous use only.
+const V = new Uint32Array(8);
 
-function sipRound(): void {
+function sipRounds(n: number): void {
+  let v0h = V[0]!, v0l = V[1]!, v1h = V[2]!, v1l = V[3]!, v2h = V[4]!, v2l = V[5]!, v3h = V[6]!, v3l = V[7]!;
   let lo: number, t: number;
-  // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
-  lo = (v0l + v1l) >>> 0;
-  v0h = (v0h + v1h + (lo < v0l ? 1 : 0)) >>> 0;
-  v0l = lo;
-  t = v1h;
-  v1h = ((v1h << 13) | (v1l >>> 19)) >>> 0;
-  v1l = ((v1l << 13) | (t >>> 19)) >>> 0;
-  v1h = (v1h ^ v0h) >>> 0;
-  v1l = (v1l ^ v0l) >>> 0;
-  t = v0h;
-  v0h = v0l;
-  v0l = t;
-  // v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
-  lo = (v2l + v3l) >>> 0;
-  v2h = (v2h + v3h + (lo < v2l ? 1 : 0)) >>> 0;
-  v2l = lo;
-  t = v3h;
-  v3h = ((v3h << 16) | (v3l >>> 16)) >>> 0;
-  v3l = ((v3l << 16) | (t >>> 16)) >>> 0;
-  v3h = (v3h ^ v2h) >>> 0;
-  v3l = (v3l ^ v2l) >>> 0;
-  // v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
-  lo = (v0l + v3l) >>> 0;
-  v0h = (v0h + v3h + (lo < v0l ? 1 : 0)) >>> 0;
-  v0l = lo;
-  t = v3h;
-  v3h = ((v3h << 21) | (v3l >>> 11)) >>> 0;
-  v3l = ((v3l << 21) | (t >>> 11)) >>> 0;
-  v3h = (v3h ^ v0h) >>> 0;
-  v3l = (v3l ^ v0l) >>> 0;
-  // v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
-  lo = (v2l + v1l) >>> 0;
-  v2h = (v2h + v1h + (lo < v2l ? 1 : 0)) >>> 0;
-  v2l = lo;
-  t = v1h;
-  v1h = ((v1h << 17) | (v1l >>> 15)) >>> 0;
-  v1l = ((v1l << 17) | (t >>> 15)) >>> 0;
-  v1h = (v1h ^ v2h) >>> 0;
-  v1l = (v1l ^ v2l) >>> 0;
-  t = v2h;
-  v2h = v2l;
-  v2l = t;
+  for (let r = 0; r < n; r++) {
+    // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
+    lo = (v0l + v1l) >>> 0;
+    v0h = (v0h + v1h + (lo < v0l ? 1 : 0)) >>> 0;
+    v0l = lo;
+    t = v1h;
+    v1h = ((v1h << 13) | (v1l >>> 19)) >>> 0;
+    v1l = ((v1l << 13) | (t >>> 19)) >>> 0;
+    v1h = (v1h ^ v0h) >>> 0;
+    v1l = (v1l ^ v0l) >>> 0;
+    t = v0h;
+    v0h = v0l;
+    v0l = t;
+    // v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
+    lo = (v2l + v3l) >>> 0;
+    v2h = (v2h + v3h + (lo < v2l ? 1 : 0)) >>> 0;
+    v2l = lo;
+    t = v3h;
+    v3h = ((v3h << 16) | (v3l >>> 16)) >>> 0;
+    v3l = ((v3l << 16) | (t >>> 16)) >>> 0;
+    v3h = (v3h ^ v2h) >>> 0;
+    v3l = (v3l ^ v2l) >>> 0;
+    // v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
+    lo = (v0l + v3l) >>> 0;
+    v0h = (v0h + v3h + (lo < v0l ? 1 : 0)) >>> 0;
+    v0l = lo;
+    t = v3h;
+    v3h = ((v3h << 21) | (v3l >>> 11)) >>> 0;
+    v3l = ((v3l << 21) | (t >>> 11)) >>> 0;
+    v3h = (v3h ^ v0h) >>> 0;
+    v3l = (v3l ^ v0l) >>> 0;
+    // v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
+    lo = (v2l + v1l) >>> 0;
+    v2h = (v2h + v1h + (lo < v2l ? 1 : 0)) >>> 0;
+    v2l = lo;
+    t = v1h;
+    v1h = ((v1h << 17) | (v1l >>> 15)) >>> 0;
+    v1l = ((v1l << 17) | (t >>> 15)) >>> 0;
+    v1h = (v1h ^ v2h) >>> 0;
+    v1l = (v1l ^ v2l) >>> 0;
+    t = v2h;
+    v2h = v2l;
+    v2l = t;
+  }
+  V[0] = v0h; V[1] = v0l; V[2] = v1h; V[3] = v1l; V[4] = v2h; V[5] = v2l; V[6] = v3h; V[7] = v3l;
 }
 
 function compress(mh: number, ml: number): void {
-  v3h = (v3h ^ mh) >>> 0;
-  v3l = (v3l ^ ml) >>> 0;
-  sipRound();
-  sipRound();
-  v0h = (v0h ^ mh) >>> 0;
-  v0l = (v0l ^ ml) >>> 0;
+  V[6]! ^= mh;
+  V[7]! ^= ml;
+  sipRounds(2);
+  V[0]! ^= mh;
+  V[1]! ^= ml;
 }
 
 /** High and low 32 bits of the last siphash24() result. */
@@ -132,10 +136,10 @@ export let sipLo = 0;
 /** SipHash-2-4 of bytes [start, end) of b; returns the low 32 bits, sipHi/sipLo hold all 64. */
 export function siphash24(k: Uint32Array, b: Uint8Array, start = 0, end = b.length): number {
   const k0l = k[0]!, k0h = k[1]!, k1l = k[2]!, k1h = k[3]!;
-  v0h = (k0h ^ 0x736f6d65) >>> 0; v0l = (k0l ^ 0x70736575) >>> 0;
-  v1h = (k1h ^ 0x646f7261) >>> 0; v1l = (k1l ^ 0x6e646f6d) >>> 0;
-  v2h = (k0h ^ 0x6c796765) >>> 0; v2l = (k0l ^ 0x6e657261) >>> 0;
-  v3h = (k1h ^ 0x74656462) >>> 0; v3l = (k1l ^ 0x79746573) >>> 0;
+  V[0] = k0h ^ 0x736f6d65; V[1] = k0l ^ 0x70736575;
+  V[2] = k1h ^ 0x646f7261; V[3] = k1l ^ 0x6e646f6d;
+  V[4] = k0h ^ 0x6c796765; V[5] = k0l ^ 0x6e657261;
+  V[6] = k1h ^ 0x74656462; V[7] = k1l ^ 0x79746573;
   const len = end - start;
   const whole = start + (len & ~7);
   let i = start;
@@ -153,12 +157,9 @@ export function siphash24(k: Uint32Array, b: Uint8Array, start = 0, end = b.leng
     else mh |= b[i + j]! << (8 * (j - 4));
   }
   compress(mh >>> 0, ml >>> 0);
-  v2l = (v2l ^ 0xff) >>> 0;
-  sipRound();
-  sipRound();
-  sipRound();
-  sipRound();
-  sipHi = (v0h ^ v1h ^ v2h ^ v3h) >>> 0;
-  sipLo = (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
+  V[5]! ^= 0xff;
+  sipRounds(4);
+  sipHi = (V[0]! ^ V[2]! ^ V[4]! ^ V[6]!) >>> 0;
+  sipLo = (V[1]! ^ V[3]! ^ V[5]! ^ V[7]!) >>> 0;
   return sipLo;
 }

@@ -8,6 +8,7 @@ import { RangeIndex } from '../net/range-index.ts';
 import type { ConfigObject } from '../api/objects.ts';
 import type { SourceBatch } from '../config/source.ts';
 import { loadPaths } from './files.ts';
+import { lowerThreadPriority } from './thread-priority.ts';
 
 /** An IPZone without its entry lists (their counts stay in the index's zone summaries). */
 function withoutZoneEntries(o: ConfigObject): ConfigObject {
@@ -16,6 +17,7 @@ function withoutZoneEntries(o: ConfigObject): ConfigObject {
   return { ...o, spec };
 }
 
+lowerThreadPriority(); // a reload is no hurry: the Check thread keeps the core
 const { paths } = workerData as { paths: readonly string[] };
 const batch = loadPaths(paths);
 let reply: SourceBatch = batch;

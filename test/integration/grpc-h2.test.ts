@@ -165,7 +165,7 @@ describe('Check on the node:http2 transport', () => {
 describe('drain on shutdown (GOAWAY)', () => {
   it('lets an in-flight call finish, refuses new connections, and stops within the grace period', async () => {
     const server: GrpcServerHandle = await startH2GrpcServer({ host: '127.0.0.1', port: 0 }, {
-      check: (b) => b,
+      check: () => Buffer.from([0, 0, 0, 0, 0]), // an empty framed CheckResponse
     }, ['']);
     const session = http2.connect(`http://127.0.0.1:${server.port}`);
     // A Check whose body is held back: in flight when shutdown starts.

@@ -14,7 +14,7 @@ type HealthClient = Client & {
 const SERVICES = ['', 'envoy.service.auth.v3.Authorization'];
 const transports: Record<string, () => Promise<GrpcServerHandle>> = {
   'grpc-js': () => startGrpcServer({ host: '127.0.0.1', port: 0 }, [{ definition: AUTHORIZATION_DEFINITION, implementation: { Check: (_c: unknown, cb: (e: null, b: Buffer) => void) => cb(null, Buffer.alloc(0)) } }]),
-  http2: () => startH2GrpcServer({ host: '127.0.0.1', port: 0 }, { check: () => Buffer.alloc(0) }, SERVICES),
+  http2: () => startH2GrpcServer({ host: '127.0.0.1', port: 0 }, { check: () => Buffer.from([0, 0, 0, 0, 0]) }, SERVICES),
 };
 
 for (const [transport, start] of Object.entries(transports)) {

@@ -11,20 +11,21 @@ const MALFORMED: DecodedCheck = Object.freeze({ facts: MALFORMED_FACTS, forged: 
 /**
  * One Check, bytes in and bytes out, for any transport: decode (wire/check-request-decoder.ts), decide, encode
  * (wire/check-response-encoder.ts). Bytes that are not a CheckRequest are decided as malformed_request by
- * the failure mode, so every call is answered with a CheckResponse, never a gRPC error.
+ * the failure mode, so every call is answered with a CheckResponse, never a gRPC error. `framed`: the answer
+ * carries the gRPC message prefix (what the node:http2 transport sends).
  */
-export function checkHandler(gate: Gate, onInFlight: (delta: 1 | -1) => void): (request: Buffer) => Buffer {
+export function checkHandler(gate: Gate, onInFlight: (delta: 1 | -1) => void, framed = false): (request: Buffer) => Buffer {
   return (request) => {
     onInFlight(1);
     try {
       let decoded: DecodedCheck;
       try {
-        decoded = decodeCheckRequest(request);
+        decoded = decodeCheckRequest(request, gate.usernameHeader());
       } catch {
         decoded = MALFORMED;
       }
       const decision = gate.check(decoded.facts, 'grpc');
-      return encodeCheckResponse(decision, decoded.forged);
+      return encodeCheckResponse(decision, decoded.forged, framed);
     } finally {
       onInFlight(-1);
     }

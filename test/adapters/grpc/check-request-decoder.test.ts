@@ -3,6 +3,7 @@ import { loadEnvoyProtos, serviceDefinition } from '../../../src/adapters/grpc/p
 import { factsFromCheckRequest, forgedFromCheckRequest } from '../../../src/adapters/grpc/check-request.ts';
 import { forgedPortcullisHeaders, isPortcullisHeader } from '../../../src/adapters/grpc/portcullis-headers.ts';
 import { decodeCheckRequest, MalformedCheckRequest } from '../../../src/adapters/grpc/wire/check-request-decoder.ts';
+import { HEADERS_READ } from '../../../src/decide/decision.ts';
 import type { CheckRequest__Output } from '../../../src/gen/envoy/service/auth/v3/CheckRequest.ts';
 import { envoyCheckRequest } from '../../helpers/envoy-request.ts';
 import { CheckRequestFuzzer, mutate, seeded } from './wire-fuzz.ts';
@@ -10,21 +11,30 @@ import { CheckRequestFuzzer, mutate, seeded } from './wire-fuzz.ts';
 const check = serviceDefinition(loadEnvoyProtos(), 'envoy.service.auth.v3.Authorization')['Check']!;
 const serialize = (req: object): Buffer => check.requestSerialize(req);
 
-/** Today's path: grpc-js deserializes with proto-loader, then factsFromCheckRequest reads the object. */
-function reference(bytes: Buffer) {
+/**
+ * The reference: proto-loader deserializes, factsFromCheckRequest reads the object. Its headers are cut to the
+ * ones the decoder keeps (HEADERS_READ and the username header); `forged` comes from all of them.
+ */
+function reference(bytes: Buffer, usernameHeader?: string) {
   let req: CheckRequest__Output;
   try {
     req = check.requestDeserialize(bytes) as CheckRequest__Output;
   } catch {
     return 'malformed' as const;
   }
-  const facts = factsFromCheckRequest(req);
-  return { facts, forged: forgedPortcullisHeaders(facts.headers) };
+  const all = factsFromCheckRequest(req);
+  const forged = forgedPortcullisHeaders(all.headers);
+  if (!all.headers) return { facts: all, forged };
+  const kept: Record<string, string> = {};
+  for (const k of Object.keys(all.headers)) {
+    if (HEADERS_READ.includes(k) || k === usernameHeader) Object.defineProperty(kept, k, { value: all.headers[k], enumerable: true, configurable: true, writable: true });
+  }
+  return { facts: { ...all, headers: kept }, forged };
 }
 
-function decoded(bytes: Buffer) {
+function decoded(bytes: Buffer, usernameHeader?: string) {
   try {
-    return decodeCheckRequest(bytes);
+    return decodeCheckRequest(bytes, usernameHeader);
   } catch (err) {
     if (err instanceof MalformedCheckRequest) return 'malformed' as const;
     throw err; // anything else is a decoder bug
@@ -50,6 +60,26 @@ describe('byte-level CheckRequest decoder vs proto-loader + factsFromCheckReques
     });
     expect(decodeCheckRequest(raw).facts).toMatchObject({ xForwardedFor: '192.0.2.1,10.0.0.9', host: 'example.com' });
     expect(decodeCheckRequest(raw)).toEqual(reference(raw));
+  });
+
+  it('turns only the headers decide() reads into strings, and the username header when the policy names one', () => {
+    const bytes = serialize(envoyCheckRequest({ peer: '10.0.1.5', method: 'POST', path: '/login', headers: { 'x-forwarded-for': '192.0.2.44', 'content-type': 'application/json', cookie: 'sid=secret', 'x-user': 'alice', 'x-portcullis-client-ip': '1.2.3.4' } }));
+    const plain = decodeCheckRequest(bytes).facts.headers!;
+    expect(plain).toMatchObject({ 'x-forwarded-for': '192.0.2.44', 'content-type': 'application/json' });
+    expect(Object.keys(plain).filter((k) => !HEADERS_READ.includes(k))).toEqual([]);
+    expect(plain['cookie']).toBeUndefined();
+    expect(decodeCheckRequest(bytes, 'x-user').facts.headers).toEqual({ ...plain, 'x-user': 'alice' });
+    expect(decodeCheckRequest(bytes).forged).toEqual(['x-portcullis-client-ip']);
+    const list = serialize({
+      attributes: { source: { address: { socketAddress: { address: '10.0.1.5' } } }, request: { http: { headerMap: { headers: [
+        { key: 'X-User', rawValue: Buffer.from('bob') }, { key: 'Cookie', rawValue: Buffer.from('sid=1') }, { key: 'x-user', value: 'carol' },
+        // U+212A KELVIN SIGN lower-cases to an ASCII "k", as the reference's toLowerCase() does.
+        { key: 'X-\u212Aey', rawValue: Buffer.from('dave') },
+      ] } } } },
+    });
+    expect(decodeCheckRequest(list, 'x-user').facts.headers).toEqual({ 'x-user': 'bob,carol' });
+    expect(decodeCheckRequest(list, 'x-key').facts.headers).toEqual({ 'x-key': 'dave' });
+    expect(decodeCheckRequest(list, 'x-key')).toEqual(reference(list, 'x-key'));
   });
 
   it('lists client-sent x-portcullis-* headers from the headers map and from header_map (issue 11 item 5)', () => {
@@ -81,10 +111,13 @@ describe('byte-level CheckRequest decoder vs proto-loader + factsFromCheckReques
     let accepted = 0;
     let withHeaderMap = 0;
     let withMap = 0;
+    // Usernames from no header, an ordinary one, a forged-looking one, and one an object prototype also names.
+    const usernameHeaders = [undefined, 'x-key', 'cookie', 'x-portcullis-client-ip', 'constructor'];
     for (let i = 0; i < 4000; i++) {
       const bytes = fuzz.next();
-      const want = reference(bytes);
-      const got = decoded(bytes);
+      const header = usernameHeaders[i % usernameHeaders.length];
+      const want = reference(bytes, header);
+      const got = decoded(bytes, header);
       expect(got, `case ${i}: ${bytes.toString('base64').slice(0, 2000)}`).toEqual(want);
       if (want !== 'malformed') {
         accepted++;

@@ -76,6 +76,11 @@ describe('pre-encoded CheckResponse answers vs proto-loader', () => {
       const forged = Array.from({ length: Math.floor(rand() * 4) }, () => `x-portcullis-${text()}`);
       const theirs = check.responseSerialize(toCheckResponse(d, forged));
       expect(encodeCheckResponse(d, forged).equals(theirs), `case ${i}`).toBe(true);
+      // Framed for node:http2: flag 0, the big-endian length, then the same bytes.
+      const framed = encodeCheckResponse(d, forged, true);
+      expect(framed[0], `case ${i}`).toBe(0);
+      expect(framed.readUInt32BE(1), `case ${i}`).toBe(theirs.length);
+      expect(framed.subarray(5).equals(theirs), `case ${i}`).toBe(true);
     }
   });
 });

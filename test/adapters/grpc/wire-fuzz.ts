@@ -58,7 +58,7 @@ const HEADER_NAMES = [
   'x-forwarded-for', 'forwarded', 'x-envoy-external-address', ':method', ':path', ':authority', 'host', 'x-request-id',
   'user-agent', 'content-type', 'cookie', 'x-portcullis-client-ip', 'x-portcullis-threat-level', 'X-Portcullis-Decision-Id',
   'x-portcullis-', 'x-portcullisx', 'x-portcullis-é', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'X-Forwarded-For',
-  'Content-Type', 'x-envoy-auth-partial-body', '0', '123',
+  'Content-Type', 'x-envoy-auth-partial-body', '0', '123', 'x-key', 'X-KEY', 'X-\u212Aey',
 ];
 const ADDRESSES = ['10.0.0.5', '192.0.2.44', '2001:db8::1', '::ffff:198.51.100.7', ' 10.1.2.3 ', 'not-an-ip', '', '999.1.1.1', '[::1]', 'fe80::1%eth0'];
 const METHODS = ['GET', 'POST', 'post', 'PUT', '', 'PATCH', 'ÜBER'];

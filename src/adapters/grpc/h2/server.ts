@@ -51,7 +51,7 @@ export const DEFAULT_H2_OPTIONS: H2Options = Object.freeze({
 });
 
 export interface H2Handlers {
-  /** One serialized CheckRequest in, one serialized CheckResponse out. Must not throw. */
+  /** One serialized CheckRequest in, one framed CheckResponse out (the 5-byte gRPC prefix, then the message). Must not throw. */
   readonly check: (request: Buffer) => Buffer;
   /** Where each serialized StreamAccessLogsMessage of a stream goes; the stream stops reading while it is congested. */
   readonly accessLog?: AccessLogIntake;
@@ -114,12 +114,18 @@ function frame(message: Buffer): Buffer {
   return out;
 }
 
-/** Sends one message and OK trailers. */
-function answer(stream: ServerHttp2Stream, message: Buffer): void {
+/** Sends one message (already framed: prefix and bytes) and OK trailers. */
+function answerFramed(stream: ServerHttp2Stream, framed: Buffer): void {
   if (stream.destroyed || stream.closed) return;
   stream.respond(RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
-  stream.once('wantTrailers', sendOkTrailers);
-  stream.end(frame(message));
+  // 'wantTrailers' fires once per stream: `on` spares the wrapper `once` allocates.
+  stream.on('wantTrailers', sendOkTrailers);
+  stream.end(framed);
+}
+
+/** Sends one message and OK trailers. */
+function answer(stream: ServerHttp2Stream, message: Buffer): void {
+  answerFramed(stream, frame(message));
 }
 
 /**
@@ -216,9 +222,93 @@ class Health {
   }
 }
 
+/** A call whose request is still arriving; the sweep ends it at its deadline. */
 interface Pending {
   readonly stream: ServerHttp2Stream;
   readonly deadline: number;
+}
+
+// Unary methods (Check, health Check/Watch): the request is one small message, nearly always in one DATA chunk.
+const M_CHECK = 0;
+const M_HEALTH_CHECK = 1;
+const M_HEALTH_WATCH = 2;
+
+/**
+ * One unary call, kept on its stream under UNARY, so the listeners are shared functions rather than closures
+ * made per call (the hot path: every Check goes through here).
+ */
+interface UnaryCall extends Pending {
+  readonly method: number;
+  readonly context: Context;
+  first: Buffer | undefined;
+  more: Buffer[] | undefined;
+  bytes: number;
+  /** 5 + the message length, once the prefix is in; 0 before. */
+  expect: number;
+  failed: boolean;
+}
+
+interface Context {
+  readonly handlers: H2Handlers;
+  readonly health: Health;
+  readonly pending: Set<Pending>;
+  readonly maxMessageBytes: number;
+}
+
+const UNARY = Symbol('portcullis.unary');
+type UnaryStream = ServerHttp2Stream & { [UNARY]?: UnaryCall };
+
+function failCall(c: UnaryCall, code: number, message: string): void {
+  c.failed = true;
+  c.context.pending.delete(c);
+  trailersOnly(c.stream, code, message);
+  c.stream.removeAllListeners('data');
+  c.stream.resume(); // drain what the client still sends
+}
+
+/** Byte i of the buffered request (i < 5). */
+function byteAt(c: UnaryCall, i: number): number {
+  if (i < c.first!.length) return c.first![i]!;
+  i -= c.first!.length;
+  for (const chunk of c.more!) {
+    if (i < chunk.length) return chunk[i]!;
+    i -= chunk.length;
+  }
+  return 0;
+}
+
+function onUnaryData(this: UnaryStream, chunk: Buffer): void {
+  const c = this[UNARY]!;
+  if (c.failed) return;
+  if (c.first === undefined) c.first = chunk;
+  else (c.more ??= []).push(chunk);
+  c.bytes += chunk.length;
+  if (c.expect === 0 && c.bytes >= 5) {
+    // The prefix is checked as soon as it is in: an oversized message is refused before it is buffered.
+    const flag = byteAt(c, 0);
+    if (flag !== 0) {
+      return failCall(c, INTERNAL, flag === 1 ? 'compressed message, but no grpc-encoding was negotiated (identity only)' : `invalid message flag ${flag}`);
+    }
+    const len = ((byteAt(c, 1) << 24) | (byteAt(c, 2) << 16) | (byteAt(c, 3) << 8) | byteAt(c, 4)) >>> 0;
+    if (len > c.context.maxMessageBytes) return failCall(c, RESOURCE_EXHAUSTED, `message of ${len} bytes is over the ${c.context.maxMessageBytes}-byte limit`);
+    c.expect = 5 + len;
+  }
+  if (c.expect !== 0 && c.bytes > c.expect) failCall(c, INTERNAL, 'more than one message on a unary call');
+}
+
+function onUnaryEnd(this: UnaryStream): void {
+  const c = this[UNARY]!;
+  if (c.failed) return;
+  c.context.pending.delete(c);
+  if (c.bytes === 0) return trailersOnly(this, INTERNAL, 'no request message on a unary call');
+  if (c.expect === 0 || c.bytes < c.expect) return trailersOnly(this, INTERNAL, 'request ends inside a message');
+  if (performance.now() > c.deadline) return trailersOnly(this, DEADLINE_EXCEEDED, 'deadline exceeded before the request was complete');
+  const all = c.more === undefined ? c.first! : Buffer.concat([c.first!, ...c.more], c.bytes);
+  const message = all.subarray(5, c.expect);
+  c.first = c.more = undefined;
+  if (c.method === M_CHECK) answerFramed(this, c.context.handlers.check(message));
+  else if (c.method === M_HEALTH_CHECK) c.context.health.check(this, message);
+  else c.context.health.watch(this, message);
 }
 
 /**
@@ -231,6 +321,7 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
   const maxConnections = listen.limits?.maxConnections ?? Infinity;
   // Calls whose request body is still arriving, checked by one timer rather than a timer per call.
   const pending = new Set<Pending>();
+  const context: Context = { handlers, health, pending, maxMessageBytes: options.maxMessageBytes };
   let draining = false;
 
   const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
@@ -249,25 +340,38 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
     if (encoding !== undefined && encoding !== 'identity') return trailersOnly(stream, UNIMPLEMENTED, `grpc-encoding ${String(encoding)} is not supported (identity only)`);
     if (draining) return trailersOnly(stream, UNAVAILABLE, 'server shutting down');
     const path = headers[':path'];
+    const method = path === CHECK_PATH ? M_CHECK : path === HEALTH_CHECK_PATH ? M_HEALTH_CHECK : path === HEALTH_WATCH_PATH ? M_HEALTH_WATCH : -1;
     const streaming = path === ACCESS_LOG_PATH;
-    if (path !== CHECK_PATH && path !== HEALTH_CHECK_PATH && path !== HEALTH_WATCH_PATH && !(streaming && handlers.accessLog)) {
-      return trailersOnly(stream, UNIMPLEMENTED, `unknown method ${String(path)}`);
-    }
+    if (method === -1 && !(streaming && handlers.accessLog)) return trailersOnly(stream, UNIMPLEMENTED, `unknown method ${String(path)}`);
 
     // Forged outcomes could get any address blocked: without the token, not one byte of the call is read.
     const credential = handlers.credential;
-    if (credential?.required && (path === CHECK_PATH || streaming)) {
+    if (credential?.required && (method === M_CHECK || streaming)) {
       const auth = headers['authorization'];
       if (!credential.checkBearer(typeof auth === 'string' ? auth : undefined)) return trailersOnly(stream, UNAUTHENTICATED, UNAUTHENTICATED_DETAILS);
     }
-    const timeout = parseGrpcTimeout(headers['grpc-timeout']);
+    const timeout = headers['grpc-timeout'] === undefined ? undefined : parseGrpcTimeout(headers['grpc-timeout']);
+    if (!streaming) {
+      // performance.now(), not Date.now(): a sub-millisecond grpc-timeout must expire, not round to "still on time".
+      const call: UnaryCall = {
+        stream, deadline: performance.now() + Math.min(timeout ?? options.maxCallMs, options.maxCallMs), method, context,
+        first: undefined, more: undefined, bytes: 0, expect: 0, failed: false,
+      };
+      (stream as UnaryStream)[UNARY] = call;
+      pending.add(call);
+      stream.on('data', onUnaryData);
+      stream.on('end', onUnaryEnd);
+      return;
+    }
+    accessLogCall(stream, timeout);
+  };
+
+  /** StreamAccessLogs: client streaming, rare and long-lived, so closures are fine here. */
+  const accessLogCall = (stream: ServerHttp2Stream, timeout: number | undefined): void => {
     // An ALS stream lasts as long as Envoy keeps it; only a grpc-timeout it sent itself ends it.
-    const limitMs = streaming && timeout === undefined ? Infinity : Math.min(timeout ?? options.maxCallMs, options.maxCallMs);
-    // performance.now(), not Date.now(): a sub-millisecond grpc-timeout must expire, not round to "still on time".
+    const limitMs = timeout === undefined ? Infinity : Math.min(timeout, options.maxCallMs);
     const call: Pending = { stream, deadline: performance.now() + limitMs };
     const reader = new FrameReader(options.maxMessageBytes);
-    let unary: Buffer | undefined;
-    let count = 0;
     let failed = false;
     const fail = (code: number, message: string): void => {
       failed = true;
@@ -276,13 +380,9 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
       stream.removeAllListeners('data');
       stream.resume(); // drain what the client still sends
     };
-    const intake = handlers.accessLog;
-    const onMessage = (m: Buffer, owned: boolean): void => {
-      count++;
-      // A message cut from a received chunk is copied (it would pin the chunk); one the reader assembled is not.
-      if (streaming) intake!.offer(owned ? m : Buffer.from(m));
-      else if (count === 1) unary = m;
-    };
+    const intake = handlers.accessLog!;
+    // A message cut from a received chunk is copied (it would pin the chunk); one the reader assembled is not.
+    const onMessage = (m: Buffer, owned: boolean): void => intake.offer(owned ? m : Buffer.from(m));
     // Paused, node:http2 stops granting the client flow-control window: Envoy waits instead of memory growing.
     let paused = false;
     const resume = (): void => {
@@ -294,35 +394,31 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
       if (failed) return;
       const error = reader.push(chunk, onMessage);
       if (error) fail(error.code, error.message);
-      else if (!streaming && count > 1) fail(INTERNAL, 'more than one message on a unary call');
-      else if (streaming && !paused && intake!.congested) {
+      else if (!paused && intake.congested) {
         paused = true;
         stream.pause();
-        intake!.whenUncongested(resume);
+        intake.whenUncongested(resume);
       }
     });
-    // 'close' follows every end, an abort (RST_STREAM from the client, a lost connection) included.
-    stream.once('close', () => pending.delete(call));
     stream.once('end', () => {
       if (failed) return;
       pending.delete(call);
       if (reader.pending > 0) return trailersOnly(stream, INTERNAL, 'request ends inside a message');
       if (performance.now() > call.deadline) return trailersOnly(stream, DEADLINE_EXCEEDED, 'deadline exceeded before the request was complete');
-      if (streaming) return intake!.afterQueued(() => answer(stream, Buffer.alloc(0))); // StreamAccessLogsResponse {}, once learned
-      if (unary === undefined) return trailersOnly(stream, INTERNAL, 'no request message on a unary call');
-      if (path === CHECK_PATH) answer(stream, handlers.check(unary));
-      else if (path === HEALTH_CHECK_PATH) health.check(stream, unary);
-      else health.watch(stream, unary);
+      intake.afterQueued(() => answer(stream, Buffer.alloc(0))); // StreamAccessLogsResponse {}, once learned
     });
   };
 
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const call of pending) {
+      // A call the client reset (or whose connection went) leaves here, not through a 'close' listener per call.
+      if (call.stream.destroyed) {
+        pending.delete(call);
+        continue;
+      }
       if (now <= call.deadline) continue;
       pending.delete(call);
-      // A streaming ALS call may last as long as Envoy keeps it; only unary requests have a deadline here.
-      if (call.stream.destroyed) continue;
       trailersOnly(call.stream, DEADLINE_EXCEEDED, 'deadline exceeded');
       call.stream.close(http2.constants.NGHTTP2_CANCEL);
     }

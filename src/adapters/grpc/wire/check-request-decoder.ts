@@ -1,5 +1,5 @@
 import { parseAddress } from '../../../net/address.ts';
-import type { RequestFacts } from '../../../decide/decision.ts';
+import { HEADERS_READ, type RequestFacts } from '../../../decide/decision.ts';
 import { isPortcullisHeader } from '../portcullis-headers.ts';
 
 /**
@@ -319,11 +319,11 @@ interface Http {
   body: string;
   rawStart: number;
   rawEnd: number;
-  /** The headers map: undefined until an entry is seen. */
-  map: Record<string, string> | undefined;
+  /** Values of the read headers from the headers map, by HEADERS_READ index (EXTRA: the username header); undefined until an entry is seen. */
+  map: Array<string | undefined> | undefined;
   mapForged: string[] | undefined;
   /** header_map merged like factsFromCheckRequest merges it; undefined when it had no entries. */
-  list: Record<string, string> | undefined;
+  list: Array<string | undefined> | undefined;
   listForged: string[] | undefined;
 }
 
@@ -387,45 +387,150 @@ function peer(b: Buffer, end: number): string | undefined {
   return addr;
 }
 
+// Header names whose values become strings: what decide() reads (HEADERS_READ) and, per call, the policy's
+// username header. Every other header is walked, not copied: a browser request carries a dozen (cookies,
+// user-agent hints, accept-*), and turning each into a key and a value string was the decoder's largest cost.
+const READ = HEADERS_READ.map((n) => Buffer.from(n, 'latin1'));
+/** READ by name length: most header lengths match none of them, and are passed over with one lookup. */
+const READ_BY_LENGTH: Array<number[] | undefined> = [];
+READ.forEach((name, i) => (READ_BY_LENGTH[name.length] ??= []).push(i));
+let extra: Buffer | undefined;
+let extraText: string | undefined;
+
+/** b[s, s + len) equals the lower-case ASCII name; `fold` lower-cases ASCII letters of b first. */
+function sameName(b: Buffer, s: number, len: number, name: Buffer, fold: boolean): boolean {
+  if (name.length !== len) return false;
+  for (let i = 0; i < len; i++) {
+    let c = b[s + i]!;
+    if (fold && c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== name[i]) return false;
+  }
+  return true;
+}
+
+/** Index of the read header b[s, e) names (EXTRA for the username header), or -1. */
+function readIndex(b: Buffer, s: number, e: number, fold: boolean): number {
+  const len = e - s;
+  const names = len < READ_BY_LENGTH.length ? READ_BY_LENGTH[len] : undefined;
+  if (names !== undefined) for (let i = 0; i < names.length; i++) if (sameName(b, s, len, READ[names[i]!]!, fold)) return names[i]!;
+  return extra !== undefined && sameName(b, s, len, extra, fold) ? EXTRA : -1;
+}
+
+function readIndexText(k: string): number {
+  const i = HEADERS_READ.indexOf(k);
+  return i !== -1 ? i : k === extraText ? EXTRA : -1;
+}
+
+/** Slot of the username header in the values array, after HEADERS_READ's. */
+const EXTRA = HEADERS_READ.length;
+
+/**
+ * The headers object: one literal with HEADERS_READ's keys (absent ones undefined), so it is made with one
+ * shape in one allocation rather than grown key by key; the username header is added to it when present.
+ */
+function headersObject(v: Array<string | undefined>): Record<string, string> {
+  const o = {
+    'x-forwarded-for': v[0], forwarded: v[1], 'x-envoy-external-address': v[2], ':method': v[3], ':path': v[4],
+    ':authority': v[5], host: v[6], 'x-request-id': v[7], 'user-agent': v[8], 'content-type': v[9],
+  } as Record<string, string>;
+  if (v[EXTRA] !== undefined) setOwn(o, extraText!, v[EXTRA]);
+  return o;
+}
+if (HEADERS_READ.join() !== Object.keys(headersObject([])).join()) throw new Error('headersObject() must list HEADERS_READ in order');
+
+const PORTCULLIS = Buffer.from('x-portcullis-', 'latin1');
+
+/** isPortcullisHeader over the key's bytes (ASCII prefix, any case). */
+function isPortcullisKey(b: Buffer, s: number, e: number): boolean {
+  if (e - s <= PORTCULLIS.length) return false;
+  for (let i = 0; i < PORTCULLIS.length; i++) {
+    const c = b[s + i]!;
+    if ((c === 0x2d ? c : c | 0x20) !== PORTCULLIS[i]) return false;
+  }
+  return true;
+}
+
+function ascii(b: Buffer, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) if (b[i]! >= 0x80) return false;
+  return true;
+}
+
+/** String field at p: its bounds into sStart/sEnd (cut at the enclosing end, as str() does). */
+let sStart = 0;
+let sEnd = 0;
+function strBounds(b: Buffer, end: number): void {
+  const len = u32(b, end);
+  sStart = p;
+  p = Math.min(p + len, end);
+  sEnd = p;
+}
+
 function headerMapEntry(b: Buffer, end: number, h: Http): void {
   const c = open(b, end);
-  let key = '';
-  let value = '';
+  let ks = 0;
+  let ke = 0;
+  let vs = 0;
+  let ve = 0;
   while (p < c) {
     const t = u32(b, c);
     const f = t >>> 3;
-    if (f === 1) key = str(b, c);
-    else if (f === 2) value = str(b, c);
-    else skipType(b, c, t & 7, 3);
+    if (f === 1) {
+      strBounds(b, c);
+      ks = sStart;
+      ke = sEnd;
+    } else if (f === 2) {
+      strBounds(b, c);
+      vs = sStart;
+      ve = sEnd;
+    } else skipType(b, c, t & 7, 3);
   }
   close(c);
-  const map = (h.map ??= {});
-  if (isPortcullisHeader(key) && !Object.hasOwn(map, key)) (h.mapForged ??= []).push(key);
-  setOwn(map, key, value);
+  const values = (h.map ??= []);
+  // Map keys are compared as sent (Envoy lower-cases them); a non-ASCII key can equal no ASCII name. A later
+  // entry for a key replaces the earlier one, as in protobufjs.
+  if (isPortcullisKey(b, ks, ke)) {
+    const key = utf8Slice.call(b, ks, ke);
+    if (!(h.mapForged ??= []).includes(key)) h.mapForged.push(key);
+  }
+  const i = readIndex(b, ks, ke, false);
+  if (i !== -1) values[i] = ve > vs ? utf8Slice.call(b, vs, ve) : '';
 }
 
 function headerValue(b: Buffer, end: number, h: Http): void {
-  let key = '';
-  let value = '';
+  let ks = 0;
+  let ke = 0;
+  let vs = 0;
+  let ve = 0;
   let rawStart = 0;
   let rawEnd = 0;
   while (p < end) {
     const t = u32(b, end);
     switch (t >>> 3) {
-      case 1: key = str(b, end); break;
-      case 2: value = str(b, end); break;
+      case 1: strBounds(b, end); ks = sStart; ke = sEnd; break;
+      case 2: strBounds(b, end); vs = sStart; ve = sEnd; break;
       case 3: rawStart = bytesAt(b, end); rawEnd = p; break;
       default: skipType(b, end, t & 7, 5);
     }
   }
-  const list = (h.list ??= {});
-  if (key === '') return;
-  const k = key.toLowerCase();
-  const v = rawEnd > rawStart ? utf8Slice.call(b, rawStart, rawEnd) : value;
-  if (!Object.hasOwn(list, k)) {
-    if (isPortcullisHeader(k)) (h.listForged ??= []).push(k);
-    setOwn(list, k, v);
-  } else setOwn(list, k, `${list[k]},${v}`);
+  const values = (h.list ??= []);
+  if (ke === ks) return;
+  let i: number;
+  if (ascii(b, ks, ke)) {
+    if (isPortcullisKey(b, ks, ke)) {
+      const k = utf8Slice.call(b, ks, ke).toLowerCase();
+      if (!(h.listForged ??= []).includes(k)) h.listForged.push(k);
+    }
+    i = readIndex(b, ks, ke, true);
+  } else {
+    // Full Unicode lower-casing, as the reference does ("\u212a" becomes an ASCII "k").
+    const k = utf8Slice.call(b, ks, ke).toLowerCase();
+    if (isPortcullisHeader(k) && !(h.listForged ??= []).includes(k)) h.listForged.push(k);
+    i = readIndexText(k);
+  }
+  if (i === -1) return;
+  const v = rawEnd > rawStart ? utf8Slice.call(b, rawStart, rawEnd) : ve > vs ? utf8Slice.call(b, vs, ve) : '';
+  // Repeated header_map keys are joined with ",", as the plain map would carry them.
+  values[i] = values[i] === undefined ? v : `${values[i]},${v}`;
 }
 
 function headerMap(b: Buffer, end: number, h: Http): void {
@@ -525,8 +630,16 @@ function attributes(b: Buffer, end: number): Attributes {
   return a;
 }
 
-/** Decodes one CheckRequest message (no gRPC frame). Throws MalformedCheckRequest for bytes protobufjs refuses. */
-export function decodeCheckRequest(b: Buffer): DecodedCheck {
+/**
+ * Decodes one CheckRequest message (no gRPC frame). Throws MalformedCheckRequest for bytes protobufjs refuses.
+ * facts.headers holds the headers decide() reads (HEADERS_READ, and `usernameHeader` when the policy names one);
+ * `forged` lists every client-sent x-portcullis-* header.
+ */
+export function decodeCheckRequest(b: Buffer, usernameHeader?: string): DecodedCheck {
+  if (usernameHeader !== extraText) {
+    extraText = usernameHeader;
+    extra = usernameHeader === undefined ? undefined : Buffer.from(usernameHeader, 'latin1');
+  }
   p = 0;
   const end = b.length;
   let attrs: Attributes | undefined;
@@ -543,10 +656,10 @@ export function decodeCheckRequest(b: Buffer): DecodedCheck {
   let headers: Readonly<Record<string, string>> = NO_HEADERS;
   let forged: readonly string[] = NONE;
   if (http?.map !== undefined) {
-    headers = http.map;
+    headers = headersObject(http.map);
     forged = http.mapForged ?? NONE;
   } else if (http?.list !== undefined) {
-    headers = http.list;
+    headers = headersObject(http.list);
     forged = http.listForged ?? NONE;
   }
   const peerText = attrs?.peer;

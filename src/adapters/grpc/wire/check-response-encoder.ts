@@ -1,5 +1,5 @@
 import type { Decision } from '../../../decide/decision.ts';
-import { denialBody, denialHeaders, upstreamHeaders } from '../../answer.ts';
+import { denialBody, denialHeaders, UPSTREAM_HEADERS } from '../../answer.ts';
 
 /**
  * Writes a decision as a serialized envoy.service.auth.v3.CheckResponse, the same bytes proto-loader writes
@@ -69,41 +69,61 @@ function optionLength(hvLen: number): number {
   return 1 + varintSize(hvLen) + hvLen + 2;
 }
 
+// The header pairs of one answer, in module scratch (the encoder is synchronous): no arrays per answer.
+const keys: string[] = [];
+const values: string[] = [];
+let count = 0;
 /** Sizes of each header pair, computed once and reused for the write. */
-const scratch: number[] = [];
+const sizes: number[] = [];
 
-function headersSize(pairs: Array<[string, string]>, field: number): number {
+function setPairs(pairs: Array<[string, string]>): void {
+  count = pairs.length;
+  for (let i = 0; i < count; i++) {
+    keys[i] = pairs[i]![0];
+    values[i] = pairs[i]![1];
+  }
+}
+
+function headersSize(): number {
   let total = 0;
-  for (let i = 0; i < pairs.length; i++) {
-    const [key, value] = pairs[i]!;
-    const vLen = utf8Length(value);
-    const hv = headerValueLength(keyPart(key), vLen);
+  for (let i = 0; i < count; i++) {
+    const vLen = utf8Length(values[i]!);
+    const hv = headerValueLength(keyPart(keys[i]!), vLen);
     const opt = optionLength(hv);
-    scratch[field + i * 3] = vLen;
-    scratch[field + i * 3 + 1] = hv;
-    scratch[field + i * 3 + 2] = opt;
+    sizes[i * 3] = vLen;
+    sizes[i * 3 + 1] = hv;
+    sizes[i * 3 + 2] = opt;
     total += 1 + varintSize(opt) + opt;
   }
   return total;
 }
 
-function writeHeaders(b: Buffer, at: number, pairs: Array<[string, string]>, field: number): number {
-  for (let i = 0; i < pairs.length; i++) {
-    const [key, value] = pairs[i]!;
-    const vLen = scratch[field + i * 3]!;
-    const hv = scratch[field + i * 3 + 1]!;
-    const opt = scratch[field + i * 3 + 2]!;
+function writeHeaders(b: Buffer, at: number): number {
+  for (let i = 0; i < count; i++) {
+    const value = values[i]!;
+    const vLen = sizes[i * 3]!;
+    const hv = sizes[i * 3 + 1]!;
+    const opt = sizes[i * 3 + 2]!;
     b[at++] = T2_LEN; // OkHttpResponse.headers / DeniedHttpResponse.headers are both field 2
     at = writeVarint(b, at, opt);
     b[at++] = T1_LEN;
     at = writeVarint(b, at, hv);
-    at += keyPart(key).copy(b, at);
+    at += keyPart(keys[i]!).copy(b, at);
     at = writeVarint(b, at, vLen);
     at += b.write(value, at, vLen, 'utf8');
     b[at++] = T3_VARINT;
     b[at++] = OVERWRITE_IF_EXISTS_OR_ADD;
   }
   return at;
+}
+
+/** The gRPC message prefix (flag 0, 4-byte big-endian length) in front of `length` bytes, when `framed`. */
+function allocate(length: number, framed: boolean): Buffer {
+  if (!framed) return Buffer.allocUnsafe(length);
+  const b = Buffer.allocUnsafe(5 + length);
+  b[0] = 0;
+  b.writeUInt32BE(length, 1);
+  return b;
 }
 
 /** `0a 02 08 00`: status { code: OK }. */
@@ -134,21 +154,36 @@ function statusPart(code: number, reason: string): Buffer {
 const HTTP_403 = Buffer.from([T1_LEN, 3, T1_VARINT, 0x93, 0x03]);
 const HTTP_429 = Buffer.from([T1_LEN, 3, T1_VARINT, 0xad, 0x03]);
 
-const HEADERS = 0;
+/** The upstream headers of an allow (answer.ts upstreamHeaders, in its order), into the scratch pairs. */
+function setUpstreamPairs(d: Decision): void {
+  keys[0] = UPSTREAM_HEADERS.decisionId;
+  values[0] = d.id;
+  count = 1;
+  if (d.client) {
+    keys[count] = UPSTREAM_HEADERS.clientIp;
+    values[count++] = d.client.text;
+  }
+  if (d.threat && d.threat.level !== 'NONE') {
+    keys[count] = UPSTREAM_HEADERS.threatLevel;
+    values[count++] = d.threat.level;
+    keys[count] = UPSTREAM_HEADERS.threatSuspected;
+    values[count++] = 'true';
+  }
+}
 
-function encodeAllow(d: Decision, forged: readonly string[]): Buffer {
-  const pairs = upstreamHeaders(d);
-  let ok = headersSize(pairs, HEADERS);
+function encodeAllow(d: Decision, forged: readonly string[], framed: boolean): Buffer {
+  setUpstreamPairs(d);
+  let ok = headersSize();
   for (let i = 0; i < forged.length; i++) {
     const n = utf8Length(forged[i]!);
     ok += 1 + varintSize(n) + n;
   }
   const total = STATUS_OK.length + 1 + varintSize(ok) + ok;
-  const b = Buffer.allocUnsafe(total);
-  let at = STATUS_OK.copy(b, 0);
+  const b = allocate(total, framed);
+  let at = STATUS_OK.copy(b, framed ? 5 : 0) + (framed ? 5 : 0);
   b[at++] = T3_LEN;
   at = writeVarint(b, at, ok);
-  at = writeHeaders(b, at, pairs, HEADERS);
+  at = writeHeaders(b, at);
   for (let i = 0; i < forged.length; i++) {
     const name = forged[i]!;
     const n = utf8Length(name);
@@ -159,26 +194,29 @@ function encodeAllow(d: Decision, forged: readonly string[]): Buffer {
   return b;
 }
 
-function encodeDenial(d: Decision): Buffer {
+function encodeDenial(d: Decision, framed: boolean): Buffer {
   const status = statusPart(d.verdict === 'rate_limit' ? RPC_RESOURCE_EXHAUSTED : RPC_PERMISSION_DENIED, d.reason);
   const http = d.httpStatus === 429 ? HTTP_429 : HTTP_403;
-  const pairs = denialHeaders(d);
+  setPairs(denialHeaders(d));
   const body = denialBody(d);
   const bodyLen = utf8Length(body);
-  const denied = http.length + headersSize(pairs, HEADERS) + 1 + varintSize(bodyLen) + bodyLen;
-  const b = Buffer.allocUnsafe(status.length + 1 + varintSize(denied) + denied);
-  let at = status.copy(b, 0);
+  const denied = http.length + headersSize() + 1 + varintSize(bodyLen) + bodyLen;
+  const b = allocate(status.length + 1 + varintSize(denied) + denied, framed);
+  let at = status.copy(b, framed ? 5 : 0) + (framed ? 5 : 0);
   b[at++] = T2_LEN;
   at = writeVarint(b, at, denied);
   at += http.copy(b, at);
-  at = writeHeaders(b, at, pairs, HEADERS);
+  at = writeHeaders(b, at);
   b[at++] = T3_LEN; // DeniedHttpResponse.body
   at = writeVarint(b, at, bodyLen);
   b.write(body, at, bodyLen, 'utf8');
   return b;
 }
 
-/** The serialized CheckResponse for a decision; forged names go to headers_to_remove on allows. */
-export function encodeCheckResponse(d: Decision, forged: readonly string[]): Buffer {
-  return d.verdict === 'allow' ? encodeAllow(d, forged) : encodeDenial(d);
+/**
+ * The serialized CheckResponse for a decision; forged names go to headers_to_remove on allows. `framed` puts
+ * the gRPC message prefix in front (the node:http2 transport sends the buffer as it is, with no copy).
+ */
+export function encodeCheckResponse(d: Decision, forged: readonly string[], framed = false): Buffer {
+  return d.verdict === 'allow' ? encodeAllow(d, forged, framed) : encodeDenial(d, framed);
 }
