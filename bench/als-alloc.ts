@@ -53,7 +53,7 @@ function walk(n: any, stack: string[]): void {
   if (n.selfSize > 0) {
     total += n.selfSize;
     selfBy.set(f, (selfBy.get(f) ?? 0) + n.selfSize);
-    const k = st.slice(-4).join(' < '.replace('<', '>'));
+    const k = st.slice(-Number(process.env.DEPTH ?? 4)).join(' > ');
     stackBy.set(k, (stackBy.get(k) ?? 0) + n.selfSize);
   }
   for (const c of n.children) walk(c, st);
