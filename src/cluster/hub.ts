@@ -6,8 +6,7 @@ import type { AccountSignals } from '../service/account-signals.ts';
 import type { AttemptCorrelator } from '../service/correlator.ts';
 import type { OutcomeIngest } from '../service/ingest.ts';
 import { applyEvents, isEventBatch, type EventSink } from '../store/cluster/events.ts';
-import { ObservedAccounts, ObservedEngine, ObservedSpray, ViewBuilder, type ViewUpdate } from '../store/cluster/view.ts';
-import { AsnAggregates } from '../detect/asn.ts';
+import { ObservedAccounts, ObservedAsn, ObservedEngine, ObservedSpray, ViewBuilder, type ViewUpdate } from '../store/cluster/view.ts';
 import type { DetectorStore } from '../store/store.ts';
 import { isOutcomeReport, type PrimaryMessage, type WorkerMessage } from './messages.ts';
 
@@ -62,10 +61,11 @@ export class Hub {
     this.#o = options;
     const accounts = new ObservedAccounts();
     const spray = new ObservedSpray();
+    const asn = new ObservedAsn();
     accounts.view = this.view;
     spray.view = this.view;
-    // The ASN aggregate is the primary's own (workers read theirs, fed by nothing yet: docs/detection.md).
-    this.signals = { accounts, spray, asn: new AsnAggregates() };
+    asn.view = this.view;
+    this.signals = { accounts, spray, asn };
   }
 
   get flushMs(): number {

@@ -14,13 +14,13 @@ const MALFORMED: DecodedCheck = Object.freeze({ facts: MALFORMED_FACTS, forged: 
  * the failure mode, so every call is answered with a CheckResponse, never a gRPC error. `framed`: the answer
  * carries the gRPC message prefix (what the node:http2 transport sends).
  */
-export function checkHandler(gate: Gate, onInFlight: (delta: 1 | -1) => void, framed = false): (request: Buffer) => Buffer {
-  return (request) => {
+export function checkHandler(gate: Gate, onInFlight: (delta: 1 | -1) => void, framed = false): (request: Buffer, start?: number, end?: number) => Buffer {
+  return (request, start = 0, end = request.length) => {
     onInFlight(1);
     try {
       let decoded: DecodedCheck;
       try {
-        decoded = decodeCheckRequest(request, gate.usernameHeader());
+        decoded = decodeCheckRequest(request, gate.usernameHeader(), start, end);
       } catch {
         decoded = MALFORMED;
       }

@@ -1,4 +1,5 @@
 import { AccountSources } from '../../detect/accounts.ts';
+import { AsnAggregates } from '../../detect/asn.ts';
 import { DetectionEngine, type AttemptFacts, type Outcome, type OutcomeFacts, type RecordResult } from '../../detect/engine.ts';
 import type { IpKey } from '../../detect/ip-key.ts';
 import type { Verdict } from '../../detect/verdict.ts';
@@ -27,6 +28,10 @@ export interface ViewUpdate {
   readonly accounts: Float64Array;
   /** [fingerprint, account, source key, nowMs, aggressive 0|1] per SprayPasswords.recordFailure. */
   readonly spray: Float64Array;
+  /** [account, fingerprint, familiar 0|1, nowMs] per AccountSources.recordWrongPassword (distinct wrong passwords). */
+  readonly passwords: Float64Array;
+  /** [asn, source key, failure 0|1, nowMs] per AsnAggregates.record. */
+  readonly asn: Float64Array;
   /** -1: unchanged; 0/1: the aggressive (Org Under Attack) profile off/on. */
   readonly aggressive: number;
 }
@@ -52,6 +57,8 @@ export class ViewBuilder {
   #nets: number[] = [];
   #accounts: number[] = [];
   #spray: number[] = [];
+  #passwords: number[] = [];
+  #asn: number[] = [];
   #aggressiveSent = false;
 
   constructor(bounds: ViewBounds = {}) {
@@ -60,7 +67,8 @@ export class ViewBuilder {
   }
 
   get empty(): boolean {
-    return this.#keys.size === 0 && this.#pairs.length === 0 && this.#nets.length === 0 && this.#accounts.length === 0 && this.#spray.length === 0;
+    return this.#keys.size === 0 && this.#pairs.length === 0 && this.#nets.length === 0 && this.#accounts.length === 0 && this.#spray.length === 0
+      && this.#passwords.length === 0 && this.#asn.length === 0;
   }
 
   get full(): boolean {
@@ -89,6 +97,14 @@ export class ViewBuilder {
     this.#add(this.#spray, 5, fingerprint, account, source, nowMs, aggressive ? 1 : 0);
   }
 
+  wrongPassword(account: number, fingerprint: number, familiar: boolean, nowMs: number): void {
+    this.#add(this.#passwords, 4, account, fingerprint, familiar ? 1 : 0, nowMs);
+  }
+
+  asnOutcome(asn: number, key: IpKey, failure: boolean, nowMs: number): void {
+    this.#add(this.#asn, 4, asn, key, failure ? 1 : 0, nowMs);
+  }
+
   /** Everything collected, with the rows and pair counts as the engine holds them now; undefined if nothing changed. */
   take(engine: DetectionEngine, nowMs: number): ViewUpdate | undefined {
     const aggressive = engine.aggressive;
@@ -115,6 +131,8 @@ export class ViewBuilder {
       nets: Float64Array.from(this.#nets),
       accounts: Float64Array.from(this.#accounts),
       spray: Float64Array.from(this.#spray),
+      passwords: Float64Array.from(this.#passwords),
+      asn: Float64Array.from(this.#asn),
       aggressive: flip ? (aggressive ? 1 : 0) : -1,
     };
     this.#keys = new Set();
@@ -122,6 +140,8 @@ export class ViewBuilder {
     this.#nets = [];
     this.#accounts = [];
     this.#spray = [];
+    this.#passwords = [];
+    this.#asn = [];
     return update;
   }
 
@@ -137,7 +157,7 @@ export class ViewBuilder {
       out.set(rows[i]!, i * VIEW_ROW_BYTES + 8);
     });
     const none = new Float64Array(0);
-    return { t: 'view', nowMs, rows: out, pairs: none, nets: none, accounts: none, spray: none, aggressive: engine.aggressive ? 1 : 0 };
+    return { t: 'view', nowMs, rows: out, pairs: none, nets: none, accounts: none, spray: none, passwords: none, asn: none, aggressive: engine.aggressive ? 1 : 0 };
   }
 
   #add(list: number[], width: number, ...values: number[]): void {
@@ -155,11 +175,19 @@ export function isViewUpdate(m: unknown): m is ViewUpdate {
   return typeof v.nowMs === 'number' && v.rows instanceof Uint8Array && v.rows.length % VIEW_ROW_BYTES === 0
     && v.pairs instanceof Float64Array && v.pairs.length % 3 === 0 && v.nets instanceof Float64Array && v.nets.length % 3 === 0
     && v.accounts instanceof Float64Array && v.accounts.length % 5 === 0 && v.spray instanceof Float64Array && v.spray.length % 5 === 0
+    && v.passwords instanceof Float64Array && v.passwords.length % 4 === 0 && v.asn instanceof Float64Array && v.asn.length % 4 === 0
     && typeof v.aggressive === 'number';
 }
 
+/** The account signals a worker's view replays (the ASN aggregate only where the worker reads ASNs). */
+export interface ViewSignals {
+  readonly accounts: AccountSources;
+  readonly spray: SprayPasswords;
+  readonly asn?: AsnAggregates;
+}
+
 /** A worker's local view takes an update: rows and pairs replace its copies, signal events are replayed. */
-export function applyView(v: ViewUpdate, engine: DetectionEngine, signals?: { readonly accounts: AccountSources; readonly spray: SprayPasswords }): void {
+export function applyView(v: ViewUpdate, engine: DetectionEngine, signals?: ViewSignals): void {
   if (v.aggressive === 0 || v.aggressive === 1) engine.setAggressive(v.aggressive === 1);
   const dv = new DataView(v.rows.buffer, v.rows.byteOffset, v.rows.byteLength);
   for (let o = 0; o < v.rows.length; o += VIEW_ROW_BYTES) engine.loadRow(dv.getFloat64(o, true), v.rows.subarray(o + 8, o + VIEW_ROW_BYTES), v.nowMs);
@@ -174,6 +202,10 @@ export function applyView(v: ViewUpdate, engine: DetectionEngine, signals?: { re
   }
   const s = v.spray;
   for (let i = 0; i < s.length; i += 5) signals.spray.recordFailure(s[i]!, s[i + 1]!, s[i + 2]!, s[i + 3]!, s[i + 4] === 1);
+  const w = v.passwords;
+  for (let i = 0; i < w.length; i += 4) signals.accounts.recordWrongPassword(w[i]!, w[i + 1]!, w[i + 2] === 1, w[i + 3]!);
+  const asn = signals.asn;
+  if (asn) for (let i = 0; i < v.asn.length; i += 4) asn.record(v.asn[i]!, v.asn[i + 1]!, v.asn[i + 2] === 1, v.asn[i + 3]!);
 }
 
 /**
@@ -234,6 +266,21 @@ export class ObservedAccounts extends AccountSources {
   override recordFailure(account: number, network: number, nowMs: number, aggressive = false): void {
     this.view?.account(2, account, network, nowMs, aggressive);
     super.recordFailure(account, network, nowMs, aggressive);
+  }
+
+  override recordWrongPassword(account: number, fingerprint: number, familiar: boolean, nowMs: number): boolean {
+    this.view?.wrongPassword(account, fingerprint, familiar, nowMs);
+    return super.recordWrongPassword(account, fingerprint, familiar, nowMs);
+  }
+}
+
+/** The primary's ASN aggregate, noting each outcome for the workers to replay. */
+export class ObservedAsn extends AsnAggregates {
+  view: ViewBuilder | undefined;
+
+  override record(asn: number, key: IpKey, failure: boolean, nowMs: number): void {
+    this.view?.asnOutcome(asn, key, failure, nowMs);
+    super.record(asn, key, failure, nowMs);
   }
 }
 

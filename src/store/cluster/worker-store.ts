@@ -2,12 +2,10 @@ import type { AttemptFacts, DetectionEngine } from '../../detect/engine.ts';
 import type { IpKey } from '../../detect/ip-key.ts';
 import type { OrgAttackDetector } from '../../detect/org-attack.ts';
 import type { DetectionSettings } from '../../detect/detection.ts';
-import type { AccountSources } from '../../detect/accounts.ts';
-import type { SprayPasswords } from '../../detect/spray-passwords.ts';
 import { configureDetectors } from '../configure.ts';
 import type { DetectorStore, SignalEvent, StoreHealth, StoreMode } from '../store.ts';
 import type { Outbox } from './outbox.ts';
-import { applyView, isViewUpdate } from './view.ts';
+import { applyView, isViewUpdate, type ViewSignals } from './view.ts';
 
 export interface WorkerStoreOptions {
   readonly engine: DetectionEngine;
@@ -16,7 +14,7 @@ export interface WorkerStoreOptions {
   /** The store the primary runs (memory or redis): what this worker's view mirrors. */
   readonly primaryMode: StoreMode;
   /** The worker's familiar-source and spray detectors, kept in step from the primary's events. */
-  readonly signals?: { readonly accounts: AccountSources; readonly spray: SprayPasswords };
+  readonly signals?: ViewSignals;
 }
 
 /**

@@ -4,7 +4,8 @@ import { ManualClock } from '../../../src/clock.ts';
 import { DetectionEngine } from '../../../src/detect/engine.ts';
 import { applyEvents, EventBuffer, EV_ATTEMPT, EV_REFUSED, EV_REMEMBER, EV_REMEMBER_DENIED, isEventBatch } from '../../../src/store/cluster/events.ts';
 import { Outbox, type PrimaryLink } from '../../../src/store/cluster/outbox.ts';
-import { applyView, isViewUpdate, ObservedAccounts, ObservedEngine, ObservedSpray, VIEW_ROW_BYTES, ViewBuilder } from '../../../src/store/cluster/view.ts';
+import { applyView, isViewUpdate, ObservedAccounts, ObservedAsn, ObservedEngine, ObservedSpray, VIEW_ROW_BYTES, ViewBuilder } from '../../../src/store/cluster/view.ts';
+import { AsnAggregates } from '../../../src/detect/asn.ts';
 import { AccountSources } from '../../../src/detect/accounts.ts';
 import { SprayPasswords } from '../../../src/detect/spray-passwords.ts';
 
@@ -152,6 +153,31 @@ describe('ViewUpdate', () => {
     expect(worker.accountFailures(key, 42)).toBe(primary.accountFailures(key, 42));
     expect(worker.networkLevel(77, key)).toBe(primary.networkLevel(77, key));
     expect(signals.accounts.familiar(42, 77, clock.nowMs())).toBe(true);
+  });
+
+  it('carries distinct wrong passwords and the ASN aggregate, so a worker reads account_brute_force and asn_attack as the primary does', () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const view = new ViewBuilder();
+    const primary = new ObservedEngine({ clock, blocking: true });
+    const accounts = new ObservedAccounts();
+    const asn = new ObservedAsn();
+    accounts.view = view;
+    asn.view = view;
+    const now = clock.nowMs();
+    for (let fp = 1; fp <= 12; fp++) accounts.recordWrongPassword(42, fp, false, now);
+    for (let ip = 1; ip <= 40; ip++) asn.record(64500, 0x0b000000 + ip, true, now);
+    expect(accounts.guessed(42, now)).toBe(true);
+    expect(asn.level(64500, now)).not.toBe('NONE');
+
+    const update = overTheChannel(view.take(primary, now)!);
+    expect(isViewUpdate(update)).toBe(true);
+    const signals = { accounts: new AccountSources(), spray: new SprayPasswords(), asn: new AsnAggregates() };
+    expect(signals.accounts.guessed(42, now)).toBe(false);
+    applyView(update, new DetectionEngine({ clock }), signals);
+    expect(signals.accounts.guessed(42, now)).toBe(true);
+    expect(signals.asn.level(64500, now)).toBe(asn.level(64500, now));
+    expect(signals.asn.counts(64500, now)).toEqual(asn.counts(64500, now));
+    expect(signals.asn.hot(now)).toBe(asn.hot(now));
   });
 
   it('says when the aggressive profile flips, and syncs a new worker with every active block', () => {

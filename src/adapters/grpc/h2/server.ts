@@ -51,8 +51,8 @@ export const DEFAULT_H2_OPTIONS: H2Options = Object.freeze({
 });
 
 export interface H2Handlers {
-  /** One serialized CheckRequest in, one framed CheckResponse out (the 5-byte gRPC prefix, then the message). Must not throw. */
-  readonly check: (request: Buffer) => Buffer;
+  /** One serialized CheckRequest in (request[start, end)), one framed CheckResponse out (the 5-byte gRPC prefix, then the message). Must not throw. */
+  readonly check: (request: Buffer, start: number, end: number) => Buffer;
   /** Where each serialized StreamAccessLogsMessage of a stream goes; the stream stops reading while it is congested. */
   readonly accessLog?: AccessLogIntake;
   /** Check and StreamAccessLogs need this bearer token when it is required (health stays open). */
@@ -226,6 +226,29 @@ class Health {
 interface Pending {
   readonly stream: ServerHttp2Stream;
   readonly deadline: number;
+  /** Its slot in the pending list, -1 once out of it. */
+  slot: number;
+}
+
+/**
+ * The calls whose request is still arriving, as an array with each call's slot: adding is a push, leaving
+ * swaps the last call into the slot. No Set hashing per Check, and a finished call is let go at once (held
+ * until a sweep, every stream would outlive a young-generation collection).
+ */
+function enter(list: Pending[], call: Pending): void {
+  call.slot = list.length;
+  list.push(call);
+}
+
+function leave(list: Pending[], call: Pending): void {
+  const i = call.slot;
+  if (i < 0) return;
+  call.slot = -1;
+  const last = list.pop()!;
+  if (last !== call) {
+    list[i] = last;
+    last.slot = i;
+  }
 }
 
 // Unary methods (Check, health Check/Watch): the request is one small message, nearly always in one DATA chunk.
@@ -251,7 +274,7 @@ interface UnaryCall extends Pending {
 interface Context {
   readonly handlers: H2Handlers;
   readonly health: Health;
-  readonly pending: Set<Pending>;
+  readonly pending: Pending[];
   readonly maxMessageBytes: number;
 }
 
@@ -260,7 +283,7 @@ type UnaryStream = ServerHttp2Stream & { [UNARY]?: UnaryCall };
 
 function failCall(c: UnaryCall, code: number, message: string): void {
   c.failed = true;
-  c.context.pending.delete(c);
+  leave(c.context.pending, c);
   trailersOnly(c.stream, code, message);
   c.stream.removeAllListeners('data');
   c.stream.resume(); // drain what the client still sends
@@ -299,16 +322,16 @@ function onUnaryData(this: UnaryStream, chunk: Buffer): void {
 function onUnaryEnd(this: UnaryStream): void {
   const c = this[UNARY]!;
   if (c.failed) return;
-  c.context.pending.delete(c);
+  leave(c.context.pending, c);
   if (c.bytes === 0) return trailersOnly(this, INTERNAL, 'no request message on a unary call');
   if (c.expect === 0 || c.bytes < c.expect) return trailersOnly(this, INTERNAL, 'request ends inside a message');
   if (performance.now() > c.deadline) return trailersOnly(this, DEADLINE_EXCEEDED, 'deadline exceeded before the request was complete');
   const all = c.more === undefined ? c.first! : Buffer.concat([c.first!, ...c.more], c.bytes);
-  const message = all.subarray(5, c.expect);
   c.first = c.more = undefined;
-  if (c.method === M_CHECK) answerFramed(this, c.context.handlers.check(message));
-  else if (c.method === M_HEALTH_CHECK) c.context.health.check(this, message);
-  else c.context.health.watch(this, message);
+  // Check reads the message in place; health calls are rare enough for a view.
+  if (c.method === M_CHECK) answerFramed(this, c.context.handlers.check(all, 5, c.expect));
+  else if (c.method === M_HEALTH_CHECK) c.context.health.check(this, all.subarray(5, c.expect));
+  else c.context.health.watch(this, all.subarray(5, c.expect));
 }
 
 /**
@@ -320,7 +343,7 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
   const sockets = new Set<Socket>();
   const maxConnections = listen.limits?.maxConnections ?? Infinity;
   // Calls whose request body is still arriving, checked by one timer rather than a timer per call.
-  const pending = new Set<Pending>();
+  const pending: Pending[] = [];
   const context: Context = { handlers, health, pending, maxMessageBytes: options.maxMessageBytes };
   let draining = false;
 
@@ -354,11 +377,11 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
     if (!streaming) {
       // performance.now(), not Date.now(): a sub-millisecond grpc-timeout must expire, not round to "still on time".
       const call: UnaryCall = {
-        stream, deadline: performance.now() + Math.min(timeout ?? options.maxCallMs, options.maxCallMs), method, context,
+        stream, deadline: performance.now() + Math.min(timeout ?? options.maxCallMs, options.maxCallMs), slot: -1, method, context,
         first: undefined, more: undefined, bytes: 0, expect: 0, failed: false,
       };
       (stream as UnaryStream)[UNARY] = call;
-      pending.add(call);
+      enter(pending, call);
       stream.on('data', onUnaryData);
       stream.on('end', onUnaryEnd);
       return;
@@ -370,12 +393,12 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
   const accessLogCall = (stream: ServerHttp2Stream, timeout: number | undefined): void => {
     // An ALS stream lasts as long as Envoy keeps it; only a grpc-timeout it sent itself ends it.
     const limitMs = timeout === undefined ? Infinity : Math.min(timeout, options.maxCallMs);
-    const call: Pending = { stream, deadline: performance.now() + limitMs };
+    const call: Pending = { stream, deadline: performance.now() + limitMs, slot: -1 };
     const reader = new FrameReader(options.maxMessageBytes);
     let failed = false;
     const fail = (code: number, message: string): void => {
       failed = true;
-      pending.delete(call);
+      leave(pending, call);
       trailersOnly(stream, code, message);
       stream.removeAllListeners('data');
       stream.resume(); // drain what the client still sends
@@ -389,7 +412,7 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
       paused = false;
       if (!stream.destroyed) stream.resume();
     };
-    if (limitMs !== Infinity) pending.add(call);
+    if (limitMs !== Infinity) enter(pending, call);
     stream.on('data', (chunk: Buffer) => {
       if (failed) return;
       const error = reader.push(chunk, onMessage);
@@ -402,7 +425,7 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
     });
     stream.once('end', () => {
       if (failed) return;
-      pending.delete(call);
+      leave(pending, call);
       if (reader.pending > 0) return trailersOnly(stream, INTERNAL, 'request ends inside a message');
       if (performance.now() > call.deadline) return trailersOnly(stream, DEADLINE_EXCEEDED, 'deadline exceeded before the request was complete');
       intake.afterQueued(() => answer(stream, Buffer.alloc(0))); // StreamAccessLogsResponse {}, once learned
@@ -411,14 +434,16 @@ export async function startH2GrpcServer(listen: GrpcListen, handlers: H2Handlers
 
   const sweep = setInterval(() => {
     const now = performance.now();
-    for (const call of pending) {
+    // Backwards: leave() moves the last call into the freed slot, which has then been looked at already.
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const call = pending[i]!;
       // A call the client reset (or whose connection went) leaves here, not through a 'close' listener per call.
       if (call.stream.destroyed) {
-        pending.delete(call);
+        leave(pending, call);
         continue;
       }
       if (now <= call.deadline) continue;
-      pending.delete(call);
+      leave(pending, call);
       trailersOnly(call.stream, DEADLINE_EXCEEDED, 'deadline exceeded');
       call.stream.close(http2.constants.NGHTTP2_CANCEL);
     }

@@ -633,15 +633,15 @@ function attributes(b: Buffer, end: number): Attributes {
 /**
  * Decodes one CheckRequest message (no gRPC frame). Throws MalformedCheckRequest for bytes protobufjs refuses.
  * facts.headers holds the headers decide() reads (HEADERS_READ, and `usernameHeader` when the policy names one);
- * `forged` lists every client-sent x-portcullis-* header.
+ * `forged` lists every client-sent x-portcullis-* header. The message is b[start, end) (a gRPC frame's bytes
+ * are read in place: Buffer.subarray costs ~0.1 µs).
  */
-export function decodeCheckRequest(b: Buffer, usernameHeader?: string): DecodedCheck {
+export function decodeCheckRequest(b: Buffer, usernameHeader?: string, start = 0, end = b.length): DecodedCheck {
   if (usernameHeader !== extraText) {
     extraText = usernameHeader;
     extra = usernameHeader === undefined ? undefined : Buffer.from(usernameHeader, 'latin1');
   }
-  p = 0;
-  const end = b.length;
+  p = start;
   let attrs: Attributes | undefined;
   while (p < end) {
     const t = u32(b, end);
