@@ -1,20 +1,20 @@
-// Checks while a large access-log stream is learned (issue 11, item 9): Portcullis in this process, a real
-// grpc-js client (its own process) streaming `entries` ALS entries in messages of 50k, and an open-loop
-// generator (its own process) sending Checks at a fixed rate. The same generator first runs with no ingestion:
-// the two rows are same-run figures, and the load average is printed with them.
-// Run alone: node --import tsx bench/als-ingest.ts [--quick]
+// Checks while a large access-log stream is learned (issue 11 item 9, issue 15 item 6): Portcullis in its own
+// process (bench/lib/als-portcullis-child.ts, which watches its own event loop and GC), a real grpc-js client
+// (its own process) streaming `entries` ALS entries in messages of 50k, and h2load sending Checks at a fixed
+// rate (--rps). Each transport first gets the same Checks with no ingestion: the two rows are same-run figures,
+// and the load average is printed with them.
+// Run alone: node --import tsx bench/als-ingest.ts [--quick] [--transport http2] [--server-args='--cpu-prof --cpu-prof-dir=/tmp/p']
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { pino } from 'pino';
-import { startPortcullis, type Running } from '../src/main.ts';
-import { readSettings } from '../src/settings.ts';
 import { startAlsSender, type AlsPlan, type AlsSender } from './lib/als-sender.ts';
+import type { AlsServerWatch } from './lib/als-portcullis-child.ts';
+import { forkTs, type ChildHandle } from './lib/child.ts';
+import { H2LOAD, h2loadAvailable, percentilesOf, runH2load, type H2loadResult } from './lib/h2load.ts';
 import { machineCpu, waitForQuiet } from './lib/machine.ts';
-import { startOpenLoopChild, type OpenLoopResult } from './lib/open-loop.ts';
-import { requestPool } from './lib/requests.ts';
+import { CHECK_PATH, grpcFrame, requestPool } from './lib/requests.ts';
 import { markdownTable } from './lib/table.ts';
 
 const CONFIG = `
@@ -29,31 +29,27 @@ metadata: { name: default }
 spec: { action: Block }
 `;
 
-export interface AlsIngestRow {
-  readonly transport: 'grpc-js' | 'http2';
+type Transport = 'grpc-js' | 'http2';
+
+export interface AlsIngestRow extends AlsServerWatch {
+  readonly transport: Transport;
   readonly phase: 'no ingestion' | 'during ingestion';
+  /** Checks answered in the phase (during ingestion: those sent between the stream's first write and its answer). */
   readonly checks: number;
+  /** Checks h2load counted as failed or errored over the phase's runs. */
   readonly errors: number;
+  /** h2load: actual send → end of response. */
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly p999Ms: number;
   readonly maxMs: number;
-  /** Actual send → answer p99 (without the generator's own lateness), and how late the generator sent, p99. */
-  readonly serviceP99Ms: number;
-  readonly sendLagP99Ms: number;
-  /** The server's event loop (this process): how late a 1 ms timer ran, p99 and max; and time in GC. */
-  readonly loopDelayP99Ms: number;
-  readonly loopDelayMaxMs: number;
-  readonly gcMs: number;
-  readonly gcMaxMs: number;
   /** during ingestion: entries learned per second, from the first write to the server's answer. */
   readonly entriesPerSecond?: number;
   readonly learned?: number;
   readonly shed?: number;
-  /** Whole-machine CPU during the phase, % of one core (200 = both cores), and the wait for a quiet machine before it. */
+  /** Whole-machine CPU during the phase, % of one core (200 = both cores); the server's own share. */
   readonly machineCpu: number | undefined;
-  /** The machine's CPU not used by the server, the generator or the sender: neighbours on this shared machine. */
-  readonly othersCpu: number | undefined;
+  readonly serverCpu: number;
   readonly quietWaitS: number;
   readonly loadAvg: readonly number[];
 }
@@ -62,137 +58,145 @@ export interface AlsIngestReport {
   readonly entries: number;
   readonly perMessage: number;
   readonly rate: number;
+  readonly clients: number;
+  readonly streams: number;
   readonly rows: readonly AlsIngestRow[];
 }
 
-/** Sum of a counter's series in the server's registry. */
-async function counter(running: Running, name: string): Promise<number> {
-  const text = await running.metrics.registry.metrics();
-  let sum = 0;
-  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1]);
-  return sum;
-}
-
 const ms = (us: number): number => Math.round(us / 10) / 100;
+const loadAvg = (): number[] => loadavg().map((x) => Math.round(x * 100) / 100);
 
-/** Watches this process's event loop and GC from now until the returned function is called. */
-function watchLoop(): () => { loopDelayP99Ms: number; loopDelayMaxMs: number; gcMs: number; gcMaxMs: number } {
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  delay.enable();
-  let gcMs = 0;
-  let gcMaxMs = 0;
-  const gc = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      gcMs += e.duration;
-      gcMaxMs = Math.max(gcMaxMs, e.duration);
-    }
-  });
-  gc.observe({ entryTypes: ['gc'] });
-  return () => {
-    delay.disable();
-    gc.disconnect();
-    const round = (x: number): number => Math.round(x * 100) / 100;
-    return { loopDelayP99Ms: round(delay.percentile(99) / 1e6), loopDelayMaxMs: round(delay.max / 1e6), gcMs: Math.round(gcMs), gcMaxMs: round(gcMaxMs) };
-  };
+interface Server { child: ChildHandle; port: number }
+
+/** Checks at `rate` for as long as `until` is pending, in back-to-back h2load runs of chunkS; all their requests. */
+async function checksWhile(run: (seconds: number) => Promise<H2loadResult>, until: Promise<unknown>, chunkS: number): Promise<H2loadResult[]> {
+  let done = false;
+  void until.finally(() => (done = true)).catch(() => undefined);
+  const runs: H2loadResult[] = [];
+  while (!done) runs.push(await run(chunkS));
+  return runs;
 }
 
-type Watched = ReturnType<ReturnType<typeof watchLoop>> & { machineCpu: number | undefined; ownCpu: number; quietWaitS: number };
-
-/**
- * Waits (bounded) for a quiet machine, then watches the event loop, GC and machine CPU until the call; ownCpu
- * is this process's and the sender's CPU over the phase, % of one core (the generator reports its own).
- */
-async function phase(quietWaitMs: number, sender: AlsSender): Promise<() => Promise<Watched>> {
-  const { waitedS } = await waitForQuiet(quietWaitMs);
-  const loop = watchLoop();
-  const cpu = machineCpu();
-  const t0 = performance.now();
-  const self0 = process.cpuUsage();
-  const sender0 = await sender.cpuMs();
-  return async () => {
-    const self = process.cpuUsage(self0);
-    const wall = performance.now() - t0;
-    const senderMs = (await sender.cpuMs()) - sender0;
-    return { ...loop(), machineCpu: cpu(), ownCpu: Math.round((((self.user + self.system) / 1000 + senderMs) / wall) * 100), quietWaitS: waitedS };
-  };
-}
-
-function row(transport: AlsIngestRow['transport'], phase: AlsIngestRow['phase'], r: OpenLoopResult, loop: Watched, extra: Partial<AlsIngestRow> = {}): AlsIngestRow {
-  const { ownCpu, ...watched } = loop;
-  return {
-    transport, phase, checks: r.completed, errors: r.errors,
-    p50Ms: ms(r.latencyUs.p50), p99Ms: ms(r.latencyUs.p99), p999Ms: ms(r.latencyUs.p999), maxMs: ms(r.latencyUs.max),
-    serviceP99Ms: ms(r.serviceUs.p99), sendLagP99Ms: ms(r.sendLagUs.p99),
-    ...watched,
-    othersCpu: watched.machineCpu === undefined ? undefined : Math.max(0, watched.machineCpu - ownCpu - r.cpuPercent),
-    loadAvg: loadavg().map((x) => Math.round(x * 100) / 100), ...extra,
-  };
-}
-
-export async function runAlsIngest(quick: boolean, progress: (line: string) => void): Promise<AlsIngestReport> {
+export async function runAlsIngest(quick: boolean, progress: (line: string) => void, opts: { transports?: readonly Transport[]; serverArgs?: string[] } = {}): Promise<AlsIngestReport> {
+  if (!h2loadAvailable()) throw new Error(`h2load not found at ${H2LOAD}: apt-get install nghttp2-client (node scripts/provision.mjs installs it)`);
   const plan: AlsPlan = { entries: quick ? 200_000 : 1_000_000, perMessage: 50_000, distinct: 20_000 };
   const rate = 1000;
+  // Enough streams that a stalled server queues h2load's sends in flight rather than delaying them unmeasured.
+  const clients = 2;
+  const streams = 64;
   const baselineS = quick ? 3 : 10;
+  const chunkS = quick ? 2 : 4;
   const quietWaitMs = quick ? 5_000 : 20_000;
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-als-'));
   writeFileSync(join(dir, 'config.yaml'), CONFIG);
-  const messages = requestPool([], 64).messages.map((m) => m.toString('base64'));
-  const generator = await startOpenLoopChild();
+  // One sign-in POST (requestPool: i % 4 === 3 is a GET) from a client the stream never names.
+  const body = join(dir, 'check.grpc');
+  writeFileSync(body, grpcFrame(requestPool([], 1).messages[0]!));
   const sender = await startAlsSender();
   const rows: AlsIngestRow[] = [];
   try {
     progress(`als ingest: serializing ${plan.entries} entries in messages of ${plan.perMessage}`);
     await sender.prepare(plan);
-    for (const transport of ['grpc-js', 'http2'] as const) {
-      const running = await startPortcullis(
-        readSettings({ config: [dir], 'grpc-address': '127.0.0.1:0', 'http-address': '127.0.0.1:0', 'admin-address': '', events: 'none', 'drain-seconds': '1', 'grpc-transport': transport }, {}),
-        { logger: pino({ level: 'silent' }) },
-      );
+    for (const transport of opts.transports ?? (['grpc-js', 'http2'] as const)) {
+      const pc = await forkTs<{ port: number }>('bench/lib/als-portcullis-child.ts', {
+        env: { PORTCULLIS_BENCH_CONFIG: dir, PORTCULLIS_BENCH_TRANSPORT: transport },
+        ...(opts.serverArgs ? { execArgv: opts.serverArgs } : {}),
+      });
+      const server: Server = { child: pc.child, port: pc.ready.port };
       try {
-        const target = `127.0.0.1:${running.grpcPort}`;
-        // Warm-up: the JIT and the generator's connections, not measured.
-        await generator.run({ target, rate, count: rate * 2, messages, connections: 2 });
+        const h2 = (seconds: number, samples = false): Promise<H2loadResult> => runH2load({
+          url: `http://127.0.0.1:${server.port}${CHECK_PATH}`, bodyFile: body, clients, streams, rate, durationS: seconds, warmupS: 0, samples,
+        });
+        // Warm-up: the JIT of the Check path, not measured.
+        await h2(2);
+
         progress(`als ingest (${transport}): ${rate} Checks/s for ${baselineS} s, no ingestion`);
-        let watch = await phase(quietWaitMs, sender);
-        const base = await generator.run({ target, rate, count: rate * baselineS, warmup: 0, messages, connections: 2 });
-        rows.push(row(transport, 'no ingestion', base, await watch()));
+        let start = await phaseStart(server, quietWaitMs);
+        const base = await h2(baselineS);
+        let end = await phaseEnd(server, start);
+        rows.push({
+          transport, phase: 'no ingestion', checks: base.succeeded, errors: base.failed + base.errored + base.timeout,
+          p50Ms: ms(base.latencyUs.p50), p99Ms: ms(base.latencyUs.p99), p999Ms: ms(base.latencyUs.p999), maxMs: ms(base.latencyUs.max),
+          ...end, quietWaitS: start.quietWaitS, loadAvg: loadAvg(),
+        });
 
         progress(`als ingest (${transport}): ${rate} Checks/s while ${plan.entries} entries are streamed`);
-        const learned0 = await counter(running, 'portcullis_outcomes_total');
-        watch = await phase(quietWaitMs, sender);
-        const checks = generator.run({ target, rate, count: rate * 600, warmup: 0, messages, connections: 2 });
-        const sent = await sender.send(target);
-        await generator.stopRun();
-        const during = await checks;
-        const learned = (await counter(running, 'portcullis_outcomes_total')) - learned0;
-        const shed = await counter(running, 'portcullis_outcomes_shed_total');
-        rows.push(row(transport, 'during ingestion', during, await watch(), { entriesPerSecond: Math.round(sent.entries / (sent.wallMs / 1000)), learned, shed }));
+        const learned0 = await server.child.call<number>('counter', 'portcullis_outcomes_total');
+        start = await phaseStart(server, quietWaitMs);
+        // The stream starts once the first h2load run is under way; only Checks sent while it runs count.
+        let fromUs = 0;
+        let toUs = 0;
+        let entriesPerSecond = 0;
+        const streamed = (async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          fromUs = Date.now() * 1000;
+          const sent = await sender.send(`127.0.0.1:${server.port}`);
+          toUs = Date.now() * 1000;
+          entriesPerSecond = Math.round(sent.entries / (sent.wallMs / 1000));
+        })();
+        const runs = await checksWhile((s) => h2(s, true), streamed, chunkS);
+        await streamed;
+        end = await phaseEnd(server, start);
+        const durations: number[] = [];
+        for (const r of runs) {
+          const { startUs, durationUs } = r.samples!;
+          for (let i = 0; i < startUs.length; i++) if (startUs[i]! >= fromUs && startUs[i]! <= toUs) durations.push(durationUs[i]!);
+        }
+        const during = percentilesOf(durations);
+        const learned = (await server.child.call<number>('counter', 'portcullis_outcomes_total')) - learned0;
+        const shed = await server.child.call<number>('counter', 'portcullis_outcomes_shed_total');
+        rows.push({
+          transport, phase: 'during ingestion', checks: durations.length, errors: runs.reduce((n, r) => n + r.failed + r.errored + r.timeout, 0),
+          p50Ms: ms(during.p50), p99Ms: ms(during.p99), p999Ms: ms(during.p999), maxMs: ms(during.max),
+          ...end, entriesPerSecond, learned, shed, quietWaitS: start.quietWaitS, loadAvg: loadAvg(),
+        });
+        progress(`als ingest (${transport}): p99 ${rows.at(-2)!.p99Ms} → ${rows.at(-1)!.p99Ms} ms, GC ${end.gcMs} ms (longest ${end.gcMaxMs}), load ${loadAvg().join(' ')}`);
       } finally {
-        await running.stop();
+        await server.child.call('shutdown').catch(() => undefined);
+        await server.child.stop();
       }
     }
   } finally {
-    await Promise.all([generator.stop(), sender.stop()]);
+    await sender.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  return { entries: plan.entries, perMessage: plan.perMessage, rate, rows };
+  return { entries: plan.entries, perMessage: plan.perMessage, rate, clients, streams, rows };
+}
+
+interface PhaseStart { quietWaitS: number; cpu: () => number | undefined; serverCpu0: number; t0: number }
+
+/** Waits (bounded) for a quiet machine, then starts watching the server's loop and GC and the machine's CPU. */
+async function phaseStart(s: Server, quietWaitMs: number): Promise<PhaseStart> {
+  const { waitedS } = await waitForQuiet(quietWaitMs);
+  await s.child.call('watchStart');
+  return { quietWaitS: waitedS, cpu: machineCpu(), serverCpu0: await s.child.cpuMs(), t0: performance.now() };
+}
+
+async function phaseEnd(s: Server, p: PhaseStart): Promise<AlsServerWatch & { machineCpu: number | undefined; serverCpu: number }> {
+  const watched = await s.child.call<AlsServerWatch>('watchStop');
+  const serverMs = (await s.child.cpuMs()) - p.serverCpu0;
+  return { ...watched, machineCpu: p.cpu(), serverCpu: Math.round((serverMs / (performance.now() - p.t0)) * 100) };
 }
 
 export function renderAlsIngest(r: AlsIngestReport): string {
   const lines = [
-    `${r.entries} ALS entries streamed in messages of ${r.perMessage} on one grpc-js client stream, Checks at ${r.rate}/s (open loop: scheduled send → answer). Target: p99 ≤ 5 ms during ingestion.`,
-    'service: actual send → answer; send lag: how late the generator sent (its own share of p99). Loop delay and GC: the server\'s process.',
-    'Machine CPU: the whole machine during the phase, % of one core (200 = both); others: what the server, generator and sender did not use (neighbours).',
+    `${r.entries} ALS entries streamed in messages of ${r.perMessage} on one grpc-js client stream; Checks from h2load --rps ${r.rate} (${r.clients} connections × ${r.streams} streams), actual send → end of response. Target: p99 ≤ 5 ms during ingestion.`,
+    'Loop delay, GC and heap: the server\'s process (its own). Machine CPU: the whole machine during the phase, % of one core (200 = both).',
     '',
     markdownTable(
-      ['transport', 'phase', 'checks', 'errors', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'service p99 ms', 'send lag p99 ms', 'loop delay p99 / max ms', 'GC ms (longest)', 'entries/s', 'learned', 'shed', 'machine CPU %', 'others CPU %', 'load average'],
-      r.rows.map((x) => [x.transport, x.phase, x.checks, x.errors, x.p50Ms, x.p99Ms, x.p999Ms, x.maxMs, x.serviceP99Ms, x.sendLagP99Ms, `${x.loopDelayP99Ms} / ${x.loopDelayMaxMs}`, `${x.gcMs} (${x.gcMaxMs})`, x.entriesPerSecond, x.learned, x.shed, x.machineCpu, x.othersCpu, x.loadAvg.join(' ')]),
+      ['transport', 'phase', 'checks', 'errors', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'loop delay p99 / max ms', 'GC ms (longest)', 'scavenges (ms)', 'mark-compacts (ms, longest)', 'heap MB', 'entries/s', 'learned', 'shed', 'server CPU %', 'machine CPU %', 'load average'],
+      r.rows.map((x) => [x.transport, x.phase, x.checks, x.errors, x.p50Ms, x.p99Ms, x.p999Ms, x.maxMs, `${x.loopDelayP99Ms} / ${x.loopDelayMaxMs}`, `${x.gcMs} (${x.gcMaxMs})`,
+        `${x.scavenges} (${x.scavengeMs})`, `${x.markCompacts} (${x.markCompactMs}, ${x.markCompactMaxMs})`, x.heapUsedMb, x.entriesPerSecond, x.learned, x.shed, x.serverCpu, x.machineCpu, x.loadAvg.join(' ')]),
     ),
   ];
   return lines.join('\n');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const report = await runAlsIngest(process.argv.includes('--quick'), (l) => console.error(`  ${l}`));
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, transport: { type: 'string' }, 'server-args': { type: 'string' } } });
+  const report = await runAlsIngest(values.quick, (l) => console.error(`  ${l}`), {
+    ...(values.transport ? { transports: [values.transport as Transport] } : {}),
+    ...(values['server-args'] ? { serverArgs: values['server-args'].split(' ').filter(Boolean) } : {}),
+  });
   console.log(renderAlsIngest(report));
 }

@@ -153,7 +153,7 @@ export async function startPortcullis(settings: Settings, overrides: Overrides =
     const source = overrides.source ?? kube ?? new FileSource(settings.configPaths, { offThread: true });
 
     const correlator = role?.correlator ?? new AttemptCorrelator<IpKey>();
-    // Streamed outcomes (ALS, syslog) are learned from one bounded queue in ~1 ms slices, so Checks never wait
+    // Streamed outcomes (ALS, syslog) are learned from one bounded queue in ~0.25 ms slices, so Checks never wait
     // behind a large batch. Closed after the listeners (closers run last-in first-out), before the store.
     const outcomes: OutcomeQueue = new OutcomeQueue((source, reason, n) => threatMetrics.shed(source, reason, n));
     closers.push(() => outcomes.close(Math.min(2000, settings.drainSeconds * 1000)));

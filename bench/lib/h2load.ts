@@ -30,6 +30,14 @@ export interface H2loadOptions {
   readonly rate?: number;
   readonly durationS: number;
   readonly warmupS: number;
+  /** Also return every request's start (µs since the epoch) and duration (µs), for picking a time window. */
+  readonly samples?: boolean;
+}
+
+/** Per-request figures from the log: start[i] in µs since the epoch (h2load's wall clock), durationUs[i]. */
+export interface H2loadSamples {
+  readonly startUs: Float64Array;
+  readonly durationUs: Float64Array;
 }
 
 export interface H2loadResult {
@@ -47,6 +55,8 @@ export interface H2loadResult {
   readonly latencyUs: Percentiles;
   /** h2load's own CPU over its run, % of one core (sampled from /proc; undefined elsewhere). */
   readonly cpuPercent: number | undefined;
+  /** With `samples`: every logged request. */
+  readonly samples?: H2loadSamples;
 }
 
 function toUs(text: string): number {
@@ -73,15 +83,28 @@ export function parseH2loadSummary(out: string): Omit<H2loadResult, 'rate' | 'la
   };
 }
 
-/** Percentiles of the third column (µs until end of response) of an h2load --log-file. */
-function logPercentiles(file: string): Percentiles {
+/** Percentiles of request durations, µs. */
+export function percentilesOf(durationsUs: ArrayLike<number>): Percentiles {
   const h = createHistogram({ lowest: 1, highest: 120e6, figures: 3 });
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const t = Number(line.split('\t')[2]);
-    if (t > 0) h.record(Math.round(t));
-  }
+  for (let i = 0; i < durationsUs.length; i++) if (durationsUs[i]! > 0) h.record(Math.round(durationsUs[i]!));
   const r = (v: number): number => Math.round(v * 10) / 10;
   return { p50: r(h.percentile(50)), p90: r(h.percentile(90)), p99: r(h.percentile(99)), p999: r(h.percentile(99.9)), max: r(h.max), mean: r(h.mean) };
+}
+
+/** An h2load --log-file: start time (µs since the epoch), status, µs until end of response; one request a line. */
+function readLog(file: string): H2loadSamples {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const startUs = new Float64Array(lines.length);
+  const durationUs = new Float64Array(lines.length);
+  let n = 0;
+  for (const line of lines) {
+    const f = line.split('\t');
+    const t = Number(f[2]);
+    if (!(t > 0)) continue;
+    startUs[n] = Number(f[0]);
+    durationUs[n++] = t;
+  }
+  return { startUs: startUs.subarray(0, n), durationUs: durationUs.subarray(0, n) };
 }
 
 /** utime + stime of a process in ms, from /proc/<pid>/stat (fields 14 and 15, in clock ticks of 10 ms). */
@@ -129,7 +152,8 @@ export async function runH2load(o: H2loadOptions): Promise<H2loadResult> {
   ];
   try {
     const { out, cpuPercent } = await runSampled(args);
-    return { rate: o.rate, ...parseH2loadSummary(out), latencyUs: logPercentiles(log), cpuPercent };
+    const samples = readLog(log);
+    return { rate: o.rate, ...parseH2loadSummary(out), latencyUs: percentilesOf(samples.durationUs), cpuPercent, ...(o.samples ? { samples } : {}) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

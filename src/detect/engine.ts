@@ -281,11 +281,25 @@ export class DetectionEngine implements ReplicatedRows {
 
   /** Outcome of a sign-in that was not blocked (the caller guarantees blocked requests never get here). */
   recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts = {}): RecordResult {
+    const blocked = this.learnOutcome(key, outcome, facts);
+    if (blocked !== undefined) return { verdict: blocked, newlyBlocked: true };
+    if (outcome !== 'failure' && outcome !== 'success') return { verdict: this.evaluate(key), newlyBlocked: false };
+    const id = this.lastId;
+    return { verdict: id < 0 ? NONE_VERDICT : this.verdictOf(id, this.lastCombo, this.lastNow), newlyBlocked: false };
+  }
+
+  /**
+   * recordOutcome for the outcome path, which needs the verdict only when a block starts: returns it then (this
+   * outcome started a block or raised a MEDIUM block to HIGH), else undefined, and allocates nothing otherwise.
+   * Every outcome of an access-log stream comes here. Subclasses that watch writes override this one.
+   */
+  learnOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts = {}): Verdict | undefined {
+    if (outcome !== 'failure' && outcome !== 'success') return undefined;
     const now = this.clock.nowMs();
-    if (outcome !== 'failure' && outcome !== 'success') return { verdict: this.evaluate(key, now), newlyBlocked: false };
     if (facts.netKey !== undefined) this.recordNetworkOutcome(facts.netKey, key, outcome);
     const id = this.upsert(key, now, outcome === 'failure' ? 1 : 0);
-    if (id < 0) return { verdict: NONE_VERDICT, newlyBlocked: false };
+    this.lastId = id;
+    if (id < 0) return undefined;
     const t = this.table;
     const uh = facts.usernameHash;
     if (outcome === 'failure') {
@@ -302,7 +316,12 @@ export class DetectionEngine implements ReplicatedRows {
       t.setFlags(id, t.flags(id) | T.F_PROVEN);
       if (uh !== undefined) this.pairs.succeed(pairKey(key, uh));
     }
-    return this.finish(id, now);
+    const combo = this.combo(id, now, this.profile);
+    const newlyBlocked = this.maybeBlock(id, now, combo);
+    this.table.queues.touch(id, this.evictClass(id, now));
+    this.lastCombo = combo;
+    this.lastNow = now;
+    return newlyBlocked ? this.verdictOf(id, combo, now) : undefined;
   }
 
   /** Failures recorded for one (IP, username) pair since its last success. */
@@ -463,6 +482,11 @@ export class DetectionEngine implements ReplicatedRows {
       blockLevel: levelName((t.flags(id) >>> T.F_BLOCK_LEVEL_SHIFT) & 3),
     };
   }
+
+  /** The row, combo and time of learnOutcome's last record, for recordOutcome's verdict (id -1: not tracked). */
+  private lastId = -1;
+  private lastCombo = 0;
+  private lastNow = 0;
 
   private finish(id: number, now: number): RecordResult {
     const combo = this.combo(id, now, this.profile);

@@ -118,9 +118,30 @@ export function resolveClientChain(
   isTrusted: (a: Address) => boolean,
   options: ChainOptions,
 ): ChainResult {
-  const maxHops = options.maxHops >= 1 ? Math.floor(options.maxHops) : 1;
+  const maxHops = hopsOf(options);
   const header = forwardedFor ?? '';
-  if (!isTrusted(peer)) return new Resolved(peer, 'peer-untrusted', peer, header, maxHops);
+  const client = walk(peer, header, isTrusted, maxHops);
+  return new Resolved(client, walkReason, peer, header, maxHops);
+}
+
+/**
+ * The client resolveClientChain would give, without the result object: for callers that need the address only
+ * (the outcome path learns every access-log entry, and a million-entry stream should leave little to collect).
+ */
+export function resolveClientAddress(peer: Address, forwardedFor: string | undefined, isTrusted: (a: Address) => boolean, options: ChainOptions): Address {
+  return walk(peer, forwardedFor ?? '', isTrusted, hopsOf(options));
+}
+
+const hopsOf = (options: ChainOptions): number => (options.maxHops >= 1 ? Math.floor(options.maxHops) : 1);
+
+/** How the last walk() chose its client (read at once by its caller: walks are synchronous). */
+let walkReason: ChainReason = 'no-forwarded-header';
+
+function walk(peer: Address, header: string, isTrusted: (a: Address) => boolean, maxHops: number): Address {
+  if (!isTrusted(peer)) {
+    walkReason = 'peer-untrusted';
+    return peer;
+  }
   let client = peer;
   let examined = 1;
   let reason: ChainReason = 'no-forwarded-header';
@@ -149,7 +170,8 @@ export function resolveClientChain(
     }
     reason = 'all-trusted-leftmost';
   }
-  return new Resolved(client, reason, peer, header, maxHops);
+  walkReason = reason;
+  return client;
 }
 
 const DQUOTE = 34;

@@ -7,7 +7,7 @@ import type { Verdict } from '../detect/verdict.ts';
 import type { IpKey } from '../detect/ip-key.ts';
 import type { AttackTransition } from '../detect/org-attack.ts';
 import { parseAddress, type Address } from '../net/address.ts';
-import { resolveClientChain } from '../net/chain.ts';
+import { resolveClientAddress, type ChainOptions } from '../net/chain.ts';
 import type { DetectorStore, SignalEvent } from '../store/store.ts';
 import type { AttemptCorrelator } from './correlator.ts';
 import type { OutcomeIngest } from './ingest.ts';
@@ -58,9 +58,23 @@ export class Learner implements OutcomeIngest {
   readonly #d: LearnDeps;
   /** Other replicas' account signals that arrived before the first policy (the shared stream read at start). */
   #early: SignalEvent[] | undefined = [];
+  readonly #chain: ChainOptions;
+  /**
+   * The last peer parsed, by its text: Envoy sends an access-log stream from one address, so a million entries
+   * parse it once instead of leaving a million Address objects to collect (Address is immutable).
+   */
+  #peerText = '';
+  #peer: Address | undefined;
+  /**
+   * The facts of the outcome being learnt, one object reused for every outcome: the stores read them during the
+   * call and keep none of them (memory, Redis and cluster stores alike), so an entry leaves no object behind.
+   */
+  readonly #facts: { usernameHash: number | undefined; unknownUser: boolean; netKey: number | undefined } = { usernameHash: undefined, unknownUser: false, netKey: undefined };
+  readonly #orgFacts: { clientKey: IpKey; unknownUser: boolean } = { clientKey: 0 as IpKey, unknownUser: false };
 
   constructor(deps: LearnDeps) {
     this.#d = deps;
+    this.#chain = { maxHops: deps.maxChainHops };
     // A shared store reports blocks later (another replica may cause them); the memory store at once.
     deps.store.setListener({
       blockStarted: (key, clientText, verdict) => {
@@ -153,8 +167,17 @@ export class Learner implements OutcomeIngest {
     }
     // A stale client (the same wrong password again from a familiar source) is one failure, not a guess each time.
     const counted = stale ? 'unknown' : result;
-    store.recordOutcome(key, counted, { usernameHash, unknownUser, netKey }, clientText);
-    if (policy.orgUnderAttack) store.recordOrgOutcome(counted, { clientKey: key, unknownUser }, now);
+    const facts = this.#facts;
+    facts.usernameHash = usernameHash;
+    facts.unknownUser = unknownUser;
+    facts.netKey = netKey;
+    store.recordOutcome(key, counted, facts, clientText);
+    if (policy.orgUnderAttack) {
+      const org = this.#orgFacts;
+      org.clientKey = key;
+      org.unknownUser = unknownUser;
+      store.recordOrgOutcome(counted, org, now);
+    }
     const asn = signals && this.#d.asnOf && clientText !== undefined && (counted === 'failure' || counted === 'success') ? this.#d.asnOf(clientText) : undefined;
     if (asn !== undefined) signals!.asn.record(asn, key, counted === 'failure', now);
   }
@@ -183,9 +206,15 @@ export class Learner implements OutcomeIngest {
 
   /** The client as the Check path resolves it: the transport's peer, X-Forwarded-For walked with the trusted proxies. */
   #resolve(o: OutcomeReport, snapshot: Snapshot): Address | undefined {
-    const peer = o.clientIp ? parseAddress(o.clientIp) : undefined;
+    const text = o.clientIp;
+    if (!text) return undefined;
+    if (text !== this.#peerText) {
+      this.#peerText = text;
+      this.#peer = parseAddress(text);
+    }
+    const peer = this.#peer;
     if (!peer) return undefined;
-    return resolveClientChain(peer, o.forwardedFor, snapshot.isTrustedProxy, { maxHops: this.#d.maxChainHops }).client;
+    return resolveClientAddress(peer, o.forwardedFor, snapshot.isTrustedProxy, this.#chain);
   }
 
   /** From one shared 1 s interval: closes Org Under Attack buckets, sweeps idle entries and old attempts. */

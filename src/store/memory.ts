@@ -36,8 +36,8 @@ export class MemoryStore implements DetectorStore {
   }
 
   recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts, clientText: string | undefined): void {
-    const r = this.engine.recordOutcome(key, outcome, facts);
-    if (r.newlyBlocked) this.#listener.blockStarted(key, clientText, r.verdict);
+    const blocked = this.engine.learnOutcome(key, outcome, facts);
+    if (blocked) this.#listener.blockStarted(key, clientText, blocked);
   }
 
   recordRefused(key: IpKey, clientText: string | undefined): void {

@@ -31,13 +31,37 @@ export interface ThreatGauges {
 export const CORRELATOR_DROP_LABELS = ['duplicate_id', 'id_too_long', 'evicted'] as const;
 export type CorrelatorDropLabel = (typeof CORRELATOR_DROP_LABELS)[number];
 
+const OUTCOME_INDEX = Object.fromEntries(OUTCOME_RESULTS.map((r, i) => [r, i])) as Record<OutcomeResultLabel, number>;
+
+/**
+ * A counter with one label whose series are counted in `counts` (indexed like `values`) and handed to prom-client
+ * at scrape time. A series appears once it has counted something, as a bound labels() child's does.
+ */
+function exportAtScrape(registers: Registry[], name: string, help: string, label: string, values: readonly string[], counts: Float64Array): void {
+  const exported = new Float64Array(counts.length);
+  const labelSets = values.map((v) => ({ [label]: v }));
+  new Counter({
+    name, help, labelNames: [label], registers,
+    collect() {
+      for (let i = 0; i < counts.length; i++) {
+        const delta = counts[i]! - exported[i]!;
+        if (delta > 0) {
+          this.inc(labelSets[i]!, delta);
+          exported[i] = counts[i]!;
+        }
+      }
+    },
+  });
+}
+
 /** Detection metrics. Labels from closed sets only (reasons, levels, results); never an address. */
 export class ThreatMetrics {
   readonly #detections = new Map<string, Counter.Internal>();
-  readonly #outcomes = new Map<OutcomeResultLabel, Counter.Internal>();
+  /** Outcomes by OUTCOME_RESULTS index, and ALS entries by accepted (1) or not (0): counted per entry. */
+  readonly #outcomes = new Float64Array(OUTCOME_RESULTS.length);
+  readonly #alsEntries = new Float64Array(2);
   readonly #blocks = new Map<string, Counter.Internal>();
   readonly #transitions = new Map<string, Counter.Internal>();
-  readonly #alsEntries = new Map<string, Counter.Internal>();
   readonly #mismatches: Counter;
   readonly #shed = new Map<string, Counter.Internal>();
 
@@ -45,14 +69,14 @@ export class ThreatMetrics {
     const registers = [registry];
     const detections = new Counter({ name: 'portcullis_detections_total', help: 'Checks on which a detector reported a threat, by reason and level.', labelNames: ['reason', 'level'], registers });
     for (const r of THREAT_REASONS) for (const l of THREAT_LEVELS) if (l !== 'NONE') this.#detections.set(`${r}|${l}`, detections.labels(r, l));
-    const outcomes = new Counter({ name: 'portcullis_outcomes_total', help: 'Sign-in outcomes ingested, by result (ignored: not a sign-in, or a request Portcullis denied).', labelNames: ['result'], registers });
-    for (const r of OUTCOME_RESULTS) this.#outcomes.set(r, outcomes.labels(r));
+    // Counted once per access-log entry (1M-entry streams): typed arrays handed to prom-client at scrape time, as
+    // Metrics does for Checks; prom-client hashes the labels and returns an object on every inc.
+    exportAtScrape(registers, 'portcullis_outcomes_total', 'Sign-in outcomes ingested, by result (ignored: not a sign-in, or a request Portcullis denied).', 'result', OUTCOME_RESULTS, this.#outcomes);
     const blocks = new Counter({ name: 'portcullis_blocks_started_total', help: 'Blocks started by the detectors, by level (HIGH: 403, MEDIUM: 429).', labelNames: ['level'], registers });
     for (const l of ['HIGH', 'MEDIUM', 'LOW']) this.#blocks.set(l, blocks.labels(l));
     const transitions = new Counter({ name: 'portcullis_org_attack_transitions_total', help: 'Org Under Attack declared (start) and cleared (end).', labelNames: ['type'], registers });
     for (const t of ['start', 'end']) this.#transitions.set(t, transitions.labels(t));
-    const als = new Counter({ name: 'portcullis_access_log_entries_total', help: 'Envoy access-log entries received, by whether they could be an outcome.', labelNames: ['accepted'], registers });
-    for (const a of ['true', 'false']) this.#alsEntries.set(a, als.labels(a));
+    exportAtScrape(registers, 'portcullis_access_log_entries_total', 'Envoy access-log entries received, by whether they could be an outcome.', 'accepted', ['false', 'true'], this.#alsEntries);
 
     const gauge = (name: string, help: string, read: (g: ThreatGauges) => number) =>
       new Gauge({ name, help, registers, collect() { const g = gauges(); this.set(g ? read(g) : 0); } });
@@ -88,7 +112,7 @@ export class ThreatMetrics {
   }
 
   outcome(result: OutcomeResultLabel): void {
-    this.#outcomes.get(result)!.inc();
+    this.#outcomes[OUTCOME_INDEX[result]]!++;
   }
 
   blockStarted(level: ThreatLevel): void {
@@ -108,7 +132,7 @@ export class ThreatMetrics {
   }
 
   accessLogEntry(accepted: boolean): void {
-    this.#alsEntries.get(accepted ? 'true' : 'false')!.inc();
+    this.#alsEntries[accepted ? 1 : 0]!++;
   }
 }
 

@@ -27,6 +27,21 @@ describe('blocks', () => {
     expect(engine.activeBlockCount).toBe(0);
   });
 
+  it('learnOutcome gives the verdict only when a block starts, the one recordOutcome gives', () => {
+    const a = setup({ thresholds, blocking: true });
+    const b = setup({ thresholds, blocking: true });
+    for (let i = 0; i < 12; i++) {
+      const outcome = i === 7 ? 'unknown' : 'failure';
+      const recorded = a.engine.recordOutcome(IP, outcome);
+      const learned = b.engine.learnOutcome(IP, outcome);
+      expect(learned, `outcome ${i + 1}`).toEqual(recorded.newlyBlocked ? recorded.verdict : undefined);
+      expect(b.engine.evaluate(IP)).toEqual(a.engine.evaluate(IP));
+      a.clock.advance(SEC);
+      b.clock.advance(SEC);
+    }
+    expect(b.engine.evaluate(IP).blockLevel).toBe('HIGH');
+  });
+
   it('rate-limits MEDIUM for rateLimitMs without counting an offence', () => {
     const { engine, clock } = setup({ thresholds, blocking: true });
     fail(engine, clock, 4);

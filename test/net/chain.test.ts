@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { prng } from '../../bench/net-fixtures.ts';
 import { addressFromV4, parseAddress, parseRange, type Address } from '../../src/net/address.ts';
-import { DEFAULT_CHAIN_OPTIONS, forwardedToXff, resolveClientChain, type ChainResult } from '../../src/net/chain.ts';
+import { DEFAULT_CHAIN_OPTIONS, forwardedToXff, resolveClientAddress, resolveClientChain, type ChainResult } from '../../src/net/chain.ts';
 import { RangeIndex } from '../../src/net/range-index.ts';
 
 function trustedBy(...entries: string[]): (a: Address) => boolean {
@@ -104,6 +104,22 @@ describe('resolveClientChain: spoofing and invalid entries', () => {
       const header = [...prefix, client.text, ...proxies].join(rand() % 2 ? ', ' : ',');
       const r = resolve('10.0.0.2', header, trusted);
       expect(summary(r), header).toEqual([client.text, 'first-untrusted']);
+    }
+  });
+});
+
+describe('resolveClientAddress', () => {
+  it('is the client resolveClientChain gives, for every peer, header and hop cap', () => {
+    const trusted = trustedBy('10.0.0.0/8', '2001:db8::/32');
+    const rand = prng(11);
+    const parts = ['unknown', '10.0.0.1', '10.9.9.9', '198.51.100.7', '2001:db8::5', '[2001:db8::6]:80', '203.0.113.9:443', '', ' ', '"', '::ffff:198.51.100.8', '"10.0.0.3"'];
+    const peers = ['10.0.0.2', '198.51.100.1', '2001:db8::1'];
+    for (let n = 0; n < 3000; n++) {
+      const header = Array.from({ length: rand() % 8 }, () => parts[rand() % parts.length]!).join(rand() % 2 ? ', ' : ',');
+      const peer = ip(peers[rand() % peers.length]!);
+      const maxHops = 1 + (rand() % 6);
+      const chained = resolveClientChain(peer, header || undefined, trusted, { maxHops }).client;
+      expect(resolveClientAddress(peer, header || undefined, trusted, { maxHops }), `${peer.text} ${header} ${maxHops}`).toEqual(chained);
     }
   });
 });

@@ -2,6 +2,7 @@ import { AccountSources } from '../../detect/accounts.ts';
 import { AsnAggregates } from '../../detect/asn.ts';
 import { DetectionEngine, type AttemptFacts, type Outcome, type OutcomeFacts, type RecordResult } from '../../detect/engine.ts';
 import type { IpKey } from '../../detect/ip-key.ts';
+import type { Verdict } from '../../detect/verdict.ts';
 import { ROW_BYTES } from '../../detect/ip-table.ts';
 import { SprayPasswords } from '../../detect/spray-passwords.ts';
 
@@ -225,10 +226,11 @@ export class ObservedEngine extends DetectionEngine {
     return super.recordRefused(key);
   }
 
-  override recordOutcome(key: IpKey, outcome: Outcome, facts?: OutcomeFacts): RecordResult {
+  // recordOutcome goes through learnOutcome: one override sees both.
+  override learnOutcome(key: IpKey, outcome: Outcome, facts?: OutcomeFacts): Verdict | undefined {
     this.view?.key(key);
     if (facts?.usernameHash !== undefined) this.view?.pair(key, facts.usernameHash);
-    return super.recordOutcome(key, outcome, facts);
+    return super.learnOutcome(key, outcome, facts);
   }
 
   override recordNetworkOutcome(netKey: number, key: IpKey, outcome: Outcome): void {

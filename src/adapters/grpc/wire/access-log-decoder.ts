@@ -82,6 +82,45 @@ function str(b: Buffer, end: number): string {
   return s;
 }
 
+/**
+ * The last value of one string field, by its bytes. An access-log stream repeats the same host, path and Envoy
+ * address in entry after entry: equal bytes give the string read last time instead of a new one, so a
+ * million entries leave a million fewer strings to collect. Only short values are kept (a copy, never a view
+ * of the message, which must not be pinned).
+ */
+class LastString {
+  static readonly MAX = 96;
+  readonly bytes = Buffer.alloc(LastString.MAX);
+  len = -1;
+  value = '';
+}
+
+function strSeen(b: Buffer, end: number, last: LastString): string {
+  const e = lengthEnd(b, end);
+  const n = e - p;
+  if (n === last.len) {
+    const seen = last.bytes;
+    let i = 0;
+    while (i < n && b[p + i] === seen[i]) i++;
+    if (i === n) {
+      p = e;
+      return last.value;
+    }
+  }
+  const s = n === 0 ? '' : utf8Slice.call(b, p, e);
+  if (n <= LastString.MAX) {
+    b.copy(last.bytes, 0, p, e);
+    last.len = n;
+    last.value = s;
+  }
+  p = e;
+  return s;
+}
+
+const lastPeer = new LastString();
+const lastHost = new LastString();
+const lastPath = new LastString();
+
 const need = (wire: number, expected: number): void => {
   if (wire !== expected) fail();
 };
@@ -108,7 +147,7 @@ function socketAddress(b: Buffer, end: number): void {
     const t = tag(b, end);
     if (t >>> 3 === 2) {
       need(t & 7, 2);
-      clientIp = str(b, end);
+      clientIp = strSeen(b, end, lastPeer);
     } else skip(b, end, t & 7);
   }
 }
@@ -165,8 +204,8 @@ function request(b: Buffer, end: number): void {
         need(t & 7, 0);
         method = METHODS[u32(b, end) | 0] ?? ''; // an int32, as protobufjs reads enums
         break;
-      case 3: need(t & 7, 2); host = str(b, end); break;
-      case 5: need(t & 7, 2); path = str(b, end); break;
+      case 3: need(t & 7, 2); host = strSeen(b, end, lastHost); break;
+      case 5: need(t & 7, 2); path = strSeen(b, end, lastPath); break;
       case 8: need(t & 7, 2); forwardedFor = str(b, end); break;
       case 9: need(t & 7, 2); requestId = str(b, end); break;
       default: skip(b, end, t & 7);
