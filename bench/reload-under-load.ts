@@ -57,7 +57,7 @@ export async function runReloadUnderLoad(quick: boolean, log: (line: string) => 
     for (const [mode, source] of modes) {
       const file = join(dir, `${source}.yaml`);
       writeFileSync(file, original);
-      const pc = await forkTs<{ port: number }>('bench/lib/portcullis-child.ts', { env: { PORTCULLIS_BENCH_CONFIG: file, PORTCULLIS_BENCH_SOURCE: source } });
+      const pc = await forkTs<{ port: number }>('bench/lib/portcullis-child.ts', { env: { PORTCULLIS_BENCH_CONFIG: file, PORTCULLIS_BENCH_SOURCE: source, PORTCULLIS_BENCH_LOOP_DELAY: '1' } });
       children.push(pc.child);
       started.push([mode, { child: pc.child, port: pc.ready.port }, file]);
     }
