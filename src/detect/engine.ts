@@ -281,11 +281,10 @@ export class DetectionEngine implements ReplicatedRows {
 
   /** Outcome of a sign-in that was not blocked (the caller guarantees blocked requests never get here). */
   recordOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts = {}): RecordResult {
-    const blocked = this.learnOutcome(key, outcome, facts);
+    const now = this.clock.nowMs();
+    const blocked = this.learnOutcome(key, outcome, facts, now);
     if (blocked !== undefined) return { verdict: blocked, newlyBlocked: true };
-    if (outcome !== 'failure' && outcome !== 'success') return { verdict: this.evaluate(key), newlyBlocked: false };
-    const id = this.lastId;
-    return { verdict: id < 0 ? NONE_VERDICT : this.verdictOf(id, this.lastCombo, this.lastNow), newlyBlocked: false };
+    return { verdict: this.evaluate(key, now), newlyBlocked: false };
   }
 
   /**
@@ -293,12 +292,10 @@ export class DetectionEngine implements ReplicatedRows {
    * outcome started a block or raised a MEDIUM block to HIGH), else undefined, and allocates nothing otherwise.
    * Every outcome of an access-log stream comes here. Subclasses that watch writes override this one.
    */
-  learnOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts = {}): Verdict | undefined {
+  learnOutcome(key: IpKey, outcome: Outcome, facts: OutcomeFacts = {}, now = this.clock.nowMs()): Verdict | undefined {
     if (outcome !== 'failure' && outcome !== 'success') return undefined;
-    const now = this.clock.nowMs();
     if (facts.netKey !== undefined) this.recordNetworkOutcome(facts.netKey, key, outcome);
     const id = this.upsert(key, now, outcome === 'failure' ? 1 : 0);
-    this.lastId = id;
     if (id < 0) return undefined;
     const t = this.table;
     const uh = facts.usernameHash;
@@ -317,11 +314,7 @@ export class DetectionEngine implements ReplicatedRows {
       if (uh !== undefined) this.pairs.succeed(pairKey(key, uh));
     }
     const combo = this.combo(id, now, this.profile);
-    const newlyBlocked = this.maybeBlock(id, now, combo);
-    this.table.queues.touch(id, this.evictClass(id, now));
-    this.lastCombo = combo;
-    this.lastNow = now;
-    return newlyBlocked ? this.verdictOf(id, combo, now) : undefined;
+    return this.settle(id, now, combo) ? this.verdictOf(id, combo, now) : undefined;
   }
 
   /** Failures recorded for one (IP, username) pair since its last success. */
@@ -483,16 +476,17 @@ export class DetectionEngine implements ReplicatedRows {
     };
   }
 
-  /** The row, combo and time of learnOutcome's last record, for recordOutcome's verdict (id -1: not tracked). */
-  private lastId = -1;
-  private lastCombo = 0;
-  private lastNow = 0;
-
   private finish(id: number, now: number): RecordResult {
     const combo = this.combo(id, now, this.profile);
+    const newlyBlocked = this.settle(id, now, combo);
+    return { verdict: this.verdictOf(id, combo, now), newlyBlocked };
+  }
+
+  /** After a write to row `id`: any block its combo starts, and its eviction class. True when a block started. */
+  private settle(id: number, now: number, combo: number): boolean {
     const newlyBlocked = this.maybeBlock(id, now, combo);
     this.table.queues.touch(id, this.evictClass(id, now));
-    return { verdict: this.verdictOf(id, combo, now), newlyBlocked };
+    return newlyBlocked;
   }
 
   /** HIGH: block, escalating with remembered offences. MEDIUM: short rate-limit block. */

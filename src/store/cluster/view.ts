@@ -227,10 +227,10 @@ export class ObservedEngine extends DetectionEngine {
   }
 
   // recordOutcome goes through learnOutcome: one override sees both.
-  override learnOutcome(key: IpKey, outcome: Outcome, facts?: OutcomeFacts): Verdict | undefined {
+  override learnOutcome(key: IpKey, outcome: Outcome, facts?: OutcomeFacts, nowMs?: number): Verdict | undefined {
     this.view?.key(key);
     if (facts?.usernameHash !== undefined) this.view?.pair(key, facts.usernameHash);
-    return super.learnOutcome(key, outcome, facts);
+    return super.learnOutcome(key, outcome, facts, nowMs);
   }
 
   override recordNetworkOutcome(netKey: number, key: IpKey, outcome: Outcome): void {
