@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'pr
 import { ERROR_CODES, type ErrorCode } from '../errors.ts';
 import type { SnapshotHolder } from '../config/snapshot-holder.ts';
 import { DECISION_REASONS, VERDICTS, type DecisionReason, type Answer } from '../decide/decision.ts';
+import { counterAtScrape } from './scrape-counter.ts';
 
 export const TRANSPORTS = ['grpc', 'http'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -68,9 +69,8 @@ class CheckLatency {
  */
 export class Metrics {
   readonly registry = new Registry();
-  /** Checks answered, indexed verdict * DECISION_REASONS.length + reason; `#exported` is what prom-client has. */
+  /** Checks answered, indexed verdict * DECISION_REASONS.length + reason. */
   readonly #checks = new Float64Array(VERDICTS.length * DECISION_REASONS.length);
-  readonly #exported = new Float64Array(VERDICTS.length * DECISION_REASONS.length);
   readonly #latency = new CheckLatency();
   readonly #reloads = new Map<ReloadResult, Counter.Internal>();
   readonly #errors = new Map<ErrorCode, Counter.Internal>();
@@ -80,21 +80,8 @@ export class Metrics {
     const registers = [this.registry];
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_' });
 
-    const counts = this.#checks;
-    const exported = this.#exported;
-    const labelSets = VERDICTS.flatMap((verdict) => DECISION_REASONS.map((reason) => ({ verdict, reason })));
-    new Counter({
-      name: 'portcullis_checks_total', help: 'Authorization checks answered, by verdict and reason.', labelNames: ['verdict', 'reason'], registers,
-      collect() {
-        for (let i = 0; i < counts.length; i++) {
-          const delta = counts[i]! - exported[i]!;
-          if (delta > 0) {
-            this.inc(labelSets[i]!, delta);
-            exported[i] = counts[i]!;
-          }
-        }
-      },
-    });
+    counterAtScrape(registers, 'portcullis_checks_total', 'Authorization checks answered, by verdict and reason.', ['verdict', 'reason'],
+      VERDICTS.flatMap((verdict) => DECISION_REASONS.map((reason) => ({ verdict, reason }))), this.#checks);
     this.registry.registerMetric(this.#latency as unknown as Metric);
 
     const reloads = new Counter({ name: 'portcullis_config_reloads_total', help: 'Config reloads by result; an invalid reload keeps the previous snapshot.', labelNames: ['result'], registers });

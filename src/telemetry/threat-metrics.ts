@@ -8,6 +8,7 @@ import { formatIpKey, type IpKey } from '../detect/ip-key.ts';
 import type { AttackTransition } from '../detect/org-attack.ts';
 import type { Verdict } from '../detect/verdict.ts';
 import { attackEvent, blockStartedEvent, type EventSink } from './events.ts';
+import { counterAtScrape } from './scrape-counter.ts';
 import type { Logger } from './logger.ts';
 export { OUTCOME_RESULTS, type OutcomeResultLabel };
 
@@ -33,27 +34,6 @@ export type CorrelatorDropLabel = (typeof CORRELATOR_DROP_LABELS)[number];
 
 const OUTCOME_INDEX = Object.fromEntries(OUTCOME_RESULTS.map((r, i) => [r, i])) as Record<OutcomeResultLabel, number>;
 
-/**
- * A counter with one label whose series are counted in `counts` (indexed like `values`) and handed to prom-client
- * at scrape time. A series appears once it has counted something, as a bound labels() child's does.
- */
-function exportAtScrape(registers: Registry[], name: string, help: string, label: string, values: readonly string[], counts: Float64Array): void {
-  const exported = new Float64Array(counts.length);
-  const labelSets = values.map((v) => ({ [label]: v }));
-  new Counter({
-    name, help, labelNames: [label], registers,
-    collect() {
-      for (let i = 0; i < counts.length; i++) {
-        const delta = counts[i]! - exported[i]!;
-        if (delta > 0) {
-          this.inc(labelSets[i]!, delta);
-          exported[i] = counts[i]!;
-        }
-      }
-    },
-  });
-}
-
 /** Detection metrics. Labels from closed sets only (reasons, levels, results); never an address. */
 export class ThreatMetrics {
   readonly #detections = new Map<string, Counter.Internal>();
@@ -71,12 +51,12 @@ export class ThreatMetrics {
     for (const r of THREAT_REASONS) for (const l of THREAT_LEVELS) if (l !== 'NONE') this.#detections.set(`${r}|${l}`, detections.labels(r, l));
     // Counted once per access-log entry (1M-entry streams): typed arrays handed to prom-client at scrape time, as
     // Metrics does for Checks; prom-client hashes the labels and returns an object on every inc.
-    exportAtScrape(registers, 'portcullis_outcomes_total', 'Sign-in outcomes ingested, by result (ignored: not a sign-in, or a request Portcullis denied).', 'result', OUTCOME_RESULTS, this.#outcomes);
+    counterAtScrape(registers, 'portcullis_outcomes_total', 'Sign-in outcomes ingested, by result (ignored: not a sign-in, or a request Portcullis denied).', ['result'], OUTCOME_RESULTS.map((result) => ({ result })), this.#outcomes);
     const blocks = new Counter({ name: 'portcullis_blocks_started_total', help: 'Blocks started by the detectors, by level (HIGH: 403, MEDIUM: 429).', labelNames: ['level'], registers });
     for (const l of ['HIGH', 'MEDIUM', 'LOW']) this.#blocks.set(l, blocks.labels(l));
     const transitions = new Counter({ name: 'portcullis_org_attack_transitions_total', help: 'Org Under Attack declared (start) and cleared (end).', labelNames: ['type'], registers });
     for (const t of ['start', 'end']) this.#transitions.set(t, transitions.labels(t));
-    exportAtScrape(registers, 'portcullis_access_log_entries_total', 'Envoy access-log entries received, by whether they could be an outcome.', 'accepted', ['false', 'true'], this.#alsEntries);
+    counterAtScrape(registers, 'portcullis_access_log_entries_total', 'Envoy access-log entries received, by whether they could be an outcome.', ['accepted'], [{ accepted: 'false' }, { accepted: 'true' }], this.#alsEntries);
 
     const gauge = (name: string, help: string, read: (g: ThreatGauges) => number) =>
       new Gauge({ name, help, registers, collect() { const g = gauges(); this.set(g ? read(g) : 0); } });
