@@ -11,20 +11,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startPortcullis } from '../src/main.ts';
 import { readSettings } from '../src/settings.ts';
+import { ALS_CONFIG } from './als-ingest.ts';
 import { startAlsSender } from './lib/als-sender.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'als-heap-'));
-writeFileSync(join(dir, 'config.yaml'), `
-apiVersion: portcullis.dev/v1alpha1
-kind: IPZone
-metadata: { name: edge }
-spec: { usage: Policy, proxies: [10.0.0.0/8] }
----
-apiVersion: portcullis.dev/v1alpha1
-kind: ThreatPolicy
-metadata: { name: default }
-spec: { action: Block }
-`);
+writeFileSync(join(dir, 'config.yaml'), ALS_CONFIG);
 const transport = process.argv[2] ?? 'http2';
 const entries = Number(process.argv[3] ?? 400000);
 // 'all': every allocation; 'promoted': only what outlived the young generation (not collected by a scavenge).

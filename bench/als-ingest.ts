@@ -17,7 +17,8 @@ import { machineCpu, waitForQuiet } from './lib/machine.ts';
 import { CHECK_PATH, grpcFrame, requestPool } from './lib/requests.ts';
 import { markdownTable } from './lib/table.ts';
 
-const CONFIG = `
+/** The config both ALS benchmarks serve: the sender's proxy trusted, and a blocking policy. */
+export const ALS_CONFIG = `
 apiVersion: portcullis.dev/v1alpha1
 kind: IPZone
 metadata: { name: edge }
@@ -88,7 +89,7 @@ export async function runAlsIngest(quick: boolean, progress: (line: string) => v
   const chunkS = quick ? 2 : 4;
   const quietWaitMs = quick ? 5_000 : 20_000;
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-als-'));
-  writeFileSync(join(dir, 'config.yaml'), CONFIG);
+  writeFileSync(join(dir, 'config.yaml'), ALS_CONFIG);
   // One sign-in POST (requestPool: i % 4 === 3 is a GET) from a client the stream never names.
   const body = join(dir, 'check.grpc');
   writeFileSync(body, grpcFrame(requestPool([], 1).messages[0]!));
