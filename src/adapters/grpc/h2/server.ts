@@ -128,6 +128,14 @@ function answer(stream: ServerHttp2Stream, message: Buffer): void {
   answerFramed(stream, frame(message));
 }
 
+/** Why a message prefix (compressed flag, length) is refused, or undefined: identity encoding only, a size cap. */
+function prefixError(flag: number, len: number, maxMessageBytes: number): { code: number; message: string } | undefined {
+  if (flag === 1) return { code: INTERNAL, message: 'compressed message, but no grpc-encoding was negotiated (identity only)' };
+  if (flag !== 0) return { code: INTERNAL, message: `invalid message flag ${flag}` };
+  if (len > maxMessageBytes) return { code: RESOURCE_EXHAUSTED, message: `message of ${len} bytes is over the ${maxMessageBytes}-byte limit` };
+  return undefined;
+}
+
 /**
  * Splits a request body into gRPC messages as it arrives: 1-byte compressed flag, 4-byte big-endian length,
  * the bytes. Holds at most one message (bounded by maxMessageBytes) plus a partial prefix.
@@ -145,13 +153,9 @@ class FrameReader {
       if (this.#buffered < 5) return undefined;
       // The prefix is read in place: flattening on every chunk of a large message would copy it over and over.
       const flag = this.#byte(0);
-      if (flag !== 0) {
-        return flag === 1
-          ? { code: INTERNAL, message: 'compressed message, but no grpc-encoding was negotiated (identity only)' }
-          : { code: INTERNAL, message: `invalid message flag ${flag}` };
-      }
       const len = ((this.#byte(1) << 24) | (this.#byte(2) << 16) | (this.#byte(3) << 8) | this.#byte(4)) >>> 0;
-      if (len > this.maxMessageBytes) return { code: RESOURCE_EXHAUSTED, message: `message of ${len} bytes is over the ${this.maxMessageBytes}-byte limit` };
+      const refused = prefixError(flag, len, this.maxMessageBytes);
+      if (refused) return refused;
       if (this.#buffered < 5 + len) return undefined;
       const owned = this.#chunks.length > 1;
       const all = owned ? this.#flatten() : this.#chunks[0]!;
@@ -308,12 +312,9 @@ function onUnaryData(this: UnaryStream, chunk: Buffer): void {
   c.bytes += chunk.length;
   if (c.expect === 0 && c.bytes >= 5) {
     // The prefix is checked as soon as it is in: an oversized message is refused before it is buffered.
-    const flag = byteAt(c, 0);
-    if (flag !== 0) {
-      return failCall(c, INTERNAL, flag === 1 ? 'compressed message, but no grpc-encoding was negotiated (identity only)' : `invalid message flag ${flag}`);
-    }
     const len = ((byteAt(c, 1) << 24) | (byteAt(c, 2) << 16) | (byteAt(c, 3) << 8) | byteAt(c, 4)) >>> 0;
-    if (len > c.context.maxMessageBytes) return failCall(c, RESOURCE_EXHAUSTED, `message of ${len} bytes is over the ${c.context.maxMessageBytes}-byte limit`);
+    const refused = prefixError(byteAt(c, 0), len, c.context.maxMessageBytes);
+    if (refused) return failCall(c, refused.code, refused.message);
     c.expect = 5 + len;
   }
   if (c.expect !== 0 && c.bytes > c.expect) failCall(c, INTERNAL, 'more than one message on a unary call');
