@@ -8,14 +8,33 @@ export const UPSTREAM_HEADERS = {
   threatSuspected: 'x-portcullis-threat-suspected',
 } as const;
 
+/**
+ * The upstream headers of an allowed request, written into `keys` and `values` from index 0; returns how many.
+ * Arrays the caller keeps: the gRPC answer encoder reuses its own on every Check, allocating nothing.
+ */
+export function writeUpstreamHeaders(d: Decision, keys: string[], values: string[]): number {
+  keys[0] = UPSTREAM_HEADERS.decisionId;
+  values[0] = d.id;
+  let n = 1;
+  if (d.client) {
+    keys[n] = UPSTREAM_HEADERS.clientIp;
+    values[n++] = d.client.text;
+  }
+  if (d.threat && d.threat.level !== 'NONE') {
+    keys[n] = UPSTREAM_HEADERS.threatLevel;
+    values[n++] = d.threat.level;
+    keys[n] = UPSTREAM_HEADERS.threatSuspected;
+    values[n++] = 'true';
+  }
+  return n;
+}
+
 /** Header pairs for the upstream of an allowed request (transport-neutral). */
 export function upstreamHeaders(d: Decision): Array<[string, string]> {
-  const out: Array<[string, string]> = [[UPSTREAM_HEADERS.decisionId, d.id]];
-  if (d.client) out.push([UPSTREAM_HEADERS.clientIp, d.client.text]);
-  if (d.threat && d.threat.level !== 'NONE') {
-    out.push([UPSTREAM_HEADERS.threatLevel, d.threat.level], [UPSTREAM_HEADERS.threatSuspected, 'true']);
-  }
-  return out;
+  const keys: string[] = [];
+  const values: string[] = [];
+  const n = writeUpstreamHeaders(d, keys, values);
+  return keys.slice(0, n).map((k, i) => [k, values[i]!]);
 }
 
 const STATUS_TEXT: Record<number, string> = { 403: 'forbidden', 429: 'too_many_requests' };

@@ -1,5 +1,5 @@
 import type { Decision } from '../../../decide/decision.ts';
-import { denialBody, denialHeaders, UPSTREAM_HEADERS } from '../../answer.ts';
+import { denialBody, denialHeaders, writeUpstreamHeaders } from '../../answer.ts';
 
 /**
  * Writes a decision as a serialized envoy.service.auth.v3.CheckResponse, the same bytes proto-loader writes
@@ -154,25 +154,8 @@ function statusPart(code: number, reason: string): Buffer {
 const HTTP_403 = Buffer.from([T1_LEN, 3, T1_VARINT, 0x93, 0x03]);
 const HTTP_429 = Buffer.from([T1_LEN, 3, T1_VARINT, 0xad, 0x03]);
 
-/** The upstream headers of an allow (answer.ts upstreamHeaders, in its order), into the scratch pairs. */
-function setUpstreamPairs(d: Decision): void {
-  keys[0] = UPSTREAM_HEADERS.decisionId;
-  values[0] = d.id;
-  count = 1;
-  if (d.client) {
-    keys[count] = UPSTREAM_HEADERS.clientIp;
-    values[count++] = d.client.text;
-  }
-  if (d.threat && d.threat.level !== 'NONE') {
-    keys[count] = UPSTREAM_HEADERS.threatLevel;
-    values[count++] = d.threat.level;
-    keys[count] = UPSTREAM_HEADERS.threatSuspected;
-    values[count++] = 'true';
-  }
-}
-
 function encodeAllow(d: Decision, forged: readonly string[], framed: boolean): Buffer {
-  setUpstreamPairs(d);
+  count = writeUpstreamHeaders(d, keys, values);
   let ok = headersSize();
   for (let i = 0; i < forged.length; i++) {
     const n = utf8Length(forged[i]!);
