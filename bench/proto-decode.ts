@@ -10,13 +10,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadSync, type Options, type ServiceDefinition } from '@grpc/proto-loader';
 import type { CheckRequest, CheckRequest__Output } from '../src/gen/envoy/service/auth/v3/CheckRequest.ts';
 import type { CheckResponse } from '../src/gen/envoy/service/auth/v3/CheckResponse.ts';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { factsFromCheckRequest } from '../src/adapters/grpc/check-request.ts';
 import { toCheckResponse } from '../src/adapters/grpc/check-response.ts';
 import { decodeCheckRequest } from '../src/adapters/grpc/wire/check-request-decoder.ts';
 import { encodeCheckResponse } from '../src/adapters/grpc/wire/check-response-encoder.ts';
 import type { Decision } from '../src/decide/decision.ts';
-import { usernameHash } from '../src/decide/username.ts';
+import { DEFAULT_USERNAME_SOURCE, readSignInFields, usernameHash } from '../src/decide/username.ts';
+import { randomUuid } from '../src/uuid.ts';
 import { parseAddress } from '../src/net/address.ts';
 
 interface Codegen {
@@ -204,6 +205,16 @@ export async function runProtoDecode(opts: { warmupMs?: number; rounds?: number 
   results['username.siphash.ns_per_op'] = medianNsPerOp(() => usernameHash(key, 'Alice.Smith@example.com'), warmupMs, rounds);
   results['username.hmac_sha256.ns_per_op'] = medianNsPerOp(
     () => createHmac('sha256', key).update('Alice.Smith@example.com'.trim().toLowerCase()).digest().readUInt32BE(0), warmupMs, rounds);
+  // Decision ids (src/uuid.ts) against crypto.randomUUID: alone, and made and encoded into an allow as a Check does.
+  results['ids.random_uuid_pooled.ns_per_op'] = medianNsPerOp(() => randomUuid().length, warmupMs, rounds);
+  results['ids.crypto_random_uuid.ns_per_op'] = medianNsPerOp(() => randomUUID().length, warmupMs, rounds);
+  results['ids.random_uuid_pooled.allow_encoded.ns_per_op'] = medianNsPerOp(() => encodeCheckResponse({ ...allow, id: randomUuid() }, []).length, warmupMs, rounds);
+  results['ids.crypto_random_uuid.allow_encoded.ns_per_op'] = medianNsPerOp(() => encodeCheckResponse({ ...allow, id: randomUUID() }, []).length, warmupMs, rounds);
+  // A sign-in form body: the username read by hand (src/decide/form.ts) against URLSearchParams over the body.
+  const form = 'username=alice%40example.com&password=correct-horse-battery-staple';
+  const formType = { 'content-type': 'application/x-www-form-urlencoded' };
+  results['username.form_field.ns_per_op'] = medianNsPerOp(() => readSignInFields(DEFAULT_USERNAME_SOURCE, formType, form).username!.length, warmupMs, rounds);
+  results['username.url_search_params.ns_per_op'] = medianNsPerOp(() => new URLSearchParams(form).get('username')!.length, warmupMs, rounds);
   results['proto.check_request.bytes'] = requestBytes.length;
   results['proto.check_response.deny.bytes'] = denyBytes.length;
   results['proto.check_response.ok.bytes'] = okBytes.length;

@@ -104,7 +104,7 @@ const scratch = Buffer.allocUnsafe(4096);
  *
  * SipHash-2-4 (a keyed PRF built for short inputs, as in hash tables that must resist chosen keys): the same
  * property the HMAC-SHA-256 it replaces gave here — without the key, the values reveal nothing and cannot be
- * computed — at ~0.2 µs instead of ~3.5 µs per sign-in (docs/detection.md, privacy).
+ * computed — at ~0.24 µs instead of ~2.2 µs per sign-in (docs/detection.md, privacy).
  */
 export function usernameHash(key: Buffer, username: string): number {
   const normal = username.trim().toLowerCase();
